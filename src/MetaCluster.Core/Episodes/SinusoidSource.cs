@@ -1,0 +1,40 @@
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Episodes;
+
+/// <summary>
+/// Few-shot sinusoid regression (Finn et al. 2017): y = A·sin(x − φ) with A ~ U[0.1, 5.0], φ ~ U[0, π],
+/// x ~ U[−5, 5]; K support and Q query points, each [n, 1].
+/// </summary>
+public sealed class SinusoidSource : IEpisodeSource
+{
+    public const double MinAmplitude = 0.1, MaxAmplitude = 5.0, MinX = -5.0, MaxX = 5.0;
+
+    public string Name => "sinusoid";
+    public TaskKind Kind => TaskKind.Regression;
+    public IReadOnlyList<long> InputShape { get; } = [1];
+
+    public void Validate(EpisodeSpec spec)
+    {
+        spec.Validate();
+        if (spec.Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: ways must be 1 (got {spec.Ways}).");
+    }
+
+    public Episode Sample(EpisodeSpec spec, long index, ulong seed)
+    {
+        var rng = new DeterministicRandom(seed);
+        double amplitude = rng.NextDouble(MinAmplitude, MaxAmplitude);
+        double phase = rng.NextDouble(0, Math.PI);
+        int n = spec.Shots + spec.Queries;
+        var x = new float[n];
+        var y = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            x[i] = (float)rng.NextDouble(MinX, MaxX);
+            y[i] = (float)(amplitude * Math.Sin(x[i] - phase));
+        }
+        return new Episode(index, TaskKind.Regression, 1,
+            tensor(x[..spec.Shots], [spec.Shots, 1]), tensor(y[..spec.Shots], [spec.Shots, 1]),
+            tensor(x[spec.Shots..], [spec.Queries, 1]), tensor(y[spec.Shots..], [spec.Queries, 1]));
+    }
+}
