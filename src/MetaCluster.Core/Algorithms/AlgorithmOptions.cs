@@ -1,0 +1,29 @@
+namespace MetaCluster.Core.Algorithms;
+
+public enum InnerOptimizerKind
+{
+    Sgd,
+    Adam,
+}
+
+/// <summary>
+/// Inner-loop settings shared by the algorithms. <see cref="FirstOrder"/> drops the second-order terms (FOMAML,
+/// first-order Meta-SGD/ANIL). Reptile's inner optimizer may be SGD or Adam (β1 = 0 as in Nichol et al. 2018).
+/// </summary>
+public sealed record AlgorithmOptions
+{
+    public int InnerSteps { get; init; } = 1;
+    public double InnerLearningRate { get; init; } = 0.01;
+    public bool FirstOrder { get; init; }
+    public InnerOptimizerKind ReptileInnerOptimizer { get; init; } = InnerOptimizerKind.Sgd;
+
+    /// <summary>Reptile adapts on support ∪ query, as the reference code and the plain-PyTorch peer do.</summary>
+    public bool ReptileTrainOnQuery { get; init; } = true;
+
+    public void Validate()
+    {
+        if (InnerSteps < 0) throw new ArgumentException($"inner steps must be 0 or more (got {InnerSteps}).");
+        if (!(InnerLearningRate > 0) || !double.IsFinite(InnerLearningRate))
+            throw new ArgumentException($"the inner learning rate must be a positive number (got {InnerLearningRate}).");
+    }
+}

@@ -1,0 +1,42 @@
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Algorithms;
+
+/// <summary>
+/// ANIL (Raghu et al. 2020): MAML whose inner loop adapts only the head; the body is shared as is. Support features
+/// are computed once per episode. The contribution is still the gradient with respect to all of θ (the body learns
+/// through the query loss and, second order, through the head's adaptation).
+/// </summary>
+public sealed class Anil(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options)
+{
+    public override string Name => Options.FirstOrder ? "anil-fo" : "anil";
+
+    public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
+    {
+        var before = ScoreBeforeAdaptation(theta, episode);
+        var adapted = InnerLoop(theta, episode, Options.InnerSteps, createGraph: !Options.FirstOrder);
+        var output = Model.Forward(episode.QueryX, adapted);
+        var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
+        var after = Score(output, episode);
+        var gradient = autograd.grad([loss], theta.ToArray());
+        return new EpisodeOutcome(gradient.ToArray(), new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
+    }
+
+    public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>
+        InnerLoop(theta, episode, steps, createGraph: false);
+
+    /// <summary>Body parameters are returned as the very same tensors; only the head is stepped.</summary>
+    public IReadOnlyList<Tensor> InnerLoop(IReadOnlyList<Tensor> theta, Episode episode, int steps, bool createGraph)
+    {
+        var body = Model.Body(theta);
+        var head = Model.HeadOf(theta);
+        var features = Model.Embed(episode.SupportX, body);
+        // The support features' graph is shared by every inner step, so it must survive each step's gradient call.
+        var adaptedHead = GradientSteps.Run(
+            h => TaskLoss.Loss(Model.Head(features, h), episode.SupportY, episode.Kind), head,
+            GradientSteps.ScalarRates(head, Options.InnerLearningRate), steps, createGraph, retainGraph: true);
+        return body.Concat(adaptedHead).ToArray();
+    }
+}

@@ -1,0 +1,20 @@
+namespace MetaCluster.Core.Algorithms;
+
+/// <summary>How the outer step reads a contribution.</summary>
+public enum ContributionKind
+{
+    /// <summary>A meta-gradient ∂L_query/∂θ: the outer optimizer descends along it.</summary>
+    Gradient,
+
+    /// <summary>A parameter delta θ' − θ (Reptile): the outer step moves θ toward it.</summary>
+    Delta,
+}
+
+/// <summary>Query-set loss and (for classification) accuracy before and after adaptation on the support set.</summary>
+public sealed record EpisodeMetrics(double PreLoss, double PostLoss, double? PreAccuracy, double? PostAccuracy);
+
+/// <summary>
+/// One episode's contribution to a round, as a flat vector in the algorithm's parameter layout. The episode index
+/// makes aggregation independent of which worker computed it and when it arrived.
+/// </summary>
+public sealed record Contribution(long EpisodeIndex, float[] Values, EpisodeMetrics Metrics);

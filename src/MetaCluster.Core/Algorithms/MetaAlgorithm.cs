@@ -1,0 +1,121 @@
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Algorithms;
+
+/// <summary>The contribution of one episode, as tensors aligned with θ, and its metrics.</summary>
+public sealed record EpisodeOutcome(IReadOnlyList<Tensor> Contribution, EpisodeMetrics Metrics);
+
+/// <summary>How batch norm treats the query set when a model normalises with batch statistics.</summary>
+public enum BatchNormMode
+{
+    /// <summary>All query examples are normalised together (the MAML reference code's setting).</summary>
+    Transductive,
+
+    /// <summary>Each query example is normalised with the support set alone plus itself (Nichol et al. 2018).</summary>
+    NonTransductive,
+}
+
+/// <summary>
+/// A meta-learning algorithm: given θ and episodes it returns one contribution per episode, identified by the
+/// episode's index, so the episodes of a round can be computed anywhere and aggregated in a fixed order.
+/// Subclasses implement the tensor-level math (<see cref="Compute"/>, <see cref="Adapt"/>) for any floating dtype,
+/// which is what lets the tests check gradients in float64.
+/// </summary>
+public abstract class MetaAlgorithm
+{
+    protected MetaAlgorithm(IFunctionalModel model, AlgorithmOptions options)
+    {
+        options.Validate();
+        Model = model;
+        Options = options;
+    }
+
+    public IFunctionalModel Model { get; }
+    public AlgorithmOptions Options { get; }
+    public abstract string Name { get; }
+    public virtual ContributionKind Kind => ContributionKind.Gradient;
+
+    /// <summary>The meta-learned parameters: the model's, plus any the algorithm learns itself (Meta-SGD's rates).</summary>
+    public virtual ParameterLayout Layout => Model.Layout;
+
+    public virtual ParameterSet Initialize(ulong seed) => Model.Initialize(seed);
+
+    /// <summary>Throws if the algorithm cannot learn episodes of this kind.</summary>
+    public virtual void Validate(TaskKind kind) { }
+
+    /// <summary>The contribution of one episode (tensors aligned with <paramref name="theta"/>) and its metrics.</summary>
+    public abstract EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode);
+
+    /// <summary>The model parameters after <paramref name="steps"/> inner steps on the support set (no graph kept).</summary>
+    public abstract IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps);
+
+    /// <summary>Model outputs for the query set under adapted parameters.</summary>
+    public virtual Tensor Predict(IReadOnlyList<Tensor> adapted, Episode episode, BatchNormMode mode)
+    {
+        if (mode == BatchNormMode.Transductive || !Model.UsesBatchStatistics)
+            return Model.Forward(episode.QueryX, adapted);
+        long n = episode.QueryX.shape[0];
+        var outputs = new Tensor[n];
+        for (long i = 0; i < n; i++)
+        {
+            using var batch = cat([episode.SupportX, episode.QueryX.narrow(0, i, 1)], 0);
+            outputs[i] = Model.Forward(batch, adapted).narrow(0, batch.shape[0] - 1, 1);
+        }
+        return cat(outputs, 0);
+    }
+
+    /// <summary>
+    /// Contributions of a batch of episodes under θ. One dispose scope for the call and one per episode: each
+    /// episode's graph is freed as soon as its gradient is out, which keeps Conv4 memory flat in the meta-batch.
+    /// </summary>
+    public IReadOnlyList<Contribution> Contribute(ParameterSet theta, IEnumerable<long> episodeIndices, Func<long, Episode> sample)
+    {
+        EnsureLayout(theta);
+        using var call = NewDisposeScope();
+        var leaves = theta.ToTensors(requiresGrad: true);
+        var contributions = new List<Contribution>();
+        foreach (long index in episodeIndices)
+        {
+            using var scope = NewDisposeScope();
+            using var episode = sample(index);
+            var outcome = Compute(leaves, episode);
+            contributions.Add(new Contribution(index, ParameterSet.Flatten(Layout, outcome.Contribution), outcome.Metrics));
+        }
+        return contributions;
+    }
+
+    /// <summary>Query loss and accuracy after <paramref name="steps"/> inner steps from θ.</summary>
+    public (double Loss, double? Accuracy) Evaluate(ParameterSet theta, Episode episode, int steps, BatchNormMode mode)
+    {
+        EnsureLayout(theta);
+        using var scope = NewDisposeScope();
+        var leaves = theta.ToTensors(requiresGrad: true);
+        var adapted = Adapt(leaves, episode, steps);
+        using var _ = no_grad();
+        var output = Predict(adapted, episode, mode);
+        return (TaskLoss.Loss(output, episode.QueryY, episode.Kind).item<float>(), TaskLoss.Accuracy(output, episode.QueryY, episode.Kind));
+    }
+
+    /// <summary>Loss and accuracy of model outputs on the query set, read without keeping a graph.</summary>
+    protected static (double Loss, double? Accuracy) Score(Tensor output, Episode episode)
+    {
+        using var _ = no_grad();
+        using var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
+        return (loss.to_type(ScalarType.Float64).item<double>(), TaskLoss.Accuracy(output, episode.QueryY, episode.Kind));
+    }
+
+    /// <summary>Query metrics of θ before any adaptation.</summary>
+    protected (double Loss, double? Accuracy) ScoreBeforeAdaptation(IReadOnlyList<Tensor> modelParameters, Episode episode)
+    {
+        using var _ = no_grad();
+        return Score(Model.Forward(episode.QueryX, modelParameters), episode);
+    }
+
+    private void EnsureLayout(ParameterSet theta)
+    {
+        if (!theta.Layout.SameAs(Layout))
+            throw new ArgumentException($"{Name} on {Model.Name} expects parameters {Layout.Describe()}, but was given {theta.Layout.Describe()}.");
+    }
+}

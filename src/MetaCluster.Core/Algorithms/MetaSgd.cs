@@ -1,0 +1,57 @@
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Algorithms;
+
+/// <summary>
+/// Meta-SGD (Li et al. 2017): like MAML, but every parameter has its own learned inner learning rate α (same shape
+/// as the parameter), meta-trained together with θ: θ' = θ − α ⊙ ∇L_support(θ). The meta-parameters are θ followed
+/// by α ("lr.&lt;name&gt;"); α starts at the configured inner learning rate.
+/// </summary>
+public sealed class MetaSgd : MetaAlgorithm
+{
+    public MetaSgd(IFunctionalModel model, AlgorithmOptions options) : base(model, options)
+    {
+        Layout = model.Layout.Concat(new ParameterLayout(model.Layout.Parameters.Select(p => ("lr." + p.Name, p.Shape))));
+    }
+
+    public override string Name => Options.FirstOrder ? "metasgd-fo" : "metasgd";
+    public override ParameterLayout Layout { get; }
+
+    public override ParameterSet Initialize(ulong seed)
+    {
+        var weights = Model.Initialize(seed).Values;
+        var values = new float[Layout.TotalCount];
+        weights.CopyTo(values, 0);
+        values.AsSpan(weights.Length).Fill((float)Options.InnerLearningRate);
+        return new ParameterSet(Layout, values);
+    }
+
+    public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
+    {
+        var (weights, rates) = Split(theta);
+        var before = ScoreBeforeAdaptation(weights, episode);
+        var adapted = GradientSteps.Run(GradientSteps.SupportLoss(Model.Forward, episode), weights, rates,
+            Options.InnerSteps, createGraph: !Options.FirstOrder);
+        var output = Model.Forward(episode.QueryX, adapted);
+        var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
+        var after = Score(output, episode);
+        // allow_unused: with zero inner steps the rates do not enter the loss; their gradient is then zero.
+        var gradient = autograd.grad([loss], theta.ToArray(), allow_unused: true);
+        var contribution = gradient.Select((g, i) => g is null || g.IsInvalid ? zeros_like(theta[i]) : g).ToArray();
+        return new EpisodeOutcome(contribution, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
+    }
+
+    public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps)
+    {
+        var (weights, rates) = Split(theta);
+        return GradientSteps.Run(GradientSteps.SupportLoss(Model.Forward, episode), weights, rates, steps, createGraph: false);
+    }
+
+    private (IReadOnlyList<Tensor> Weights, IReadOnlyList<Tensor> Rates) Split(IReadOnlyList<Tensor> theta)
+    {
+        int n = Model.Layout.Count;
+        return (theta.Take(n).ToArray(), theta.Skip(n).ToArray());
+    }
+}

@@ -1,0 +1,66 @@
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Algorithms;
+
+/// <summary>
+/// Reptile (Nichol et al. 2018): train a copy of θ for k steps with SGD or Adam (β1 = 0) on the task; the
+/// contribution is θ' − θ and the outer step moves θ toward the mean of the adapted weights. As in the reference
+/// code, the inner loop sees all of the episode's examples (support ∪ query) unless configured otherwise, so the
+/// "after" metrics are training-set figures; evaluation adapts on the support set only.
+/// </summary>
+public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options)
+{
+    private const double AdamBeta1 = 0.0, AdamBeta2 = 0.999, AdamEpsilon = 1e-8;
+
+    public override string Name => "reptile";
+    public override ContributionKind Kind => ContributionKind.Delta;
+
+    public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
+    {
+        var before = ScoreBeforeAdaptation(theta, episode);
+        var (x, y) = Options.ReptileTrainOnQuery
+            ? (cat([episode.SupportX, episode.QueryX], 0), cat([episode.SupportY, episode.QueryY], 0))
+            : (episode.SupportX, episode.SupportY);
+        var adapted = Train(theta, x, y, episode.Kind, Options.InnerSteps);
+        Tensor[] delta;
+        using (no_grad()) delta = adapted.Select((p, i) => p - theta[i]).ToArray();
+        var after = ScoreBeforeAdaptation(adapted, episode);
+        return new EpisodeOutcome(delta, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
+    }
+
+    public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>
+        Train(theta, episode.SupportX, episode.SupportY, episode.Kind, steps);
+
+    /// <summary>k optimizer steps on detached copies of θ, updating in place as torch.optim.SGD/Adam would.</summary>
+    private IReadOnlyList<Tensor> Train(IReadOnlyList<Tensor> theta, Tensor x, Tensor y, TaskKind kind, int steps)
+    {
+        var fast = theta.Select(p => p.detach().clone().requires_grad_()).ToArray();
+        bool adam = Options.ReptileInnerOptimizer == InnerOptimizerKind.Adam;
+        var m = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
+        var v = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
+        double lr = Options.InnerLearningRate;
+        for (int step = 1; step <= steps; step++)
+        {
+            var loss = TaskLoss.Loss(Model.Forward(x, fast), y, kind);
+            var grads = autograd.grad([loss], fast);
+            using var _ = no_grad();
+            for (int i = 0; i < fast.Length; i++)
+            {
+                if (!adam)
+                {
+                    fast[i].sub_(grads[i] * lr);
+                    continue;
+                }
+                m[i].mul_(AdamBeta1).add_(grads[i], alpha: 1 - AdamBeta1);
+                v[i].mul_(AdamBeta2).addcmul_(grads[i], grads[i], value: 1 - AdamBeta2);
+                double biasCorrection1 = 1 - Math.Pow(AdamBeta1, step);
+                double biasCorrection2 = 1 - Math.Pow(AdamBeta2, step);
+                var denominator = (v[i].sqrt() / Math.Sqrt(biasCorrection2)).add_(AdamEpsilon);
+                fast[i].addcdiv_(m[i], denominator, value: -lr / biasCorrection1);
+            }
+        }
+        return fast;
+    }
+}

@@ -1,0 +1,82 @@
+using MetaCluster.Core.Episodes;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MetaCluster.Core.Models;
+
+/// <summary>
+/// The MAML paper's 4-block CNN: 4 × [3×3 conv (64 filters, padding 1), batch norm with the batch's own statistics
+/// (no running averages, as the MAML reference code), ReLU, 2×2 max-pool], then a linear head to N classes.
+/// 28×28 inputs shrink 28→14→7→3→1, so the head sees 64 features. Initialised as the reference and learn2learn:
+/// Xavier-uniform convolutions, zero biases, BN γ=1 β=0, a standard-normal head weight and zero head bias.
+/// </summary>
+public sealed class Conv4 : IFunctionalModel
+{
+    public const int Blocks = 4;
+    private readonly int _inChannels, _filters, _classes, _imageSize;
+
+    public Conv4(int classes, int inChannels = 1, int filters = 64, int imageSize = 28)
+    {
+        if (classes < 2) throw new ArgumentException($"a classifier needs at least 2 classes (got {classes}).");
+        _classes = classes;
+        _inChannels = inChannels;
+        _filters = filters;
+        _imageSize = imageSize;
+        int spatial = imageSize;
+        for (int i = 0; i < Blocks; i++) spatial /= 2;
+        if (spatial < 1) throw new ArgumentException($"images of {imageSize}×{imageSize} are too small for 4 pooling blocks (need at least 16×16).");
+        FeatureCount = filters * spatial * spatial;
+        var parameters = new List<(string, long[])>();
+        for (int b = 1; b <= Blocks; b++)
+        {
+            int cin = b == 1 ? inChannels : filters;
+            parameters.Add(($"conv{b}.weight", [filters, cin, 3, 3]));
+            parameters.Add(($"conv{b}.bias", [filters]));
+            parameters.Add(($"bn{b}.weight", [filters]));
+            parameters.Add(($"bn{b}.bias", [filters]));
+        }
+        parameters.Add(("head.weight", [classes, FeatureCount]));
+        parameters.Add(("head.bias", [classes]));
+        Layout = new ParameterLayout(parameters);
+        HeadStart = Blocks * 4;
+    }
+
+    public string Name => $"conv4-{_filters}f-{_imageSize}px-{_classes}way";
+    public ParameterLayout Layout { get; }
+    public int HeadStart { get; }
+    public bool UsesBatchStatistics => true;
+    public int FeatureCount { get; }
+    public int Classes => _classes;
+
+    public Tensor Embed(Tensor x, IReadOnlyList<Tensor> body)
+    {
+        for (int b = 0; b < Blocks; b++)
+        {
+            x = F.conv2d(x, body[4 * b], body[4 * b + 1], padding: [1, 1]);
+            x = F.batch_norm(x, null, null, body[4 * b + 2], body[4 * b + 3], training: true);
+            x = F.max_pool2d(F.relu(x), 2);
+        }
+        return x.flatten(1);
+    }
+
+    public Tensor Head(Tensor features, IReadOnlyList<Tensor> head) => F.linear(features, head[0], head[1]);
+
+    public ParameterSet Initialize(ulong seed)
+    {
+        var rng = new DeterministicRandom(seed);
+        var values = new float[Layout.TotalCount];
+        foreach (var p in Layout.Parameters)
+        {
+            var span = values.AsSpan(p.Offset, p.Count);
+            if (p.Name.StartsWith("conv") && p.Name.EndsWith(".weight"))
+            {
+                int receptive = (int)(p.Shape[2] * p.Shape[3]);
+                Initializers.XavierUniform(span, (int)p.Shape[1] * receptive, (int)p.Shape[0] * receptive, rng);
+            }
+            else if (p.Name.StartsWith("bn") && p.Name.EndsWith(".weight")) Initializers.Fill(span, 1f);
+            else if (p.Name == "head.weight") Initializers.StandardNormal(span, rng);
+            else Initializers.Fill(span, 0f);
+        }
+        return new ParameterSet(Layout, values);
+    }
+}

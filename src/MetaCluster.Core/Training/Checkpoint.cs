@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using MetaCluster.Core.Models;
+
+namespace MetaCluster.Core.Training;
+
+/// <summary>
+/// A resumable snapshot of a run: θ, the outer optimizer's state, the number of completed rounds and the run's
+/// config. File layout (little endian): magic "METACLCK", int32 format version, int32 header length, UTF-8 JSON
+/// header, float32 θ, float32 optimizer vectors (in header order), and a SHA-256 of everything before it.
+/// Written to a temporary file and renamed over the old one, so a crash mid-write never destroys the last
+/// good checkpoint.
+/// </summary>
+public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet Theta, OptimizerState Optimizer)
+{
+    public const int FormatVersion = 1;
+    public const string FileName = "checkpoint.mcc";
+    private static readonly byte[] Magic = "METACLCK"u8.ToArray();
+    private const int HashLength = 32;
+
+    private sealed record Header(TrainingConfig Config, long Round, string[] Names, long[][] Shapes,
+        string Optimizer, long OptimizerStep, string[] VectorNames, int[] VectorLengths);
+
+    public void Save(string path)
+    {
+        string fullPath = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        var vectors = Optimizer.Vectors.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
+        var header = new Header(Config, Round,
+            Theta.Layout.Parameters.Select(p => p.Name).ToArray(), Theta.Layout.Parameters.Select(p => p.Shape).ToArray(),
+            Optimizer.Optimizer, Optimizer.Step, vectors.Select(v => v.Key).ToArray(), vectors.Select(v => v.Value.Length).ToArray());
+        byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header);
+
+        using var body = new MemoryStream();
+        body.Write(Magic);
+        WriteInt32(body, FormatVersion);
+        WriteInt32(body, headerBytes.Length);
+        body.Write(headerBytes);
+        body.Write(MemoryMarshal.AsBytes(Theta.Values.AsSpan()));
+        foreach (var (_, values) in vectors) body.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+        body.Write(SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
+
+        string temporary = $"{fullPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                file.Write(body.GetBuffer().AsSpan(0, (int)body.Length));
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    public static Checkpoint Load(string path)
+    {
+        if (!File.Exists(path))
+            throw new CheckpointException($"no checkpoint at {path}; pass the file written by 'metacluster train' (its --checkpoint-dir holds {FileName}).");
+        byte[] bytes = File.ReadAllBytes(path);
+        if (bytes.Length < Magic.Length || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new CheckpointException($"{path} is not a MetaCluster checkpoint (it does not start with the METACLCK marker).");
+        if (bytes.Length < Magic.Length + 8 + HashLength)
+            throw new CheckpointException($"{path} is truncated ({bytes.Length} bytes): the file was cut short; use an earlier checkpoint.");
+        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        if (version != FormatVersion)
+            throw new CheckpointException($"{path} has checkpoint format version {version}; this build reads version {FormatVersion}.");
+        int headerLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
+        if (headerLength < 2 || 16L + headerLength + HashLength > bytes.Length)
+            throw new CheckpointException($"{path} is truncated or corrupt: its header claims {headerLength} bytes but the file has {bytes.Length}.");
+        Header header;
+        try
+        {
+            header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(16, headerLength))
+                ?? throw new CheckpointException($"{path} has an empty header.");
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path} is corrupt: its header is not valid ({e.Message}).");
+        }
+        var layout = new ParameterLayout(header.Names.Zip(header.Shapes));
+        long expected = 16L + headerLength + 4L * (layout.TotalCount + header.VectorLengths.Sum(l => (long)l)) + HashLength;
+        if (bytes.Length < expected)
+            throw new CheckpointException($"{path} is truncated: {bytes.Length} bytes where {expected} are needed; the write was cut short — use an earlier checkpoint.");
+        if (bytes.Length > expected)
+            throw new CheckpointException($"{path} is corrupt: {bytes.Length} bytes where {expected} are expected.");
+        var stored = bytes.AsSpan(bytes.Length - HashLength);
+        if (!SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashLength)).AsSpan().SequenceEqual(stored))
+            throw new CheckpointException($"{path} is corrupt: its checksum does not match its contents.");
+
+        int offset = 16 + headerLength;
+        float[] Read(int count)
+        {
+            var values = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(offset, 4 * count)).ToArray();
+            offset += 4 * count;
+            return values;
+        }
+        var theta = new ParameterSet(layout, Read(layout.TotalCount));
+        var vectors = header.VectorNames.Zip(header.VectorLengths).ToDictionary(v => v.First, v => Read(v.Second));
+        return new Checkpoint(header.Config, header.Round, theta, new OptimizerState(header.Optimizer, header.OptimizerStep, vectors));
+    }
+
+    private static void WriteInt32(Stream stream, int value)
+    {
+        Span<byte> buffer = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(buffer, value);
+        stream.Write(buffer);
+    }
+}
+
+/// <summary>A checkpoint file that cannot be used, with what is wrong and what to do.</summary>
+public sealed class CheckpointException(string message) : Exception(message);

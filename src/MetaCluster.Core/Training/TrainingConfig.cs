@@ -1,0 +1,81 @@
+using System.Text.Json.Serialization;
+
+namespace MetaCluster.Core.Training;
+
+/// <summary>
+/// Everything that defines a training run. Saved in every checkpoint, so a run can be resumed or evaluated with
+/// exactly the settings it was trained with. <see cref="ForDataset"/> gives the papers' defaults.
+/// </summary>
+public sealed record TrainingConfig
+{
+    public string Dataset { get; init; } = "sinusoid";
+    public string Algorithm { get; init; } = "maml";
+    /// <summary>First-order variant (implied by "fomaml"; optional for metasgd and anil).</summary>
+    public bool FirstOrder { get; init; }
+    public string? DataDir { get; init; }
+    /// <summary>Omniglot split: "maml" (1,200/423 pooled characters, seeded) or "lake" (background/evaluation).</summary>
+    public string Split { get; init; } = "maml";
+    public bool Rotate { get; init; }
+    public int ValidationClasses { get; init; }
+    public int Ways { get; init; } = 1;
+    public int Shots { get; init; } = 10;
+    public int Queries { get; init; } = 10;
+    public int MetaBatch { get; init; } = 25;
+    public int InnerSteps { get; init; } = 1;
+    public double InnerLr { get; init; } = 0.01;
+    public string ReptileInner { get; init; } = "sgd";
+    public string OuterOptimizer { get; init; } = "adam";
+    public double OuterLr { get; init; } = 0.001;
+    /// <summary>Outer learning rate reached linearly at the last iteration (Reptile's annealing); null = constant.</summary>
+    public double? OuterLrFinal { get; init; }
+    public int Iterations { get; init; } = 70_000;
+    public ulong Seed { get; init; }
+    public int Threads { get; init; } = 1;
+    public int[] Hidden { get; init; } = [40, 40];
+    public int EvalSteps { get; init; } = 10;
+    public int CheckpointEvery { get; init; } = 1000;
+
+    [JsonIgnore] public bool IsClassification => Dataset != "sinusoid";
+
+    /// <summary>The published defaults for a dataset and algorithm (Finn et al. 2017; Nichol et al. 2018; Snell et al. 2017).</summary>
+    public static TrainingConfig ForDataset(string dataset, string algorithm)
+    {
+        bool reptile = algorithm == "reptile";
+        var config = new TrainingConfig { Dataset = dataset, Algorithm = algorithm, FirstOrder = algorithm == "fomaml" };
+        config = dataset switch
+        {
+            "sinusoid" => config with { Ways = 1, Shots = 10, Queries = 10, MetaBatch = 25, InnerLr = 0.01, Iterations = 70_000, EvalSteps = 10 },
+            "omniglot" or "folder" => config with { Ways = 5, Shots = 1, Queries = 15, MetaBatch = 32, InnerLr = 0.4, Iterations = 60_000, EvalSteps = 3, Rotate = dataset == "omniglot" },
+            _ => throw new ArgumentException($"unknown dataset '{dataset}'; use sinusoid, omniglot or folder."),
+        };
+        if (reptile)
+        {
+            config = config with { InnerSteps = 5, OuterOptimizer = "sgd", OuterLr = 1.0, OuterLrFinal = 0.0 };
+            if (dataset != "sinusoid")
+                config = config with { ReptileInner = "adam", InnerLr = 0.001, MetaBatch = 5, Queries = 5, EvalSteps = 50 };
+        }
+        return config;
+    }
+
+    public void Validate()
+    {
+        string[] algorithms = ["maml", "fomaml", "reptile", "metasgd", "anil", "protonet"];
+        if (!algorithms.Contains(Algorithm)) throw new ArgumentException($"unknown algorithm '{Algorithm}'; use {string.Join(", ", algorithms)}.");
+        if (MetaBatch < 1) throw new ArgumentException($"the meta-batch must hold at least one episode (got {MetaBatch}).");
+        if (Iterations < 0) throw new ArgumentException($"iterations must be 0 or more (got {Iterations}).");
+        if (Threads < 1) throw new ArgumentException($"threads must be at least 1 (got {Threads}).");
+        if (!(OuterLr >= 0) || !double.IsFinite(OuterLr)) throw new ArgumentException($"the outer learning rate must be a non-negative number (got {OuterLr}).");
+        if (ReptileInner is not ("sgd" or "adam")) throw new ArgumentException($"reptile's inner optimizer is sgd or adam (got '{ReptileInner}').");
+        if (Split is not ("maml" or "lake")) throw new ArgumentException($"unknown split '{Split}'; use maml or lake.");
+        if (Dataset == "sinusoid" && Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: leave --ways at 1 (got {Ways}).");
+        if (Dataset != "sinusoid" && Ways < 2) throw new ArgumentException($"classification needs at least 2 ways (got {Ways}).");
+    }
+
+    /// <summary>Outer learning rate for a round: constant, or linear from OuterLr to OuterLrFinal over the run.</summary>
+    public double OuterLearningRate(long round)
+    {
+        if (OuterLrFinal is not { } final || Iterations == 0) return OuterLr;
+        double fractionDone = Math.Min(1.0, (double)round / Iterations);
+        return fractionDone * final + (1 - fractionDone) * OuterLr;
+    }
+}

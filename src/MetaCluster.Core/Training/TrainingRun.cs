@@ -1,0 +1,43 @@
+using MetaCluster.Core.Algorithms;
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+
+namespace MetaCluster.Core.Training;
+
+/// <summary>
+/// The pieces a config resolves to: model, algorithm, episode spec and the train/validation/test sources. Built
+/// once per process (the Omniglot pixels stay in memory) and shared by trainer, evaluator and benchmarks.
+/// </summary>
+public sealed record TrainingRun(
+    TrainingConfig Config, IFunctionalModel Model, MetaAlgorithm Algorithm, EpisodeSpec Spec,
+    IEpisodeSource Train, IEpisodeSource? Validation, IEpisodeSource Test)
+{
+    public EpisodeStream TrainingStream() => new(Train, Spec, Config.Seed, EpisodeStream.Training);
+
+    /// <summary>Evaluation episodes come from the test split with their own seed, fixed across runs by default.</summary>
+    public EpisodeStream EvaluationStream(ulong seed, EpisodeSpec? spec = null) => new(Test, spec ?? Spec, seed, EpisodeStream.Evaluation);
+
+    public IOuterOptimizer CreateOptimizer() => OuterOptimizers.Create(Config.OuterOptimizer, Algorithm.Layout.TotalCount);
+
+    public ParameterSet InitialParameters() => Algorithm.Initialize(DeterministicRandom.DeriveSeed(Config.Seed, 0));
+
+    public static MetaAlgorithm CreateAlgorithm(TrainingConfig config, IFunctionalModel model)
+    {
+        var options = new AlgorithmOptions
+        {
+            InnerSteps = config.InnerSteps,
+            InnerLearningRate = config.InnerLr,
+            FirstOrder = config.FirstOrder || config.Algorithm == "fomaml",
+            ReptileInnerOptimizer = config.ReptileInner == "adam" ? InnerOptimizerKind.Adam : InnerOptimizerKind.Sgd,
+        };
+        return config.Algorithm switch
+        {
+            "maml" or "fomaml" => new Maml(model, options),
+            "reptile" => new Reptile(model, options),
+            "metasgd" => new MetaSgd(model, options),
+            "anil" => new Anil(model, options),
+            "protonet" => new ProtoNet(model, options),
+            _ => throw new ArgumentException($"unknown algorithm '{config.Algorithm}'."),
+        };
+    }
+}
