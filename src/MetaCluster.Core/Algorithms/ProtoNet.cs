@@ -64,7 +64,7 @@ public sealed class ProtoNet : MetaAlgorithm
                 Model.Embed(cat([episode.SupportX, episode.QueryX.narrow(0, i, 1)], 0), body).narrow(0, supportCount, 1)).ToArray(), 0);
         }
         var oneHot = F.one_hot(episode.SupportY, episode.Ways).to_type(support.dtype);
-        var prototypes = oneHot.t().matmul(support) / oneHot.sum(0).unsqueeze(1);
+        var prototypes = oneHot.t().matmul(support) / oneHot.sum(dim: 0L).unsqueeze(1);
         var distances = (query.unsqueeze(1) - prototypes.unsqueeze(0)).pow(2).sum(2);
         return -distances;
     }

@@ -1,0 +1,102 @@
+using MetaCluster.Core.Algorithms;
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Tests;
+
+public class AlgorithmBehaviourTests
+{
+    [Fact]
+    public void ReptileContributionEqualsHandComputedSgdSteps()
+    {
+        // A linear model y = w·x + b: the MSE gradient is 2·mean(r·x), 2·mean(r) with r = w·x + b − y.
+        var model = new Mlp(1, 1);
+        var reptile = new Reptile(model, new AlgorithmOptions { InnerSteps = 3, InnerLearningRate = 0.05 });
+        var theta = new ParameterSet(model.Layout, [0.3f, -0.2f]);
+        using var episode = TestEpisodes.Sinusoid(shots: 4, queries: 3);
+        var x = episode.SupportX.data<float>().Concat(episode.QueryX.data<float>()).Select(v => (double)v).ToArray();
+        var y = episode.SupportY.data<float>().Concat(episode.QueryY.data<float>()).Select(v => (double)v).ToArray();
+
+        double w = 0.3f, b = -0.2f;
+        for (int step = 0; step < 3; step++)
+        {
+            var r = x.Select((xi, i) => w * xi + b - y[i]).ToArray();
+            double gw = 2 * r.Select((ri, i) => ri * x[i]).Average(), gb = 2 * r.Average();
+            w -= 0.05 * gw;
+            b -= 0.05 * gb;
+        }
+
+        var contribution = reptile.Contribute(theta, [0L], _ => TestEpisodes.Sinusoid(shots: 4, queries: 3)).Single();
+        Assert.Equal(w - 0.3f, contribution.Values[0], 1e-5);
+        Assert.Equal(b - -0.2f, contribution.Values[1], 1e-5);
+        Assert.Equal(ContributionKind.Delta, reptile.Kind);
+    }
+
+    [Fact]
+    public void ReptileWithAdamTakesBoundedStepsOfTheLearningRate()
+    {
+        // With β1 = 0, Adam's first step moves every weight by lr·g/(|g|+ε) ≈ ±lr.
+        var model = new Mlp(1, 1);
+        var reptile = new Reptile(model, new AlgorithmOptions { InnerSteps = 1, InnerLearningRate = 0.01, ReptileInnerOptimizer = InnerOptimizerKind.Adam });
+        var theta = new ParameterSet(model.Layout, [0.3f, -0.2f]);
+        var contribution = reptile.Contribute(theta, [0L], _ => TestEpisodes.Sinusoid()).Single();
+        Assert.All(contribution.Values, v => Assert.Equal(0.01, Math.Abs(v), 1e-6));
+    }
+
+    [Fact]
+    public void ProtoNetClassifiesWellSeparatedClustersCorrectly()
+    {
+        var model = new Mlp(2, 64, 64, 4);
+        var proto = new ProtoNet(model, new AlgorithmOptions());
+        var theta = proto.Initialize(1);
+        using var episode = TestEpisodes.Clusters(ways: 4, shots: 3, queries: 10, spread: 0.5, seed: 3);
+        var (_, accuracy) = proto.Evaluate(theta, episode, steps: 0, BatchNormMode.Transductive);
+        Assert.Equal(1.0, accuracy);
+        Assert.Equal(model.HeadStart, proto.Layout.Count); // the head is not part of a prototypical network
+    }
+
+    [Fact]
+    public void ProtoNetRejectsRegression()
+    {
+        var proto = new ProtoNet(new Mlp(1, 40, 1), new AlgorithmOptions());
+        var error = Assert.Throws<ArgumentException>(() => proto.Validate(TaskKind.Regression));
+        Assert.Contains("classification", error.Message);
+    }
+
+    [Fact]
+    public void PerEpisodeContributionsAreIndexedAndIndependentOfBatching()
+    {
+        var model = new Mlp(1, 10, 1);
+        var maml = new Maml(model, new AlgorithmOptions { InnerSteps = 1, InnerLearningRate = 0.01 });
+        var theta = maml.Initialize(2);
+        var source = new SinusoidSource();
+        var spec = new EpisodeSpec(1, 5, 5);
+        Episode Sample(long i) => source.Sample(spec, i, (ulong)(100 + i));
+        var together = maml.Contribute(theta, [4L, 5L, 6L], Sample);
+        var alone = new[] { 6L, 4L, 5L }.Select(i => maml.Contribute(theta, [i], Sample).Single()).OrderBy(c => c.EpisodeIndex).ToArray();
+        Assert.Equal([4L, 5L, 6L], together.Select(c => c.EpisodeIndex));
+        for (int i = 0; i < 3; i++) Assert.Equal(together[i].Values, alone[i].Values);
+    }
+
+    [Fact]
+    public void MetricsReportAdaptationOnTheQuerySet()
+    {
+        var model = new Mlp(2, 16, 3);
+        var maml = new Maml(model, new AlgorithmOptions { InnerSteps = 5, InnerLearningRate = 0.5 });
+        var contribution = maml.Contribute(maml.Initialize(1), [0L], _ => TestEpisodes.Clusters(3, 5, 5, 0.5, 2)).Single();
+        Assert.NotNull(contribution.Metrics.PreAccuracy);
+        Assert.True(contribution.Metrics.PostLoss < contribution.Metrics.PreLoss,
+            $"five SGD steps on well-separated clusters should lower the query loss ({contribution.Metrics.PreLoss} → {contribution.Metrics.PostLoss})");
+    }
+
+    [Fact]
+    public void Conv4HasTheMamlPaperShape()
+    {
+        var model = new Conv4(classes: 5);
+        Assert.Equal(112_261, model.Layout.TotalCount);
+        using var scope = NewDisposeScope();
+        var output = model.Forward(rand(7, 1, 28, 28), model.Initialize(0).ToTensors());
+        Assert.Equal([7L, 5L], output.shape);
+    }
+}

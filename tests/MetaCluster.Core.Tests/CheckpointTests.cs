@@ -1,0 +1,87 @@
+using MetaCluster.Core.Models;
+using MetaCluster.Core.Training;
+
+namespace MetaCluster.Core.Tests;
+
+public sealed class CheckpointTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"mc-ckpt-{Guid.NewGuid():N}");
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    private static Checkpoint Sample()
+    {
+        var model = new Mlp(1, 4, 1);
+        var theta = model.Initialize(1);
+        var adam = new AdamOptimizer(theta.Values.Length);
+        adam.Step(theta.Values, Enumerable.Repeat(0.5f, theta.Values.Length).ToArray(), 0.01);
+        return new Checkpoint(TrainingConfig.ForDataset("sinusoid", "maml") with { Seed = 42 }, 7, theta, adam.GetState());
+    }
+
+    [Fact]
+    public void RoundTripKeepsEverything()
+    {
+        var original = Sample();
+        original.Save(PathOf("a.mcc"));
+        var loaded = Checkpoint.Load(PathOf("a.mcc"));
+        Assert.Equal(original.Theta.Values, loaded.Theta.Values);
+        Assert.True(original.Theta.Layout.SameAs(loaded.Theta.Layout));
+        Assert.Equal(7, loaded.Round);
+        Assert.Equal(42UL, loaded.Config.Seed);
+        Assert.Equal(original.Config.Hidden, loaded.Config.Hidden);
+        Assert.Equal("adam", loaded.Optimizer.Optimizer);
+        Assert.Equal(1, loaded.Optimizer.Step);
+        Assert.Equal(original.Optimizer.Vectors["v"], loaded.Optimizer.Vectors["v"]);
+    }
+
+    [Fact]
+    public void TruncatedFilesAreRejectedWithAClearError()
+    {
+        Sample().Save(PathOf("a.mcc"));
+        var bytes = File.ReadAllBytes(PathOf("a.mcc"));
+        foreach (int length in new[] { bytes.Length - 1, bytes.Length / 2, 20 })
+        {
+            File.WriteAllBytes(PathOf("cut.mcc"), bytes[..length]);
+            var error = Assert.Throws<CheckpointException>(() => Checkpoint.Load(PathOf("cut.mcc")));
+            Assert.Contains("truncated", error.Message);
+        }
+    }
+
+    [Fact]
+    public void CorruptOrForeignFilesAreRejectedWithAClearError()
+    {
+        Sample().Save(PathOf("a.mcc"));
+        var bytes = File.ReadAllBytes(PathOf("a.mcc"));
+        bytes[^40] ^= 0x10; // a bit in the parameters
+        File.WriteAllBytes(PathOf("flip.mcc"), bytes);
+        Assert.Contains("checksum", Assert.Throws<CheckpointException>(() => Checkpoint.Load(PathOf("flip.mcc"))).Message);
+
+        File.WriteAllText(PathOf("text.mcc"), "hello, not a checkpoint at all");
+        Assert.Contains("not a MetaCluster checkpoint", Assert.Throws<CheckpointException>(() => Checkpoint.Load(PathOf("text.mcc"))).Message);
+        Assert.Contains("no checkpoint at", Assert.Throws<CheckpointException>(() => Checkpoint.Load(PathOf("absent.mcc"))).Message);
+    }
+
+    [Fact]
+    public void SavingOverAnExistingCheckpointReplacesItAtomically()
+    {
+        var first = Sample();
+        first.Save(PathOf("a.mcc"));
+        var second = first with { Round = 8 };
+        second.Save(PathOf("a.mcc"));
+        Assert.Equal(8, Checkpoint.Load(PathOf("a.mcc")).Round);
+        Assert.Single(Directory.GetFiles(_dir)); // no temporary files left behind
+    }
+
+    [Fact]
+    public void ResumingWithAnotherModelIsRejected()
+    {
+        var checkpoint = Sample();
+        var run = RunFactory.Create(checkpoint.Config with { Hidden = [5, 5] });
+        var error = Assert.Throws<CheckpointException>(() => new MetaTrainer(run, checkpoint));
+        Assert.Contains("resume with the checkpoint's own settings", error.Message);
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
+    }
+}
