@@ -1,0 +1,115 @@
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Episodes;
+
+/// <summary>
+/// N-way K-shot image classification episodes over a set of class views (shared by Omniglot and image folders).
+/// An episode draws N distinct classes, then K + Q distinct images of each: the first K are support, the next Q
+/// query. Labels are 0..N-1 in the order the classes were drawn, and both sets are class-major (class 0's images,
+/// then class 1's, …). Inputs are float32 [n, 1, H, W], labels int64 [n]. Rotations are applied while copying, so
+/// a rotated class costs no memory.
+/// </summary>
+public sealed class ClassEpisodeSource : IEpisodeSource
+{
+    private readonly ImageClassSet _images;
+    private readonly ClassView[] _views;
+
+    public ClassEpisodeSource(ImageClassSet images, IReadOnlyList<ClassView> views, string name)
+    {
+        foreach (var v in views)
+        {
+            if ((uint)v.BaseClass >= (uint)images.ClassCount)
+                throw new ArgumentException($"class view {v} refers to class {v.BaseClass} but the image set has {images.ClassCount} classes.");
+            if ((uint)v.QuarterTurns > 3)
+                throw new ArgumentException($"class view {v}: quarter turns must be 0, 1, 2 or 3.");
+            if (v.QuarterTurns % 2 == 1 && images.Height != images.Width)
+                throw new ArgumentException($"rotating by 90° needs square images but these are {images.Height}×{images.Width}; turn rotation off.");
+        }
+        _images = images;
+        _views = [.. views];
+        Name = name;
+        InputShape = [1, images.Height, images.Width];
+    }
+
+    public string Name { get; }
+    public TaskKind Kind => TaskKind.Classification;
+    public IReadOnlyList<long> InputShape { get; }
+
+    /// <summary>Number of classes episodes draw from (base classes × rotations).</summary>
+    public int ClassCount => _views.Length;
+    public IReadOnlyList<ClassView> Views => _views;
+    public ImageClassSet Images => _images;
+
+    public void Validate(EpisodeSpec spec)
+    {
+        spec.Validate();
+        if (spec.Ways > _views.Length)
+            throw new ArgumentException(
+                $"{spec.Ways}-way episodes need {spec.Ways} classes but {Name} has {_views.Length}; lower --ways or add classes.");
+        int needed = spec.Shots + spec.Queries;
+        var shortClasses = _views.Select(v => v.BaseClass).Distinct().Where(c => _images.ImageCount(c) < needed).ToList();
+        if (shortClasses.Count > 0)
+        {
+            int worst = shortClasses.MinBy(_images.ImageCount);
+            string others = shortClasses.Count > 1 ? $" ({shortClasses.Count} classes have fewer than {needed})" : "";
+            throw new ArgumentException(
+                $"{spec.Shots}-shot, {spec.Queries}-query episodes need {needed} images per class but class " +
+                $"'{_images.ClassNames[worst]}' in {Name} has {_images.ImageCount(worst)}{others}; " +
+                "lower --shots or --queries, or add images to that class.");
+        }
+    }
+
+    public Episode Sample(EpisodeSpec spec, long index, ulong seed)
+    {
+        Validate(spec);
+        var rng = new DeterministicRandom(seed);
+        int ways = spec.Ways, shots = spec.Shots, queries = spec.Queries;
+        int size = _images.PixelsPerImage;
+        var supportX = new float[ways * shots * size];
+        var queryX = new float[ways * queries * size];
+        var supportY = new long[ways * shots];
+        var queryY = new long[ways * queries];
+
+        int[] classes = rng.SampleWithoutReplacement(_views.Length, ways);
+        for (int label = 0; label < ways; label++)
+        {
+            var view = _views[classes[label]];
+            int[] picks = rng.SampleWithoutReplacement(_images.ImageCount(view.BaseClass), shots + queries);
+            for (int k = 0; k < shots + queries; k++)
+            {
+                var src = _images.Image(view.BaseClass, picks[k]);
+                bool support = k < shots;
+                int slot = support ? label * shots + k : label * queries + (k - shots);
+                CopyRotated(src, (support ? supportX : queryX).AsSpan(slot * size, size), view.QuarterTurns);
+                (support ? supportY : queryY)[slot] = label;
+            }
+        }
+
+        long h = _images.Height, w = _images.Width;
+        return new Episode(index, TaskKind.Classification, ways,
+            tensor(supportX, [ways * shots, 1, h, w]), tensor(supportY, [ways * shots]),
+            tensor(queryX, [ways * queries, 1, h, w]), tensor(queryY, [ways * queries]));
+    }
+
+    /// <summary>
+    /// Rotates counter-clockwise like numpy.rot90 / torch.rot90(x, k, dims: (H, W)): one quarter turn maps
+    /// out[i, j] = in[j, n-1-i]. Odd turns are only allowed for square images (checked in the constructor).
+    /// </summary>
+    private void CopyRotated(ReadOnlySpan<float> src, Span<float> dst, int quarterTurns)
+    {
+        if (quarterTurns == 0)
+        {
+            src.CopyTo(dst);
+            return;
+        }
+        int h = _images.Height, w = _images.Width;
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++)
+                dst[i * w + j] = quarterTurns switch
+                {
+                    1 => src[j * w + (w - 1 - i)],
+                    2 => src[(h - 1 - i) * w + (w - 1 - j)],
+                    _ => src[(h - 1 - j) * w + i],
+                };
+    }
+}
