@@ -20,6 +20,13 @@ public sealed record AlgorithmOptions
     /// <summary>Reptile adapts on support ∪ query, as the reference code and the plain-PyTorch peer do.</summary>
     public bool ReptileTrainOnQuery { get; init; } = true;
 
+    /// <summary>
+    /// Score θ on the query set before adapting (the "before" metrics). With batch norm this is one more forward pass
+    /// over the query set — about a fifth of a Conv4 MAML episode — so benchmarks that mirror a peer which does not
+    /// measure it can turn it off.
+    /// </summary>
+    public bool MeasureBeforeAdaptation { get; init; } = true;
+
     public void Validate()
     {
         if (InnerSteps < 0) throw new ArgumentException($"inner steps must be 0 or more (got {InnerSteps}).");

@@ -36,7 +36,7 @@ public sealed class Anil(IFunctionalModel model, AlgorithmOptions options) : Met
         // The support features' graph is shared by every inner step, so it must survive each step's gradient call.
         var adaptedHead = GradientSteps.Run(
             h => TaskLoss.Loss(Model.Head(features, h), episode.SupportY, episode.Kind), head,
-            GradientSteps.ScalarRates(head, Options.InnerLearningRate), steps, createGraph, retainGraph: true);
+            Options.InnerLearningRate, steps, createGraph, retainGraph: true);
         return body.Concat(adaptedHead).ToArray();
     }
 }

@@ -10,8 +10,11 @@ public enum ContributionKind
     Delta,
 }
 
-/// <summary>Query-set loss and (for classification) accuracy before and after adaptation on the support set.</summary>
-public sealed record EpisodeMetrics(double PreLoss, double PostLoss, double? PreAccuracy, double? PostAccuracy);
+/// <summary>
+/// Query-set loss and (for classification) accuracy before and after adaptation on the support set. The "before"
+/// figures are null when the algorithm was told not to measure them (they cost one extra query forward pass).
+/// </summary>
+public sealed record EpisodeMetrics(double? PreLoss, double PostLoss, double? PreAccuracy, double? PostAccuracy);
 
 /// <summary>
 /// One episode's contribution to a round, as a flat vector in the algorithm's parameter layout. The episode index

@@ -14,19 +14,30 @@ internal static class GradientSteps
     /// </summary>
     public static IReadOnlyList<Tensor> Run(
         Func<IReadOnlyList<Tensor>, Tensor> loss, IReadOnlyList<Tensor> start, IReadOnlyList<Tensor> rates,
-        int steps, bool createGraph, bool retainGraph = false)
+        int steps, bool createGraph, bool retainGraph = false, Tensor? firstLoss = null) =>
+        Run(loss, start, steps, createGraph, retainGraph, firstLoss, (p, g, i) => p - rates[i] * g);
+
+    /// <summary>The same with one scalar learning rate: p − lr·g as a single fused op (add with alpha).</summary>
+    public static IReadOnlyList<Tensor> Run(
+        Func<IReadOnlyList<Tensor>, Tensor> loss, IReadOnlyList<Tensor> start, double rate,
+        int steps, bool createGraph, bool retainGraph = false, Tensor? firstLoss = null) =>
+        Run(loss, start, steps, createGraph, retainGraph, firstLoss, (p, g, _) => p.add(g, alpha: -rate));
+
+    /// <param name="firstLoss">the loss at <paramref name="start"/>, when the caller already computed it in a shared forward pass.</param>
+    private static IReadOnlyList<Tensor> Run(
+        Func<IReadOnlyList<Tensor>, Tensor> loss, IReadOnlyList<Tensor> start, int steps, bool createGraph,
+        bool retainGraph, Tensor? firstLoss, Func<Tensor, Tensor, int, Tensor> update)
     {
         var fast = start;
         for (int s = 0; s < steps; s++)
         {
-            var grads = autograd.grad([loss(fast)], fast.ToArray(), create_graph: createGraph, retain_graph: createGraph || retainGraph);
-            fast = fast.Select((p, i) => p - rates[i] * grads[i]).ToArray();
+            var current = s == 0 && firstLoss is not null ? firstLoss : loss(fast);
+            var grads = autograd.grad([current], fast.ToArray(), create_graph: createGraph, retain_graph: createGraph || retainGraph);
+            var previous = fast;
+            fast = previous.Select((p, i) => update(p, grads[i], i)).ToArray();
         }
         return fast;
     }
-
-    public static Tensor[] ScalarRates(IReadOnlyList<Tensor> like, double rate) =>
-        like.Select(p => tensor(rate, dtype: p.dtype)).ToArray();
 
     public static Func<IReadOnlyList<Tensor>, Tensor> SupportLoss(Func<Tensor, IReadOnlyList<Tensor>, Tensor> forward, Episode episode) =>
         parameters => TaskLoss.Loss(forward(episode.SupportX, parameters), episode.SupportY, episode.Kind);

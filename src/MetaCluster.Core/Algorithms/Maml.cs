@@ -15,8 +15,8 @@ public sealed class Maml(IFunctionalModel model, AlgorithmOptions options) : Met
 
     public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
     {
-        var before = ScoreBeforeAdaptation(theta, episode);
-        var adapted = InnerLoop(theta, episode, Options.InnerSteps, createGraph: !Options.FirstOrder);
+        var (before, supportLoss) = ScoreBeforeAndSupportLoss(theta, episode);
+        var adapted = InnerLoop(theta, episode, Options.InnerSteps, createGraph: !Options.FirstOrder, supportLoss);
         var output = Model.Forward(episode.QueryX, adapted);
         var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
         var after = Score(output, episode);
@@ -27,7 +27,7 @@ public sealed class Maml(IFunctionalModel model, AlgorithmOptions options) : Met
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>
         InnerLoop(theta, episode, steps, createGraph: false);
 
-    private IReadOnlyList<Tensor> InnerLoop(IReadOnlyList<Tensor> theta, Episode episode, int steps, bool createGraph) =>
-        GradientSteps.Run(GradientSteps.SupportLoss(Model.Forward, episode), theta,
-            GradientSteps.ScalarRates(theta, Options.InnerLearningRate), steps, createGraph);
+    private IReadOnlyList<Tensor> InnerLoop(IReadOnlyList<Tensor> theta, Episode episode, int steps, bool createGraph, Tensor? supportLoss = null) =>
+        GradientSteps.Run(GradientSteps.SupportLoss(Model.Forward, episode), theta, Options.InnerLearningRate,
+            steps, createGraph, firstLoss: supportLoss);
 }

@@ -106,8 +106,27 @@ public abstract class MetaAlgorithm
         return (loss.to_type(ScalarType.Float64).item<double>(), TaskLoss.Accuracy(output, episode.QueryY, episode.Kind));
     }
 
-    /// <summary>Query metrics of θ before any adaptation.</summary>
-    protected (double Loss, double? Accuracy) ScoreBeforeAdaptation(IReadOnlyList<Tensor> modelParameters, Episode episode)
+    /// <summary>
+    /// Query metrics of θ before adaptation and, for models without batch statistics, the support loss at θ from the
+    /// same forward pass (support and query in one batch) — which saves the inner loop's first forward. With batch
+    /// norm the two sets must be normalised apart, so the support loss is left to the inner loop (null).
+    /// </summary>
+    protected ((double? Loss, double? Accuracy) Before, Tensor? SupportLoss) ScoreBeforeAndSupportLoss(IReadOnlyList<Tensor> modelParameters, Episode episode)
+    {
+        if (Model.UsesBatchStatistics || !Options.MeasureBeforeAdaptation) return (ScoreBeforeAdaptation(modelParameters, episode), null);
+        long supportCount = episode.SupportX.shape[0];
+        var output = Model.Forward(cat([episode.SupportX, episode.QueryX], 0), modelParameters);
+        var supportLoss = TaskLoss.Loss(output.narrow(0, 0, supportCount), episode.SupportY, episode.Kind);
+        var before = Score(output.narrow(0, supportCount, output.shape[0] - supportCount), episode);
+        return (before, supportLoss);
+    }
+
+    /// <summary>Query metrics of θ before any adaptation, or nulls when they are not to be measured.</summary>
+    protected (double? Loss, double? Accuracy) ScoreBeforeAdaptation(IReadOnlyList<Tensor> modelParameters, Episode episode) =>
+        Options.MeasureBeforeAdaptation ? ScoreQuery(modelParameters, episode) : (null, null);
+
+    /// <summary>Query metrics of the given model parameters (transductive batch norm, as in training).</summary>
+    protected (double Loss, double? Accuracy) ScoreQuery(IReadOnlyList<Tensor> modelParameters, Episode episode)
     {
         using var _ = no_grad();
         return Score(Model.Forward(episode.QueryX, modelParameters), episode);

@@ -31,9 +31,9 @@ public sealed class MetaSgd : MetaAlgorithm
     public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
     {
         var (weights, rates) = Split(theta);
-        var before = ScoreBeforeAdaptation(weights, episode);
+        var (before, supportLoss) = ScoreBeforeAndSupportLoss(weights, episode);
         var adapted = GradientSteps.Run(GradientSteps.SupportLoss(Model.Forward, episode), weights, rates,
-            Options.InnerSteps, createGraph: !Options.FirstOrder);
+            Options.InnerSteps, createGraph: !Options.FirstOrder, firstLoss: supportLoss);
         var output = Model.Forward(episode.QueryX, adapted);
         var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
         var after = Score(output, episode);

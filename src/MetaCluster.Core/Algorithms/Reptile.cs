@@ -26,7 +26,7 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
         var adapted = Train(theta, x, y, episode.Kind, Options.InnerSteps);
         Tensor[] delta;
         using (no_grad()) delta = adapted.Select((p, i) => p - theta[i]).ToArray();
-        var after = ScoreBeforeAdaptation(adapted, episode);
+        var after = ScoreQuery(adapted, episode);
         return new EpisodeOutcome(delta, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
     }
 

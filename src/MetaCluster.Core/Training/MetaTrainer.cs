@@ -7,14 +7,14 @@ namespace MetaCluster.Core.Training;
 /// <summary>What one round (meta-iteration) did.</summary>
 public sealed record RoundReport(
     long Round, int Episodes, double Seconds, double LearningRate,
-    double PreLoss, double PostLoss, double? PreAccuracy, double? PostAccuracy)
+    double? PreLoss, double PostLoss, double? PreAccuracy, double? PostAccuracy)
 {
     public static RoundReport From(long round, double seconds, double learningRate, IReadOnlyCollection<Contribution> contributions)
     {
         double? Mean(Func<EpisodeMetrics, double?> pick) =>
             contributions.Select(c => pick(c.Metrics)).Any(v => v is null) ? null : contributions.Average(c => pick(c.Metrics)!.Value);
         return new RoundReport(round, contributions.Count, seconds, learningRate,
-            Mean(m => m.PreLoss)!.Value, Mean(m => m.PostLoss)!.Value, Mean(m => m.PreAccuracy), Mean(m => m.PostAccuracy));
+            Mean(m => m.PreLoss), Mean(m => m.PostLoss)!.Value, Mean(m => m.PreAccuracy), Mean(m => m.PostAccuracy));
     }
 }
 

@@ -33,6 +33,8 @@ public sealed record TrainingConfig
     public int Threads { get; init; } = 1;
     public int[] Hidden { get; init; } = [40, 40];
     public int EvalSteps { get; init; } = 10;
+    /// <summary>Measure query loss/accuracy before adaptation every episode (one extra query forward pass).</summary>
+    public bool PreAdaptationMetrics { get; init; } = true;
     public int CheckpointEvery { get; init; } = 1000;
 
     [JsonIgnore] public bool IsClassification => Dataset != "sinusoid";

@@ -12,6 +12,9 @@ public sealed record TrainingRun(
     TrainingConfig Config, IFunctionalModel Model, MetaAlgorithm Algorithm, EpisodeSpec Spec,
     IEpisodeSource Train, IEpisodeSource? Validation, IEpisodeSource Test)
 {
+    /// <summary>One line about the data, e.g. the Omniglot split sizes and whether the decoded cache was hit.</summary>
+    public string DataDescription { get; init; } = Train.Name;
+
     public EpisodeStream TrainingStream() => new(Train, Spec, Config.Seed, EpisodeStream.Training);
 
     /// <summary>Evaluation episodes come from the test split with their own seed, fixed across runs by default.</summary>
@@ -29,6 +32,7 @@ public sealed record TrainingRun(
             InnerLearningRate = config.InnerLr,
             FirstOrder = config.FirstOrder || config.Algorithm == "fomaml",
             ReptileInnerOptimizer = config.ReptileInner == "adam" ? InnerOptimizerKind.Adam : InnerOptimizerKind.Sgd,
+            MeasureBeforeAdaptation = config.PreAdaptationMetrics,
         };
         return config.Algorithm switch
         {
