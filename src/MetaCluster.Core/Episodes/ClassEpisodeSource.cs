@@ -13,6 +13,8 @@ public sealed class ClassEpisodeSource : IEpisodeSource
 {
     private readonly ImageClassSet _images;
     private readonly ClassView[] _views;
+    // The last spec that passed validation: Validate scans every class, too much to repeat for each episode.
+    private volatile EpisodeSpec? _validated;
 
     public ClassEpisodeSource(ImageClassSet images, IReadOnlyList<ClassView> views, string name)
     {
@@ -61,7 +63,11 @@ public sealed class ClassEpisodeSource : IEpisodeSource
 
     public Episode Sample(EpisodeSpec spec, long index, ulong seed)
     {
-        Validate(spec);
+        if (!Equals(_validated, spec))
+        {
+            Validate(spec);
+            _validated = spec;
+        }
         var rng = new DeterministicRandom(seed);
         int ways = spec.Ways, shots = spec.Shots, queries = spec.Queries;
         int size = _images.PixelsPerImage;
