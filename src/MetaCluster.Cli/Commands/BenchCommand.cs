@@ -1,0 +1,171 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using MetaCluster.Cli.Evaluation;
+using MetaCluster.Cli.Options;
+using MetaCluster.Cli.Output;
+using MetaCluster.Cli.Startup;
+using MetaCluster.Core.Algorithms;
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Training;
+using TorchSharp;
+
+namespace MetaCluster.Cli.Commands;
+
+/// <summary>
+/// <c>metacluster bench</c>: a fixed number of meta-iterations, timed, then ONE JSON line with the same field names
+/// as the plain-PyTorch peer scripts (shared/bench-peer/maml_sine.py, maml_omniglot.py), so a ratio is one division.
+/// </summary>
+public sealed partial class BenchCommand
+{
+    public const int SinusoidIterations = 1000, ClassificationIterations = 20, SinusoidEvalTasks = 1000;
+    private static readonly int[] SinusoidEvalSteps = [0, 1, 10];
+
+    private readonly RunOptions _run = new();
+    private readonly Option<int?> _evalTasks = new("--eval-tasks", "--eval-episodes")
+    {
+        Description = $"held-out tasks/episodes evaluated after training (default {SinusoidEvalTasks} for sinusoid, 0 = none for classification, as the peers)",
+        HelpName = "N",
+    };
+    private readonly Option<ulong> _evalSeed = EvaluationOptions.EvalSeed();
+
+    public Command Build()
+    {
+        var command = new Command("bench", $"Time a fixed number of meta-iterations (default {SinusoidIterations} sinusoid, {ClassificationIterations} classification) and print one JSON line like the bench-peer scripts.");
+        _run.AddTo(command);
+        command.Add(_evalTasks);
+        command.Add(_evalSeed);
+        command.SetAction(Execute);
+        return command;
+    }
+
+    private int Execute(ParseResult result)
+    {
+        var config = _run.ToConfig(result);
+        if (!RunOptions.WasGiven(result, _run.Iterations))
+            config = config with { Iterations = config.IsClassification ? ClassificationIterations : SinusoidIterations };
+        int evalCount = result.GetValue(_evalTasks) ?? (config.IsClassification ? 0 : SinusoidEvalTasks);
+        if (evalCount < 0) throw new ArgumentException($"--eval-tasks must be 0 (no evaluation) or more (got {evalCount}).");
+        ulong evalSeed = result.GetValue(_evalSeed);
+
+        TorchStartup.Initialize(config.Threads);
+        var load = Stopwatch.StartNew();
+        var run = RunFactory.Create(config);
+        double loadSeconds = load.Elapsed.TotalSeconds;
+
+        var trainer = new MetaTrainer(run);
+        var stats = new TrainingStats(0, config.Iterations, config.MetaBatch);
+        var reports = new List<RoundReport>(config.Iterations);
+        var loop = new Stopwatch();
+        ProgressView.Run($"bench {config.Dataset}/{config.Algorithm}", stats, live: false, afterRound =>
+        {
+            var round = new Stopwatch();
+            while (!trainer.Finished)
+            {
+                loop.Start();
+                round.Restart();
+                var report = trainer.RunRound();
+                loop.Stop();
+                reports.Add(report);
+                stats.Add(report, round.Elapsed.TotalSeconds);
+                afterRound();
+            }
+            return 0;
+        });
+        double seconds = loop.Elapsed.TotalSeconds;
+
+        var json = config.IsClassification
+            ? Classification(config, run, trainer, reports, loadSeconds, seconds, evalCount, evalSeed)
+            : Sinusoid(config, run, trainer, reports, seconds, evalCount, evalSeed);
+        json["peak_rss_mb"] = ProcessStats.PeakRssMegabytes();
+        json["engine"] = "metacluster";
+        json["torch"] = TorchStartup.Version;
+        JsonReport.Write(json);
+        return 0;
+    }
+
+    private static JsonObject Sinusoid(TrainingConfig config, TrainingRun run, MetaTrainer trainer, List<RoundReport> reports,
+        double seconds, int evalTasks, ulong evalSeed)
+    {
+        var last100 = reports.TakeLast(100).ToList();
+        var json = new JsonObject
+        {
+            ["algo"] = run.Algorithm.Name,
+            ["mode"] = "loop",
+            ["iterations"] = config.Iterations,
+            ["meta_batch"] = config.MetaBatch,
+            ["k"] = config.Shots,
+            ["inner_steps"] = config.InnerSteps,
+            ["threads"] = torch.get_num_threads(),
+            ["seed"] = config.Seed,
+            ["seconds"] = Math.Round(seconds, 3),
+            ["meta_iters_per_s"] = JsonReport.Number(JsonReport.Round(config.Iterations / seconds, 3)),
+            ["tasks_per_s"] = JsonReport.Number(JsonReport.Round((double)config.Iterations * config.MetaBatch / seconds, 2)),
+            ["train_loss_last100"] = JsonReport.Number(last100.Count > 0 ? last100.Average(r => r.PostLoss) : double.NaN),
+        };
+        if (evalTasks > 0)
+        {
+            var eval = new JsonObject { ["tasks"] = evalTasks, ["eval_seed"] = evalSeed };
+            foreach (int steps in SinusoidEvalSteps)
+            {
+                var report = HeldOutEvaluation.Evaluate(run, trainer.Theta, evalTasks, evalSeed, steps, BatchNormMode.Transductive);
+                eval[$"mse_{steps}step"] = JsonReport.MeanCi(report.Loss);
+            }
+            json["eval"] = eval;
+        }
+        return json;
+    }
+
+    private static JsonObject Classification(TrainingConfig config, TrainingRun run, MetaTrainer trainer, List<RoundReport> reports,
+        double loadSeconds, double seconds, int evalEpisodes, ulong evalSeed)
+    {
+        var json = new JsonObject
+        {
+            ["algo"] = run.Algorithm.Name,
+            ["data"] = config.DataDir,
+            ["rotate"] = config.Rotate,
+            ["train_classes"] = ClassCount(run.Train),
+            ["test_classes"] = ClassCount(run.Test),
+            ["ways"] = config.Ways,
+            ["shots"] = config.Shots,
+            ["query"] = config.Queries,
+            ["meta_batch"] = config.MetaBatch,
+            ["inner_steps"] = config.InnerSteps,
+            ["iterations"] = config.Iterations,
+            ["threads"] = torch.get_num_threads(),
+            ["seed"] = config.Seed,
+            ["load_seconds"] = Math.Round(loadSeconds, 2),
+            ["seconds"] = Math.Round(seconds, 3),
+            ["meta_iters_per_s"] = JsonReport.Number(JsonReport.Round(config.Iterations / seconds, 4)),
+            ["episodes_per_s"] = JsonReport.Number(JsonReport.Round((double)config.Iterations * config.MetaBatch / seconds, 3)),
+            ["train_loss_last"] = JsonReport.Number(reports.LastOrDefault()?.PostLoss),
+            ["train_query_acc_last"] = JsonReport.Number(reports.LastOrDefault()?.PostAccuracy),
+        };
+        if (evalEpisodes > 0)
+        {
+            var mode = run.Model.UsesBatchStatistics ? BatchNormMode.Transductive : (BatchNormMode?)null;
+            var report = HeldOutEvaluation.Evaluate(run, trainer.Theta, evalEpisodes, evalSeed, config.EvalSteps, BatchNormMode.Transductive);
+            json["eval"] = new JsonObject
+            {
+                ["episodes"] = evalEpisodes,
+                ["steps"] = config.EvalSteps,
+                ["eval_seed"] = evalSeed,
+                ["acc_mean"] = JsonReport.Number(report.Accuracy?.Mean),
+                ["acc_ci95"] = JsonReport.Number(report.Accuracy?.Ci95),
+                ["batch_norm"] = EvaluationResult.BatchNormName(mode),
+            };
+        }
+        return json;
+    }
+
+    /// <summary>The class count from a source's name, which by convention ends "(N classes)"; null if it does not say.</summary>
+    private static int? ClassCount(IEpisodeSource source)
+    {
+        var match = ClassesInName().Match(source.Name);
+        return match.Success && int.TryParse(match.Groups[1].Value.Replace(",", ""), out int count) ? count : null;
+    }
+
+    [GeneratedRegex(@"\(([0-9,]+) classes\)")]
+    private static partial Regex ClassesInName();
+}

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MetaCluster.Cli.Evaluation;
+using MetaCluster.Cli.Options;
+using MetaCluster.Cli.Output;
+using MetaCluster.Cli.Startup;
+using MetaCluster.Core.Algorithms;
+using MetaCluster.Core.Training;
+using Spectre.Console;
+
+namespace MetaCluster.Cli.Commands;
+
+/// <summary><c>metacluster evaluate</c>: scores a checkpoint's θ on held-out episodes of the run it was trained with.</summary>
+public sealed class EvaluateCommand
+{
+    private readonly Option<string> _checkpoint = new("--checkpoint") { Description = "the checkpoint file (…/checkpoint.mcc)", HelpName = "FILE", Required = true };
+    private readonly Option<int> _episodes = new("--episodes")
+    {
+        Description = "held-out episodes (tasks) to average over",
+        HelpName = "E",
+        DefaultValueFactory = _ => EvaluationOptions.DefaultEpisodes,
+    };
+    private readonly Option<int?> _steps = new("--steps") { Description = "inner steps on each support set (default: the run's eval steps)", HelpName = "S" };
+    private readonly Option<string> _batchNorm = new("--batch-norm")
+    {
+        Description = "how batch norm treats the query set (classification)",
+        HelpName = "transductive|non-transductive|both",
+        DefaultValueFactory = _ => "both",
+    };
+    private readonly Option<ulong> _evalSeed = EvaluationOptions.EvalSeed();
+    private readonly Option<int?> _threads = new("--threads") { Description = "libtorch threads (default: the run's)", HelpName = "N" };
+    private readonly Option<string> _data = new("--data") { Description = "dataset folder on this machine, if not where the run was trained", HelpName = "DIR" };
+    private readonly Option<bool> _json = EvaluationOptions.Json();
+
+    public Command Build()
+    {
+        _batchNorm.AcceptOnlyFromAmong("transductive", "non-transductive", "both");
+        var command = new Command("evaluate", "Evaluate a checkpoint on held-out episodes: mean ± 95% CI over E episodes.");
+        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _batchNorm, _evalSeed, _threads, _data, _json })
+            command.Add(option);
+        command.SetAction(Execute);
+        return command;
+    }
+
+    private int Execute(ParseResult result)
+    {
+        string path = Path.GetFullPath(result.GetValue(_checkpoint)!);
+        var checkpoint = Checkpoint.Load(path);
+        var config = checkpoint.Config;
+        if (result.GetValue(_data) is { } data) config = config with { DataDir = data };
+        if (result.GetValue(_threads) is { } threads) config = config with { Threads = threads };
+        int steps = result.GetValue(_steps) ?? config.EvalSteps;
+        int episodes = result.GetValue(_episodes);
+        ulong seed = result.GetValue(_evalSeed);
+        BatchNormMode[] modes = result.GetValue(_batchNorm) switch
+        {
+            "transductive" => [BatchNormMode.Transductive],
+            "non-transductive" => [BatchNormMode.NonTransductive],
+            _ => HeldOutEvaluation.BothModes,
+        };
+
+        TorchStartup.Initialize(config.Threads);
+        var run = RunFactory.Create(config);
+        var results = HeldOutEvaluation.Run(run, checkpoint.Theta, episodes, seed, steps, modes);
+
+        if (result.GetValue(_json))
+        {
+            JsonReport.Write(new JsonObject
+            {
+                ["command"] = "evaluate",
+                ["engine"] = "metacluster",
+                ["checkpoint"] = path,
+                ["round"] = checkpoint.Round,
+                ["theta_sha256"] = checkpoint.Theta.Sha256(),
+                ["evaluation"] = EvaluationView.ToJson(results, episodes, seed),
+                ["config"] = JsonReport.Config(config),
+                ["torch"] = TorchStartup.Version,
+            });
+            return 0;
+        }
+        var table = new Table().Border(TableBorder.Rounded).Title("[bold]evaluation[/]");
+        table.AddColumn("");
+        table.AddColumn("");
+        table.HideHeaders();
+        table.AddRow("checkpoint", Markup.Escape(path));
+        table.AddRow("run", Markup.Escape($"{config.Dataset} / {config.Algorithm}, round {checkpoint.Round} of {config.Iterations}"));
+        Terminal.Out.Write(table);
+        Terminal.Out.MarkupLine($"θ SHA-256 [bold]{checkpoint.Theta.Sha256()}[/]");
+        Terminal.Out.Write(EvaluationView.ToTable(results, episodes, seed));
+        return 0;
+    }
+}

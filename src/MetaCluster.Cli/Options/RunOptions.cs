@@ -1,0 +1,164 @@
+using System.CommandLine;
+using System.Text.Json;
+using MetaCluster.Core.Training;
+
+namespace MetaCluster.Cli.Options;
+
+/// <summary>
+/// The options that define a run, shared by <c>train</c> and <c>bench</c>. Every one is optional: a value given on
+/// the command line overrides <see cref="TrainingConfig.ForDataset"/>'s published defaults, nothing else does.
+/// </summary>
+public sealed class RunOptions
+{
+    /// <summary>Options a resumed run may change: they do not alter the math of the rounds already taken.</summary>
+    public static readonly string[] ChangeableOnResume = ["--iterations", "--threads", "--data", "--eval-steps"];
+
+    private readonly List<Binding> _bindings = [];
+
+    public RunOptions()
+    {
+        Dataset = Bind(Choice("--dataset", "the episode source (default sinusoid)", "sinusoid", "omniglot", "folder"),
+            (c, v) => c with { Dataset = v! }, c => c.Dataset);
+        Algorithm = Bind(Choice("--algorithm", "the meta-learning algorithm (default maml)", "maml", "fomaml", "reptile", "metasgd", "anil", "protonet"),
+            (c, v) => c with { Algorithm = v! }, c => c.Algorithm);
+        Bind(Flag("--first-order", "drop second-order terms (implied by fomaml; optional for metasgd and anil)"),
+            (c, _) => c with { FirstOrder = true }, c => c.FirstOrder);
+        Bind(Number<int>("--ways", "N", "classes per episode (1 for sinusoid)"), (c, v) => c with { Ways = v!.Value }, c => c.Ways);
+        Bind(Number<int>("--shots", "K", "support examples per class (support points for sinusoid)"), (c, v) => c with { Shots = v!.Value }, c => c.Shots);
+        Bind(Number<int>("--queries", "Q", "query examples per class (query points for sinusoid)"), (c, v) => c with { Queries = v!.Value }, c => c.Queries);
+        Bind(Number<int>("--meta-batch", "B", "episodes per meta-iteration"), (c, v) => c with { MetaBatch = v!.Value }, c => c.MetaBatch);
+        Bind(Number<int>("--inner-steps", "S", "inner-loop steps during training"), (c, v) => c with { InnerSteps = v!.Value }, c => c.InnerSteps);
+        Bind(Number<double>("--inner-lr", "LR", "inner-loop learning rate"), (c, v) => c with { InnerLr = v!.Value }, c => c.InnerLr);
+        Bind(Number<double>("--outer-lr", "LR", "outer (meta) learning rate; Reptile's step size epsilon"), (c, v) => c with { OuterLr = v!.Value }, c => c.OuterLr);
+        Bind(OuterLrFinalOption(), (c, v) => c with { OuterLrFinal = ParseOuterLrFinal(v!) }, c => c.OuterLrFinal);
+        Bind(Choice("--outer-optimizer", "the outer optimizer", "adam", "sgd"), (c, v) => c with { OuterOptimizer = v! }, c => c.OuterOptimizer);
+        Bind(Choice("--reptile-inner", "Reptile's inner optimizer", "sgd", "adam"), (c, v) => c with { ReptileInner = v! }, c => c.ReptileInner);
+        Iterations = Bind(Number<int>("--iterations", "N", "meta-iterations (rounds) to run in total"), (c, v) => c with { Iterations = v!.Value }, c => c.Iterations);
+        Bind(Number<ulong>("--seed", "SEED", "run seed: initial θ and the training episodes"), (c, v) => c with { Seed = v!.Value }, c => c.Seed);
+        Threads = Bind(Number<int>("--threads", "N", "libtorch intra-op threads (process-wide; default 1)"), (c, v) => c with { Threads = v!.Value }, c => c.Threads);
+        Bind(new Option<string>("--data") { Description = "folder holding the dataset (Omniglot: images_background.zip and images_evaluation.zip)", HelpName = "DIR" },
+            (c, v) => c with { DataDir = v }, c => c.DataDir);
+        Bind(Choice("--split", "Omniglot split: maml (1,200/423 pooled characters) or lake (background/evaluation)", "maml", "lake"),
+            (c, v) => c with { Split = v! }, c => c.Split);
+        Rotate = Bind(Flag("--rotate", "add 90/180/270-degree rotations as new classes (default for omniglot)"), (c, _) => c with { Rotate = true }, c => c.Rotate);
+        NoRotate = Bind(Flag("--no-rotate", "no rotated classes"), (c, _) => c with { Rotate = false }, c => c.Rotate);
+        Bind(Number<int>("--validation-classes", "N", "training classes held out for validation"), (c, v) => c with { ValidationClasses = v!.Value }, c => c.ValidationClasses);
+        Bind(HiddenOption(), (c, v) => c with { Hidden = v! }, c => c.Hidden);
+        Bind(Number<int>("--eval-steps", "S", "inner steps when evaluating"), (c, v) => c with { EvalSteps = v!.Value }, c => c.EvalSteps);
+    }
+
+    public Option<string> Dataset { get; }
+    public Option<string> Algorithm { get; }
+    public Option<int?> Iterations { get; }
+    public Option<int?> Threads { get; }
+    public Option<bool> Rotate { get; }
+    public Option<bool> NoRotate { get; }
+
+    public void AddTo(Command command)
+    {
+        foreach (var binding in _bindings) command.Add(binding.Option);
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(Rotate) is not null && result.GetResult(NoRotate) is not null)
+                result.AddError("--rotate and --no-rotate contradict each other; give one.");
+        });
+    }
+
+    /// <summary>The published defaults for the chosen dataset and algorithm, overridden by the options given.</summary>
+    public TrainingConfig ToConfig(ParseResult result) =>
+        Apply(result, TrainingConfig.ForDataset(result.GetValue(Dataset) ?? "sinusoid", result.GetValue(Algorithm) ?? "maml"));
+
+    /// <summary>Applies the options that were given (and only those) to <paramref name="config"/>.</summary>
+    public TrainingConfig Apply(ParseResult result, TrainingConfig config, Func<string, bool>? include = null)
+    {
+        foreach (var binding in _bindings)
+            if (WasGiven(result, binding.Option) && (include is null || include(binding.Option.Name)))
+                config = binding.Apply(result, config);
+        return config;
+    }
+
+    /// <summary>
+    /// A resumed run keeps its checkpoint's config: an explicit option that would change it is an error, except the
+    /// few in <see cref="ChangeableOnResume"/>, which are applied.
+    /// </summary>
+    public TrainingConfig ForResume(ParseResult result, TrainingConfig saved)
+    {
+        var conflicts = new List<string>();
+        foreach (var binding in _bindings)
+        {
+            if (!WasGiven(result, binding.Option) || ChangeableOnResume.Contains(binding.Option.Name)) continue;
+            string wanted = JsonSerializer.Serialize(binding.Read(binding.Apply(result, saved)));
+            string stored = JsonSerializer.Serialize(binding.Read(saved));
+            if (wanted != stored) conflicts.Add($"{binding.Option.Name} {wanted} (checkpoint: {stored})");
+        }
+        if (conflicts.Count > 0)
+            throw new ArgumentException(
+                $"--resume continues the checkpoint's run with its own config, but these options differ from it: {string.Join("; ", conflicts)}. " +
+                $"Drop them, or start a new run in another --checkpoint-dir. Only {string.Join(", ", ChangeableOnResume)} may change on resume.");
+        return Apply(result, saved, ChangeableOnResume.Contains);
+    }
+
+    public static bool WasGiven(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    private Option<T> Bind<T>(Option<T> option, Func<TrainingConfig, T?, TrainingConfig> apply, Func<TrainingConfig, object?> read)
+    {
+        _bindings.Add(new Binding(option, (r, c) => apply(c, r.GetValue(option)), read));
+        return option;
+    }
+
+    private static Option<string> Choice(string name, string description, params string[] values)
+    {
+        var option = new Option<string>(name) { Description = description, HelpName = string.Join('|', values) };
+        option.AcceptOnlyFromAmong(values);
+        return option;
+    }
+
+    private static Option<bool> Flag(string name, string description) => new(name) { Description = description, Arity = ArgumentArity.Zero };
+
+    private static Option<T?> Number<T>(string name, string helpName, string description) where T : struct =>
+        new(name) { Description = description, HelpName = helpName };
+
+    private static Option<string> OuterLrFinalOption()
+    {
+        var option = new Option<string>("--outer-lr-final")
+        {
+            Description = "outer learning rate reached linearly at the last iteration (Reptile's annealing), or 'none' for a constant rate",
+            HelpName = "LR|none",
+        };
+        option.Validators.Add(result =>
+        {
+            try { ParseOuterLrFinal(result.GetValueOrDefault<string>() ?? ""); }
+            catch (ArgumentException e) { result.AddError(e.Message); }
+        });
+        return option;
+    }
+
+    private static double? ParseOuterLrFinal(string text) =>
+        text.Trim().ToLowerInvariant() is "none" or "constant" ? null
+        : double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out double value) && double.IsFinite(value) && value >= 0 ? value
+        : throw new ArgumentException($"--outer-lr-final takes a non-negative number or 'none' (got '{text}').");
+
+    private static Option<int[]> HiddenOption() => new("--hidden")
+    {
+        Description = "hidden layer widths of the MLP, comma-separated (default 40,40)",
+        HelpName = "W,W",
+        CustomParser = result =>
+        {
+            string text = string.Join(',', result.Tokens.Select(t => t.Value));
+            var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var widths = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (!int.TryParse(parts[i], out widths[i]) || widths[i] < 1)
+                {
+                    result.AddError($"--hidden takes positive layer widths separated by commas, e.g. 40,40 (got '{text}').");
+                    return [];
+                }
+            }
+            if (widths.Length == 0) result.AddError("--hidden needs at least one layer width, e.g. 40,40.");
+            return widths;
+        },
+    };
+
+    private sealed record Binding(Option Option, Func<ParseResult, TrainingConfig, TrainingConfig> Apply, Func<TrainingConfig, object?> Read);
+}

@@ -1,0 +1,23 @@
+using System.Globalization;
+
+namespace MetaCluster.Cli.Output;
+
+/// <summary>Human-readable numbers, culture-independent.</summary>
+public static class Format
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Number(double value, string format = "0.0000") => value.ToString(format, Invariant);
+
+    public static string Number(double? value, string format = "0.0000") => value is { } v ? Number(v, format) : "–";
+
+    public static string Percent(double? value) => value is { } v ? (100 * v).ToString("0.00", Invariant) + "%" : "–";
+
+    public static string MeanCi(double mean, double ci, string format = "0.0000") => $"{Number(mean, format)} ± {Number(ci, format)}";
+
+    public static string PercentCi(double mean, double ci) => $"{(100 * mean).ToString("0.00", Invariant)}% ± {(100 * ci).ToString("0.00", Invariant)}%";
+
+    public static string Duration(TimeSpan? span) => span is not { } s ? "–"
+        : s.TotalHours >= 1 ? $"{(int)s.TotalHours}:{s.Minutes:00}:{s.Seconds:00}"
+        : $"{s.Minutes:00}:{s.Seconds:00}";
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Spectre.Console;
+
+namespace MetaCluster.Cli.Output;
+
+/// <summary>
+/// Shows training progress: a live Spectre.Console bar on an interactive terminal, otherwise (pipes, CI, --json)
+/// a plain line on stderr every few seconds and at the end.
+/// </summary>
+public static class ProgressView
+{
+    public static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>Runs <paramref name="body"/>, giving it a callback to call after each round.</summary>
+    public static T Run<T>(string title, TrainingStats stats, bool live, Func<Action, T> body) =>
+        live ? RunLive(title, stats, body) : RunPlain(title, stats, body);
+
+    private static T RunLive<T>(string title, TrainingStats stats, Func<Action, T> body) =>
+        Terminal.Out.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(Describe(title, stats, markup: true), maxValue: Math.Max(1, stats.TotalRounds));
+                task.Value = stats.Round;
+                return body(() =>
+                {
+                    task.Value = stats.Round;
+                    task.Description = Describe(title, stats, markup: true);
+                });
+            });
+
+    private static T RunPlain<T>(string title, TrainingStats stats, Func<Action, T> body)
+    {
+        var sinceLast = Stopwatch.StartNew();
+        var result = body(() =>
+        {
+            if (sinceLast.Elapsed < PlainInterval) return;
+            sinceLast.Restart();
+            Terminal.WriteStatus(Describe(title, stats, markup: false));
+        });
+        if (stats.RoundsThisRun > 0) Terminal.WriteStatus(Describe(title, stats, markup: false));
+        return result;
+    }
+
+    /// <summary>"train 120/300  meta-loss 0.5120  acc 91.20%  312 ep/s  ETA 00:12".</summary>
+    public static string Describe(string title, TrainingStats stats, bool markup)
+    {
+        string Bold(string s) => markup ? $"[bold]{Markup.Escape(s)}[/]" : s;
+        var parts = new List<string>
+        {
+            $"{(markup ? Markup.Escape(title) : title)} {Bold($"{stats.Round}/{stats.TotalRounds}")}",
+            $"meta-loss {Bold(Format.Number(stats.MeanPostLoss))}",
+        };
+        if (stats.MeanPostAccuracy is { } accuracy) parts.Add($"acc {Bold(Format.Percent(accuracy))}");
+        parts.Add($"{Format.Number(stats.EpisodesPerSecond, "0.0")} ep/s");
+        parts.Add($"ETA {Format.Duration(stats.Remaining)}");
+        return string.Join("  ", parts);
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace MetaCluster.Cli.Tests;
+
+/// <summary>Runs the built `metacluster` in child processes: what a user sees, exit codes and bit-for-bit reproducibility.</summary>
+public sealed class CliProcessTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("metacluster-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static (int ExitCode, string Stdout, string Stderr) Run(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "metacluster.dll"));
+        foreach (string argument in arguments) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, stdout, stderr.Result);
+    }
+
+    private JsonElement Train(string directory, params string[] extra)
+    {
+        var (code, stdout, stderr) = Run(["train", "--checkpoint-dir", Path.Combine(_directory, directory), "--json", "--no-eval", "--meta-batch", "5", .. extra]);
+        Assert.True(code == 0, stderr);
+        Assert.Single(stdout.Trim().Split('\n'));
+        return JsonDocument.Parse(stdout).RootElement;
+    }
+
+    [Fact]
+    public void StoppedAndResumedRunEndsWithTheSameThetaAsAStraightRun()
+    {
+        string straight = Train("straight", "--iterations", "60").GetProperty("theta_sha256").GetString()!;
+        string again = Train("again", "--iterations", "60").GetProperty("theta_sha256").GetString()!;
+        Train("resumed", "--iterations", "25");
+        var resumed = Train("resumed", "--resume", "--iterations", "60");
+        Assert.Equal(straight, again);
+        Assert.Equal(straight, resumed.GetProperty("theta_sha256").GetString());
+        Assert.Equal(60, resumed.GetProperty("iterations").GetInt32());
+        Assert.Equal(35, resumed.GetProperty("iterations_this_run").GetInt32());
+    }
+
+    [Fact]
+    public void TrainThenEvaluateReportsTheSameEvaluation()
+    {
+        var (code, stdout, stderr) = Run("train", "--checkpoint-dir", _directory, "--iterations", "10", "--eval-episodes", "20", "--json");
+        Assert.True(code == 0, stderr);
+        var trained = JsonDocument.Parse(stdout).RootElement;
+        var steps = trained.GetProperty("evaluation").GetProperty("results").EnumerateArray().Select(r => r.GetProperty("steps").GetInt32());
+        Assert.Equal([0, 1, 10], steps);
+
+        (code, stdout, stderr) = Run("evaluate", "--checkpoint", Path.Combine(_directory, "checkpoint.mcc"), "--episodes", "20", "--json");
+        Assert.True(code == 0, stderr);
+        var evaluated = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(trained.GetProperty("theta_sha256").GetString(), evaluated.GetProperty("theta_sha256").GetString());
+        Assert.Equal(trained.GetProperty("evaluation").GetRawText(), evaluated.GetProperty("evaluation").GetRawText());
+    }
+
+    [Fact]
+    public void BenchPrintsThePeerFields()
+    {
+        var (code, stdout, stderr) = Run("bench", "--iterations", "5", "--eval-tasks", "10");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        foreach (string field in new[] { "algo", "mode", "iterations", "meta_batch", "k", "inner_steps", "threads", "seed", "seconds",
+                     "meta_iters_per_s", "tasks_per_s", "train_loss_last100", "eval", "peak_rss_mb", "engine", "torch" })
+            Assert.True(json.TryGetProperty(field, out _), $"missing {field}");
+        foreach (string field in new[] { "tasks", "eval_seed", "mse_0step", "mse_1step", "mse_10step" })
+            Assert.True(json.GetProperty("eval").TryGetProperty(field, out _), $"missing eval.{field}");
+        Assert.Equal("maml", json.GetProperty("algo").GetString());
+        Assert.Equal("metacluster", json.GetProperty("engine").GetString());
+    }
+
+    [Theory]
+    [InlineData("train", "--ways", "0")]
+    [InlineData("evaluate", "--checkpoint", "no/such/checkpoint.mcc")]
+    [InlineData("train", "--algorithm", "nope")]
+    public void BadInputIsOneErrorLineAndExitCode2(params string[] arguments)
+    {
+        var (code, stdout, stderr) = Run([.. arguments, "--json"]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: ", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+}

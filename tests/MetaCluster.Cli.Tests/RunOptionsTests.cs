@@ -1,0 +1,77 @@
+using System.CommandLine;
+using MetaCluster.Cli.Options;
+using MetaCluster.Core.Training;
+
+namespace MetaCluster.Cli.Tests;
+
+public class RunOptionsTests
+{
+    private static (RunOptions Options, ParseResult Result) Parse(string arguments)
+    {
+        var options = new RunOptions();
+        var command = new RootCommand();
+        options.AddTo(command);
+        return (options, command.Parse(arguments));
+    }
+
+    [Fact]
+    public void NothingGivenMeansThePublishedDefaults()
+    {
+        var (options, result) = Parse("");
+        var config = options.ToConfig(result);
+        var defaults = TrainingConfig.ForDataset("sinusoid", "maml");
+        Assert.Equal(defaults with { Hidden = config.Hidden }, config);
+        Assert.Equal(defaults.Hidden, config.Hidden);
+    }
+
+    [Fact]
+    public void GivenOptionsOverrideOnlyThemselves()
+    {
+        var (options, result) = Parse("--algorithm reptile --inner-lr 0.02 --seed 9 --hidden 64,32,16 --outer-lr-final none");
+        Assert.Empty(result.Errors);
+        var config = options.ToConfig(result);
+        var reptile = TrainingConfig.ForDataset("sinusoid", "reptile");
+        Assert.Equal(0.02, config.InnerLr);
+        Assert.Equal(9UL, config.Seed);
+        Assert.Equal([64, 32, 16], config.Hidden);
+        Assert.Null(config.OuterLrFinal);
+        Assert.Equal(reptile.InnerSteps, config.InnerSteps);
+        Assert.Equal(reptile.OuterLr, config.OuterLr);
+        Assert.Equal(reptile.OuterOptimizer, config.OuterOptimizer);
+    }
+
+    [Fact]
+    public void DataOptionsReachTheConfig()
+    {
+        var (options, result) = Parse("--dataset omniglot --data /data/omniglot --split lake --no-rotate --validation-classes 100");
+        var config = options.ToConfig(result);
+        Assert.Equal("/data/omniglot", config.DataDir);
+        Assert.Equal("lake", config.Split);
+        Assert.False(config.Rotate);
+        Assert.Equal(100, config.ValidationClasses);
+        var (omniglot, defaults) = Parse("--dataset omniglot");
+        Assert.True(omniglot.ToConfig(defaults).Rotate);
+    }
+
+    [Theory]
+    [InlineData("--rotate --no-rotate")]
+    [InlineData("--algorithm foo")]
+    [InlineData("--hidden 40,x")]
+    [InlineData("--outer-lr-final fast")]
+    [InlineData("--ways many")]
+    public void BadValuesAreParseErrors(string arguments) => Assert.NotEmpty(Parse(arguments).Result.Errors);
+
+    [Fact]
+    public void ResumeRejectsOptionsThatWouldChangeTheRunButAcceptsTheChangeableOnes()
+    {
+        var saved = TrainingConfig.ForDataset("sinusoid", "maml") with { Iterations = 100 };
+        var (options, conflicting) = Parse("--inner-lr 0.5 --iterations 200");
+        var error = Assert.Throws<ArgumentException>(() => options.ForResume(conflicting, saved));
+        Assert.Contains("--inner-lr", error.Message);
+        Assert.DoesNotContain("--iterations", error.Message.Split("Only")[0]);
+
+        var (same, compatible) = Parse("--inner-lr 0.01 --iterations 200 --threads 2");
+        var resumed = same.ForResume(compatible, saved);
+        Assert.Equal(saved with { Iterations = 200, Threads = 2, Hidden = resumed.Hidden }, resumed);
+    }
+}
