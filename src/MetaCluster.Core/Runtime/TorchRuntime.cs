@@ -10,9 +10,7 @@ namespace MetaCluster.Core.Runtime;
 /// older Linux systems is the dynamic loader refusing libLibTorchSharp.so because the system libstdc++ lacks a
 /// symbol version it was linked against (GLIBCXX_3.4.32). We load the library ourselves to get the loader's
 /// own message and turn it into advice.
-/// It also asks MKL (statically linked into libtorch) for reproducible results: without MKL_CBWR, MKL's kernels may
-/// sum in an order that depends on memory alignment, and two runs with the same seed drift apart after a few dozen
-/// rounds. <see cref="ConfigureReproducibility"/> runs when this assembly loads, before any MKL call.
+/// (MKL's reproducibility setting lives in <see cref="NumericalReproducibility"/>.)
 /// </summary>
 public static partial class TorchRuntime
 {
@@ -20,26 +18,6 @@ public static partial class TorchRuntime
 
     private static readonly Lock Gate = new();
     private static bool _loaded;
-
-    /// <summary>MKL's conditional numerical reproducibility mode used unless the environment already sets one.</summary>
-    public const string MklReproducibilityVariable = "MKL_CBWR", MklReproducibilityDefault = "AUTO";
-
-#pragma warning disable CA2255 // MKL reads MKL_CBWR once, at its first call: it must be set before any Core code touches torch.
-    [System.Runtime.CompilerServices.ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void InitializeModule() => ConfigureReproducibility();
-
-    /// <summary>
-    /// Sets MKL_CBWR=AUTO in the native environment (where MKL reads it) unless it is set already, so that the same
-    /// seed and config give the same θ bits run after run on one machine. Has no effect once MKL has initialised.
-    /// </summary>
-    public static void ConfigureReproducibility()
-    {
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(MklReproducibilityVariable))) return;
-        Environment.SetEnvironmentVariable(MklReproducibilityVariable, MklReproducibilityDefault);
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
-            _ = NativeSetEnv(Utf8Z(MklReproducibilityVariable), Utf8Z(MklReproducibilityDefault), 0);
-    }
 
     /// <summary>Makes sure libtorch is loaded and usable; throws <see cref="TorchRuntimeException"/> naming the real cause if not.</summary>
     /// <remarks>
@@ -101,12 +79,6 @@ public static partial class TorchRuntime
         }
         return $"cannot load {Path.GetFileName(library)}: {detail}";
     }
-
-    private static byte[] Utf8Z(string text) => System.Text.Encoding.UTF8.GetBytes(text + "\0");
-
-    // .NET keeps its own copy of the environment on Unix: only libc's setenv reaches getenv in native code.
-    [DllImport("libc", EntryPoint = "setenv")]
-    private static extern int NativeSetEnv(byte[] name, byte[] value, int overwrite);
 
     private static Exception Innermost(Exception e)
     {
