@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using MetaCluster.Cli.Evaluation;
 using MetaCluster.Cli.Options;
 using MetaCluster.Cli.Output;
@@ -17,7 +16,7 @@ namespace MetaCluster.Cli.Commands;
 /// <c>metacluster bench</c>: a fixed number of meta-iterations, timed, then ONE JSON line with the same field names
 /// as the plain-PyTorch peer scripts (shared/bench-peer/maml_sine.py, maml_omniglot.py), so a ratio is one division.
 /// </summary>
-public sealed partial class BenchCommand
+public sealed class BenchCommand
 {
     public const int SinusoidIterations = 1000, ClassificationIterations = 20, SinusoidEvalTasks = 1000;
     private static readonly int[] SinusoidEvalSteps = [0, 1, 10];
@@ -45,6 +44,8 @@ public sealed partial class BenchCommand
         var config = _run.ToConfig(result);
         if (!RunOptions.WasGiven(result, _run.Iterations))
             config = config with { Iterations = config.IsClassification ? ClassificationIterations : SinusoidIterations };
+        // The peers score θ only after adaptation; doing the same keeps the work per episode equal.
+        config = config with { PreAdaptationMetrics = false };
         int evalCount = result.GetValue(_evalTasks) ?? (config.IsClassification ? 0 : SinusoidEvalTasks);
         if (evalCount < 0) throw new ArgumentException($"--eval-tasks must be 0 (no evaluation) or more (got {evalCount}).");
         ulong evalSeed = result.GetValue(_evalSeed);
@@ -78,6 +79,7 @@ public sealed partial class BenchCommand
         var json = config.IsClassification
             ? Classification(config, run, trainer, reports, loadSeconds, seconds, evalCount, evalSeed)
             : Sinusoid(config, run, trainer, reports, seconds, evalCount, evalSeed);
+        json["pre_adaptation_metrics"] = config.PreAdaptationMetrics;
         json["peak_rss_mb"] = ProcessStats.PeakRssMegabytes();
         json["engine"] = "metacluster";
         json["torch"] = TorchStartup.Version;
@@ -159,13 +161,5 @@ public sealed partial class BenchCommand
         return json;
     }
 
-    /// <summary>The class count from a source's name, which by convention ends "(N classes)"; null if it does not say.</summary>
-    private static int? ClassCount(IEpisodeSource source)
-    {
-        var match = ClassesInName().Match(source.Name);
-        return match.Success && int.TryParse(match.Groups[1].Value.Replace(",", ""), out int count) ? count : null;
-    }
-
-    [GeneratedRegex(@"\(([0-9,]+) classes\)")]
-    private static partial Regex ClassesInName();
+    private static int? ClassCount(IEpisodeSource source) => source is ClassEpisodeSource classes ? classes.ClassCount : null;
 }

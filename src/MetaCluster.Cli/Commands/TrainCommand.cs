@@ -36,6 +36,11 @@ public sealed class TrainCommand
     };
     private readonly Option<ulong> _evalSeed = EvaluationOptions.EvalSeed();
     private readonly Option<bool> _noEval = new("--no-eval") { Description = "skip the final evaluation", Arity = ArgumentArity.Zero };
+    private readonly Option<double?> _timeLimit = new("--time-limit")
+    {
+        Description = "stop starting rounds after this many minutes of training, save, and evaluate as if finished",
+        HelpName = "MINUTES",
+    };
 
     public Command Build()
     {
@@ -49,6 +54,7 @@ public sealed class TrainCommand
         command.Add(_evalEpisodes);
         command.Add(_evalSeed);
         command.Add(_noEval);
+        command.Add(_timeLimit);
         command.SetAction(Execute);
         return command;
     }
@@ -85,6 +91,10 @@ public sealed class TrainCommand
             config = config with { CheckpointEvery = every };
         }
         int checkpointEvery = Math.Max(1, config.CheckpointEvery);
+        double? timeLimit = result.GetValue(_timeLimit);
+        if (timeLimit is <= 0) throw new ArgumentException($"--time-limit must be a positive number of minutes (got {timeLimit}).");
+        var deadline = timeLimit is { } minutes ? TimeSpan.FromMinutes(minutes) : TimeSpan.MaxValue;
+        var clock = Stopwatch.StartNew();
 
         TorchStartup.Initialize(config.Threads);
         var run = RunFactory.Create(config);
@@ -100,7 +110,7 @@ public sealed class TrainCommand
             interrupted = ProgressView.Run($"train {config.Dataset}/{config.Algorithm}", stats, live, afterRound =>
             {
                 var watch = new Stopwatch();
-                while (!trainer.Finished)
+                while (!trainer.Finished && clock.Elapsed < deadline)
                 {
                     if (stop.Requested) return true;
                     watch.Restart();
@@ -114,6 +124,8 @@ public sealed class TrainCommand
             });
             trainer.ToCheckpoint().Save(checkpointPath);
         }
+        if (!interrupted && !trainer.Finished && !json)
+            Terminal.WriteStatus($"time limit of {timeLimit} minutes reached at round {trainer.Round} of {config.Iterations}; checkpoint saved.");
         if (interrupted && !json)
             Terminal.WriteStatus($"stopped at round {trainer.Round} of {config.Iterations}; checkpoint saved. Continue with: metacluster train --resume --checkpoint-dir {directory}");
 
