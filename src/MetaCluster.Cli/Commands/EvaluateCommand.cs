@@ -31,12 +31,14 @@ public sealed class EvaluateCommand
     private readonly Option<int?> _threads = new("--threads") { Description = "libtorch threads (default: the run's)", HelpName = "N" };
     private readonly Option<string> _data = new("--data") { Description = "dataset folder on this machine, if not where the run was trained", HelpName = "DIR" };
     private readonly Option<bool> _json = EvaluationOptions.Json();
+    private readonly Option<int?> _shots = new("--shots") { Description = "support examples per class in the evaluation episodes (default: the run's K), e.g. K=5 for a K=10-trained sinusoid model", HelpName = "K" };
+    private readonly Option<int?> _queries = new("--queries") { Description = "query examples per class in the evaluation episodes (default: the run's)", HelpName = "Q" };
 
     public Command Build()
     {
         _batchNorm.AcceptOnlyFromAmong("transductive", "non-transductive", "both");
         var command = new Command("evaluate", "Evaluate a checkpoint on held-out episodes: mean ± 95% CI over E episodes.");
-        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _batchNorm, _evalSeed, _threads, _data, _json })
+        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _shots, _queries, _batchNorm, _evalSeed, _threads, _data, _json })
             command.Add(option);
         command.SetAction(Execute);
         return command;
@@ -49,6 +51,9 @@ public sealed class EvaluateCommand
         var config = checkpoint.Config;
         if (result.GetValue(_data) is { } data) config = config with { DataDir = data };
         if (result.GetValue(_threads) is { } threads) config = config with { Threads = threads };
+        // K and Q shape the evaluation episodes only; θ does not depend on them (N-way would change the head).
+        if (result.GetValue(_shots) is { } shots) config = config with { Shots = shots };
+        if (result.GetValue(_queries) is { } queries) config = config with { Queries = queries };
         int steps = result.GetValue(_steps) ?? config.EvalSteps;
         int episodes = result.GetValue(_episodes);
         ulong seed = result.GetValue(_evalSeed);
@@ -71,6 +76,8 @@ public sealed class EvaluateCommand
                 ["engine"] = "metacluster",
                 ["checkpoint"] = path,
                 ["round"] = checkpoint.Round,
+                ["shots"] = config.Shots,
+                ["queries"] = config.Queries,
                 ["theta_sha256"] = checkpoint.Theta.Sha256(),
                 ["evaluation"] = EvaluationView.ToJson(results, episodes, seed),
                 ["config"] = JsonReport.Config(config),
@@ -84,6 +91,7 @@ public sealed class EvaluateCommand
         table.HideHeaders();
         table.AddRow("checkpoint", Markup.Escape(path));
         table.AddRow("run", Markup.Escape($"{config.Dataset} / {config.Algorithm}, round {checkpoint.Round} of {config.Iterations}"));
+        table.AddRow("episodes", Markup.Escape($"{config.Ways}-way {config.Shots}-shot, {config.Queries} queries"));
         Terminal.Out.Write(table);
         Terminal.Out.MarkupLine($"θ SHA-256 [bold]{checkpoint.Theta.Sha256()}[/]");
         Terminal.Out.Write(EvaluationView.ToTable(results, episodes, seed));
