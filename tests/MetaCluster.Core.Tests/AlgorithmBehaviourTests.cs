@@ -90,6 +90,28 @@ public class AlgorithmBehaviourTests
             $"five SGD steps on well-separated clusters should lower the query loss ({contribution.Metrics.PreLoss} → {contribution.Metrics.PostLoss})");
     }
 
+    [Theory]
+    [InlineData("maml")]
+    [InlineData("fomaml")]
+    [InlineData("reptile")]
+    [InlineData("metasgd")]
+    [InlineData("anil")]
+    [InlineData("protonet")]
+    public void ContributingLeavesNoTensorAlive(string algorithm)
+    {
+        // Each episode's graph lives in its own dispose scope and the call's leaves in the call's scope: nothing may
+        // outlive Contribute, or a worker's memory would grow round after round.
+        var model = new Conv4(classes: 3, filters: 4, imageSize: 16);
+        var config = Training.TrainingConfig.ForDataset("omniglot", algorithm) with { Ways = 3, InnerSteps = 2 };
+        var algo = Training.TrainingRun.CreateAlgorithm(config, model);
+        var theta = algo.Initialize(1);
+        algo.Contribute(theta, [0L], _ => TestEpisodes.Images(3, 1, 2, 16, 1)); // warm-up: lazily created globals
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var contributions = algo.Contribute(theta, [0L, 1L, 2L], i => TestEpisodes.Images(3, 1, 2, 16, (ulong)i));
+        Assert.Equal(3, contributions.Count);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
     [Fact]
     public void Conv4HasTheMamlPaperShape()
     {

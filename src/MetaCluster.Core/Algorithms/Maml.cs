@@ -17,11 +17,7 @@ public sealed class Maml(IFunctionalModel model, AlgorithmOptions options) : Met
     {
         var (before, supportLoss) = ScoreBeforeAndSupportLoss(theta, episode);
         var adapted = InnerLoop(theta, episode, Options.InnerSteps, createGraph: !Options.FirstOrder, supportLoss);
-        var output = Model.Forward(episode.QueryX, adapted);
-        var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
-        var after = Score(output, episode);
-        var gradient = autograd.grad([loss], theta.ToArray());
-        return new EpisodeOutcome(gradient.ToArray(), new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
+        return QueryMetaGradient(theta, adapted, episode, before);
     }
 
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>

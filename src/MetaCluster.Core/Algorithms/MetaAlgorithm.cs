@@ -98,6 +98,22 @@ public abstract class MetaAlgorithm
         return (TaskLoss.Loss(output, episode.QueryY, episode.Kind).item<float>(), TaskLoss.Accuracy(output, episode.QueryY, episode.Kind));
     }
 
+    /// <summary>
+    /// The MAML-family outcome: the query loss under the adapted parameters, differentiated with respect to all of
+    /// θ (through the inner loop when it kept its graph), with the before/after metrics.
+    /// </summary>
+    protected EpisodeOutcome QueryMetaGradient(IReadOnlyList<Tensor> theta, IReadOnlyList<Tensor> adapted, Episode episode,
+        (double? Loss, double? Accuracy) before, bool allowUnused = false)
+    {
+        var output = Model.Forward(episode.QueryX, adapted);
+        var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
+        var after = Score(output, episode);
+        var gradient = autograd.grad([loss], theta.ToArray(), allow_unused: allowUnused);
+        // An unused input (e.g. Meta-SGD's rates with zero inner steps) has no gradient: its contribution is zero.
+        var contribution = gradient.Select((g, i) => g is null || g.IsInvalid ? zeros_like(theta[i]) : g).ToArray();
+        return new EpisodeOutcome(contribution, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
+    }
+
     /// <summary>Loss and accuracy of model outputs on the query set, read without keeping a graph.</summary>
     protected static (double Loss, double? Accuracy) Score(Tensor output, Episode episode)
     {

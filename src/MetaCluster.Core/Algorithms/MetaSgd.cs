@@ -34,13 +34,8 @@ public sealed class MetaSgd : MetaAlgorithm
         var (before, supportLoss) = ScoreBeforeAndSupportLoss(weights, episode);
         var adapted = GradientSteps.Run(GradientSteps.SupportLoss(Model.Forward, episode), weights, rates,
             Options.InnerSteps, createGraph: !Options.FirstOrder, firstLoss: supportLoss);
-        var output = Model.Forward(episode.QueryX, adapted);
-        var loss = TaskLoss.Loss(output, episode.QueryY, episode.Kind);
-        var after = Score(output, episode);
-        // allow_unused: with zero inner steps the rates do not enter the loss; their gradient is then zero.
-        var gradient = autograd.grad([loss], theta.ToArray(), allow_unused: true);
-        var contribution = gradient.Select((g, i) => g is null || g.IsInvalid ? zeros_like(theta[i]) : g).ToArray();
-        return new EpisodeOutcome(contribution, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
+        // allow_unused: with zero inner steps the rates do not enter the loss.
+        return QueryMetaGradient(theta, adapted, episode, before, allowUnused: true);
     }
 
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps)
