@@ -94,7 +94,7 @@ public sealed class BenchCommand
         var json = new JsonObject
         {
             ["algo"] = run.Algorithm.Name,
-            ["mode"] = "loop",
+            ["mode"] = run.Algorithm.UsesTaskBatching(run.Train.Kind) ? "batched" : "loop",
             ["iterations"] = config.Iterations,
             ["meta_batch"] = config.MetaBatch,
             ["k"] = config.Shots,

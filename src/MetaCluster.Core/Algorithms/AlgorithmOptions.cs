@@ -27,6 +27,9 @@ public sealed record AlgorithmOptions
     /// </summary>
     public bool MeasureBeforeAdaptation { get; init; } = true;
 
+    /// <summary>Whether a worker runs its episodes one by one or as one task-batched computation.</summary>
+    public BatchingMode Batching { get; init; } = BatchingMode.Auto;
+
     public void Validate()
     {
         if (InnerSteps < 0) throw new ArgumentException($"inner steps must be 0 or more (got {InnerSteps}).");

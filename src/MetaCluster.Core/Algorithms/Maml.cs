@@ -9,7 +9,7 @@ namespace MetaCluster.Core.Algorithms;
 /// differentiating through the inner steps (second order), or treating the inner gradients as constants
 /// (first order, "FOMAML").
 /// </summary>
-public sealed class Maml(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options)
+public sealed class Maml(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options), ITaskBatchedAlgorithm
 {
     public override string Name => Options.FirstOrder ? "fomaml" : "maml";
 
@@ -18,6 +18,25 @@ public sealed class Maml(IFunctionalModel model, AlgorithmOptions options) : Met
         var (before, supportLoss) = ScoreBeforeAndSupportLoss(theta, episode);
         var adapted = InnerLoop(theta, episode, Options.InnerSteps, createGraph: !Options.FirstOrder, supportLoss);
         return QueryMetaGradient(theta, adapted, episode, before);
+    }
+
+    /// <summary>All episodes at once: per-task copies of θ as leaves, losses summed over tasks (see <see cref="TaskBatch"/>).</summary>
+    public (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch)
+    {
+        var leaves = batch.PerTaskLeaves(theta);
+        long shots = batch.SupportX.shape[1];
+        // Support and query through θ in one pass: the support half starts the inner loop, the query half is "before".
+        var both = model.ForwardBatched(cat([batch.SupportX, batch.QueryX], 1), leaves);
+        var supportLoss = TaskBatch.PerTaskMse(both.narrow(1, 0, shots), batch.SupportY).sum();
+        double[]? before = null;
+        if (Options.MeasureBeforeAdaptation)
+            using (no_grad()) before = TaskBatch.ToDoubles(TaskBatch.PerTaskMse(both.narrow(1, shots, both.shape[1] - shots), batch.QueryY));
+        var adapted = GradientSteps.Run(f => TaskBatch.PerTaskMse(model.ForwardBatched(batch.SupportX, f), batch.SupportY).sum(),
+            leaves, Options.InnerLearningRate, Options.InnerSteps, createGraph: !Options.FirstOrder, firstLoss: supportLoss);
+        var queryLoss = TaskBatch.PerTaskMse(model.ForwardBatched(batch.QueryX, adapted), batch.QueryY);
+        var gradient = autograd.grad([queryLoss.sum()], leaves);
+        var after = TaskBatch.ToDoubles(queryLoss);
+        return (gradient.ToArray(), after.Select((a, t) => new EpisodeMetrics(before?[t], a, null, null)).ToArray());
     }
 
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>

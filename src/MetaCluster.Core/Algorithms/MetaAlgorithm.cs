@@ -73,10 +73,16 @@ public abstract class MetaAlgorithm
     public IReadOnlyList<Contribution> Contribute(ParameterSet theta, IEnumerable<long> episodeIndices, Func<long, Episode> sample)
     {
         EnsureLayout(theta);
+        long[] indices = episodeIndices.ToArray();
+        // Only a batchable model and algorithm need to know the task kind, which takes sampling one episode.
+        if (indices.Length > 0 && Options.Batching != BatchingMode.Loop
+            && (Options.Batching == BatchingMode.Batched || (this is ITaskBatchedAlgorithm && Model is IBatchedModel))
+            && UsesTaskBatching(KindOf(sample(indices[0]))))
+            return ContributeBatched(theta, indices, sample);
         using var call = NewDisposeScope();
         var leaves = theta.ToTensors(requiresGrad: true);
         var contributions = new List<Contribution>();
-        foreach (long index in episodeIndices)
+        foreach (long index in indices)
         {
             using var scope = NewDisposeScope();
             using var episode = sample(index);
@@ -84,6 +90,38 @@ public abstract class MetaAlgorithm
             contributions.Add(new Contribution(index, ParameterSet.Flatten(Layout, outcome.Contribution), outcome.Metrics));
         }
         return contributions;
+    }
+
+    /// <summary>
+    /// True when this algorithm computes episodes of the given kind task-batched. The choice depends only on the model,
+    /// the algorithm, the task kind and the option — never on how many episodes a worker holds — so every worker
+    /// count runs the same kernels.
+    /// </summary>
+    public bool UsesTaskBatching(TaskKind kind)
+    {
+        bool supported = this is ITaskBatchedAlgorithm && Model is IBatchedModel && kind == TaskKind.Regression;
+        if (Options.Batching == BatchingMode.Batched && !supported)
+            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched for {kind.ToString().ToLowerInvariant()} episodes (supported: maml, fomaml and reptile on MLP regression); use --batching loop or auto.");
+        return supported && Options.Batching != BatchingMode.Loop;
+    }
+
+    private static TaskKind KindOf(Episode episode)
+    {
+        using (episode) return episode.Kind;
+    }
+
+    private IReadOnlyList<Contribution> ContributeBatched(ParameterSet theta, long[] indices, Func<long, Episode> sample)
+    {
+        using var call = NewDisposeScope();
+        var episodes = indices.Select(sample).ToArray();
+        // libtorch takes another kernel for a batch of one (bmm → mm), which rounds differently; a lone episode is
+        // therefore computed beside a copy of itself, so its bits do not depend on how a round was split.
+        var batch = new TaskBatch(episodes.Length == 1 ? [episodes[0], episodes[0]] : episodes);
+        foreach (var episode in episodes) episode.Dispose();
+        var leaves = theta.ToTensors(requiresGrad: true);
+        var (perTask, metrics) = ((ITaskBatchedAlgorithm)this).ComputeBatch((IBatchedModel)Model, leaves, batch);
+        var values = TaskBatch.FlattenPerTask(Layout, perTask, batch.Count);
+        return indices.Select((index, t) => new Contribution(index, values[t], metrics[t])).ToArray();
     }
 
     /// <summary>Query loss and accuracy after <paramref name="steps"/> inner steps from θ.</summary>

@@ -10,7 +10,7 @@ namespace MetaCluster.Core.Algorithms;
 /// code, the inner loop sees all of the episode's examples (support ∪ query) unless configured otherwise, so the
 /// "after" metrics are training-set figures; evaluation adapts on the support set only.
 /// </summary>
-public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options)
+public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options), ITaskBatchedAlgorithm
 {
     private const double AdamBeta1 = 0.0, AdamBeta2 = 0.999, AdamEpsilon = 1e-8;
 
@@ -23,7 +23,7 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
         var (x, y) = Options.ReptileTrainOnQuery
             ? (cat([episode.SupportX, episode.QueryX], 0), cat([episode.SupportY, episode.QueryY], 0))
             : (episode.SupportX, episode.SupportY);
-        var adapted = Train(theta, x, y, episode.Kind, Options.InnerSteps);
+        var adapted = Train(theta, p => TaskLoss.Loss(Model.Forward(x, p), y, episode.Kind), Options.InnerSteps);
         Tensor[] delta;
         using (no_grad()) delta = adapted.Select((p, i) => p - theta[i]).ToArray();
         var after = ScoreQuery(adapted, episode);
@@ -31,10 +31,27 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
     }
 
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>
-        Train(theta, episode.SupportX, episode.SupportY, episode.Kind, steps);
+        Train(theta, p => TaskLoss.Loss(Model.Forward(episode.SupportX, p), episode.SupportY, episode.Kind), steps);
+
+    /// <summary>All episodes at once: per-task copies of θ trained together on the sum of per-task losses.</summary>
+    public (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch)
+    {
+        var start = batch.PerTaskLeaves(theta);
+        var (x, y) = Options.ReptileTrainOnQuery
+            ? (cat([batch.SupportX, batch.QueryX], 1), cat([batch.SupportY, batch.QueryY], 1))
+            : (batch.SupportX, batch.SupportY);
+        double[]? before = null;
+        if (Options.MeasureBeforeAdaptation)
+            using (no_grad()) before = TaskBatch.ToDoubles(TaskBatch.PerTaskMse(model.ForwardBatched(batch.QueryX, start), batch.QueryY));
+        var adapted = Train(start, p => TaskBatch.PerTaskMse(model.ForwardBatched(x, p), y).sum(), Options.InnerSteps);
+        using var _ = no_grad();
+        var delta = adapted.Select((p, i) => p - start[i]).ToArray();
+        var after = TaskBatch.ToDoubles(TaskBatch.PerTaskMse(model.ForwardBatched(batch.QueryX, adapted), batch.QueryY));
+        return (delta, after.Select((a, t) => new EpisodeMetrics(before?[t], a, null, null)).ToArray());
+    }
 
     /// <summary>k optimizer steps on detached copies of θ, updating in place as torch.optim.SGD/Adam would.</summary>
-    private IReadOnlyList<Tensor> Train(IReadOnlyList<Tensor> theta, Tensor x, Tensor y, TaskKind kind, int steps)
+    private IReadOnlyList<Tensor> Train(IReadOnlyList<Tensor> theta, Func<IReadOnlyList<Tensor>, Tensor> lossOf, int steps)
     {
         var fast = theta.Select(p => p.detach().clone().requires_grad_()).ToArray();
         bool adam = Options.ReptileInnerOptimizer == InnerOptimizerKind.Adam;
@@ -43,7 +60,7 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
         double lr = Options.InnerLearningRate;
         for (int step = 1; step <= steps; step++)
         {
-            var loss = TaskLoss.Loss(Model.Forward(x, fast), y, kind);
+            var loss = lossOf(fast);
             var grads = autograd.grad([loss], fast);
             using var _ = no_grad();
             for (int i = 0; i < fast.Length; i++)

@@ -8,7 +8,7 @@ namespace MetaCluster.Core.Models;
 /// Fully connected network with ReLU between layers, e.g. 1-40-40-1 for sinusoid regression (Finn et al. 2017).
 /// The last layer is the head. Initialised like torch.nn.Linear: weight and bias ~ U(±1/√fan_in).
 /// </summary>
-public sealed class Mlp : IFunctionalModel
+public sealed class Mlp : IBatchedModel
 {
     private readonly int[] _widths;
 
@@ -39,6 +39,18 @@ public sealed class Mlp : IFunctionalModel
     }
 
     public Tensor Head(Tensor features, IReadOnlyList<Tensor> head) => F.linear(features, head[0], head[1]);
+
+    /// <summary>x [T, n, in] → [T, n, out]: one batched matmul per layer, x·Wᵀ + b.</summary>
+    public Tensor ForwardBatched(Tensor x, IReadOnlyList<Tensor> parameters)
+    {
+        int layers = parameters.Count / 2;
+        for (int i = 0; i < layers; i++)
+        {
+            x = x.bmm(parameters[2 * i].transpose(1, 2)).add(parameters[2 * i + 1].unsqueeze(1));
+            if (i < layers - 1) x = F.relu(x);
+        }
+        return x;
+    }
 
     public ParameterSet Initialize(ulong seed)
     {

@@ -33,6 +33,7 @@ public sealed record TrainingRun(
             FirstOrder = config.FirstOrder || config.Algorithm == "fomaml",
             ReptileInnerOptimizer = config.ReptileInner == "adam" ? InnerOptimizerKind.Adam : InnerOptimizerKind.Sgd,
             MeasureBeforeAdaptation = config.PreAdaptationMetrics,
+            Batching = config.Batching switch { "loop" => BatchingMode.Loop, "batched" => BatchingMode.Batched, _ => BatchingMode.Auto },
         };
         return config.Algorithm switch
         {

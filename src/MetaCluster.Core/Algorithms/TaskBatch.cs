@@ -1,0 +1,70 @@
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using static TorchSharp.torch;
+
+namespace MetaCluster.Core.Algorithms;
+
+/// <summary>How a worker runs the episodes it holds.</summary>
+public enum BatchingMode
+{
+    /// <summary>Batched where the model and algorithm support it (MLP regression), else one at a time.</summary>
+    Auto,
+    /// <summary>One episode at a time (each with its own graph).</summary>
+    Loop,
+    /// <summary>All episodes as one computation; an error where unsupported.</summary>
+    Batched,
+}
+
+/// <summary>
+/// T regression episodes stacked along a leading task dimension: support [T, K, in], query [T, Q, in]. Built only
+/// from episodes of identical shapes.
+/// </summary>
+public sealed class TaskBatch
+{
+    public TaskBatch(IReadOnlyList<Episode> episodes)
+    {
+        if (episodes.Count == 0) throw new ArgumentException("a task batch needs at least one episode.");
+        Indices = episodes.Select(e => e.Index).ToArray();
+        SupportX = stack(episodes.Select(e => e.SupportX));
+        SupportY = stack(episodes.Select(e => e.SupportY));
+        QueryX = stack(episodes.Select(e => e.QueryX));
+        QueryY = stack(episodes.Select(e => e.QueryY));
+    }
+
+    public long[] Indices { get; }
+    public int Count => Indices.Length;
+    public Tensor SupportX { get; }
+    public Tensor SupportY { get; }
+    public Tensor QueryX { get; }
+    public Tensor QueryY { get; }
+
+    /// <summary>Mean squared error of each task, [T]: the mean over every axis but the first.</summary>
+    public static Tensor PerTaskMse(Tensor output, Tensor target) =>
+        (output - target).pow(2).mean([1, 2]);
+
+    /// <summary>θ copied once per task, as leaves [T, …]: the gradient with respect to slice t is task t's alone.</summary>
+    public Tensor[] PerTaskLeaves(IReadOnlyList<Tensor> theta) =>
+        theta.Select(p => p.detach().unsqueeze(0).expand([Count, .. p.shape]).clone().requires_grad_()).ToArray();
+
+    /// <summary>Splits per-task tensors [T, …] into one flat float32 vector per task, in layout order.</summary>
+    public static float[][] FlattenPerTask(ParameterLayout layout, IReadOnlyList<Tensor> perTask, int tasks)
+    {
+        using var scope = NewDisposeScope();
+        using var flat = cat(perTask.Select(t => t.detach().reshape(tasks, -1).to_type(ScalarType.Float32)).ToArray(), 1).contiguous();
+        var all = flat.data<float>().ToArray();
+        return Enumerable.Range(0, tasks).Select(t => all.AsSpan(t * layout.TotalCount, layout.TotalCount).ToArray()).ToArray();
+    }
+
+    public static double[] ToDoubles(Tensor values)
+    {
+        using var asDouble = values.detach().to_type(ScalarType.Float64);
+        return asDouble.data<double>().ToArray();
+    }
+}
+
+/// <summary>An algorithm that can compute the contributions of a whole <see cref="TaskBatch"/> in one pass.</summary>
+public interface ITaskBatchedAlgorithm
+{
+    /// <summary>Contributions [T, …] per parameter, and each task's metrics.</summary>
+    (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch);
+}
