@@ -12,6 +12,9 @@ public sealed class StartRunRequest
     [Id(1)] public string? CheckpointDirectory { get; init; }
     /// <summary>Use at most this many worker slots (0 = all live ones).</summary>
     [Id(2)] public int MaxWorkers { get; init; }
+    /// <summary>Overrides the silo's worker call deadline (Base + PerEpisode × episodes) for this run; null = the silo's.</summary>
+    [Id(3)] public TimeSpan? WorkerDeadlineBase { get; init; }
+    [Id(4)] public TimeSpan? WorkerDeadlinePerEpisode { get; init; }
 }
 
 [GenerateSerializer, Alias("mc.RunState")]

@@ -3,6 +3,14 @@ using MetaCluster.Core.Training;
 
 namespace MetaCluster.Grains;
 
+/// <summary>How a run uses the cluster (not what it trains: that is the TrainingConfig).</summary>
+/// <param name="CheckpointDirectory">Where checkpoint.mcc is written every CheckpointEvery rounds and at the end; null = none.</param>
+/// <param name="MaxWorkers">Use at most this many worker slots; 0 = every live one.</param>
+/// <param name="WorkerDeadlineBase">Overrides the silo's per-call deadline base; null = the silo's.</param>
+/// <param name="WorkerDeadlinePerEpisode">Overrides the silo's per-episode deadline allowance; null = the silo's.</param>
+public sealed record ClusterRunOptions(
+    string? CheckpointDirectory = null, int MaxWorkers = 0, TimeSpan? WorkerDeadlineBase = null, TimeSpan? WorkerDeadlinePerEpisode = null);
+
 /// <summary>Where a cluster run ended: its final status and θ.</summary>
 public sealed record ClusterTrainingResult(RunStatus Status, ThetaSnapshot Theta);
 
@@ -20,11 +28,15 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
 {
     public ICoordinatorGrain Coordinator(string runId) => grains.GetGrain<ICoordinatorGrain>(runId);
 
-    public Task<RunStatus> StartAsync(string runId, TrainingConfig config, string? checkpointDirectory = null, int maxWorkers = 0) =>
-        Coordinator(runId).Start(new StartRunRequest
+    public Task<RunStatus> StartAsync(string runId, TrainingConfig config, ClusterRunOptions? options = null)
+    {
+        options ??= new ClusterRunOptions();
+        return Coordinator(runId).Start(new StartRunRequest
         {
-            ConfigJson = ConfigJson.Write(config), CheckpointDirectory = checkpointDirectory, MaxWorkers = maxWorkers,
+            ConfigJson = ConfigJson.Write(config), CheckpointDirectory = options.CheckpointDirectory, MaxWorkers = options.MaxWorkers,
+            WorkerDeadlineBase = options.WorkerDeadlineBase, WorkerDeadlinePerEpisode = options.WorkerDeadlinePerEpisode,
         });
+    }
 
     public Task<RunStatus> GetStatusAsync(string runId) => Coordinator(runId).GetStatus();
     public Task<RunStatus> PauseAsync(string runId) => Coordinator(runId).Pause();
@@ -50,10 +62,10 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
     /// (it stops after the round in flight and writes its checkpoint) and the result is what it had reached.
     /// A failed run throws <see cref="ClusterTrainingException"/> with the coordinator's error.
     /// </summary>
-    public async Task<ClusterTrainingResult> TrainAsync(string runId, TrainingConfig config, string? checkpointDirectory = null,
-        int maxWorkers = 0, IProgress<RunStatus>? progress = null, TimeSpan? pollInterval = null, CancellationToken cancellationToken = default)
+    public async Task<ClusterTrainingResult> TrainAsync(string runId, TrainingConfig config, ClusterRunOptions? options = null,
+        IProgress<RunStatus>? progress = null, TimeSpan? pollInterval = null, CancellationToken cancellationToken = default)
     {
-        await StartAsync(runId, config, checkpointDirectory, maxWorkers);
+        await StartAsync(runId, config, options);
         RunStatus status;
         try
         {

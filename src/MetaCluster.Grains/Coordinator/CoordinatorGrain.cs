@@ -38,13 +38,14 @@ public sealed class CoordinatorGrain(
     private long _round;
     private string? _error;
     private RoundReport? _lastRound;
-    private long _redispatched, _retried;
+    private FaultCounters _faults = new();
     private int _liveWorkers;
     private string[] _silos = [];
     private long? _checkpointRound;
     private string? _checkpointPath;
     private string? _checkpointDirectory;
     private int _maxWorkers;
+    private TimeSpan _deadlineBase, _deadlinePerEpisode;
     private bool _pauseRequested, _cancelRequested;
     private TaskCompletionSource _resumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -60,7 +61,11 @@ public sealed class CoordinatorGrain(
 
         (_config, _configJson, _run, _optimizer, _theta) = (config, request.ConfigJson, run, run.CreateOptimizer(), theta);
         (_checkpointDirectory, _maxWorkers) = (request.CheckpointDirectory, request.MaxWorkers);
-        (_round, _error, _lastRound, _redispatched, _retried, _silos, _checkpointRound, _checkpointPath) = (0, null, null, 0, 0, [], null, null);
+        _deadlineBase = request.WorkerDeadlineBase ?? options.Value.WorkerDeadlineBase;
+        _deadlinePerEpisode = request.WorkerDeadlinePerEpisode ?? options.Value.WorkerDeadlinePerEpisode;
+        if (_deadlineBase <= TimeSpan.Zero || _deadlinePerEpisode < TimeSpan.Zero)
+            throw new ArgumentException($"worker deadlines must be positive (got {_deadlineBase} + {_deadlinePerEpisode} per episode).");
+        (_round, _error, _lastRound, _faults, _silos, _checkpointRound, _checkpointPath) = (0, null, null, new(), [], null, null);
         (_pauseRequested, _cancelRequested) = (false, false);
         _snapshot = Snapshot();
         _state = RunState.Running;
@@ -147,9 +152,9 @@ public sealed class CoordinatorGrain(
             {
                 RunId = runId, Round = round, ConfigJson = _configJson, Theta = theta, Episodes = share,
             }),
-            count => options.Value.WorkerDeadlineBase + options.Value.WorkerDeadlinePerEpisode * count,
+            count => _deadlineBase + _deadlinePerEpisode * count,
             MessageSizeGuard.EpisodesPerCall(run.Algorithm.Layout.TotalCount, messaging.Value.MaxMessageBodySize),
-            logger);
+            _faults, logger);
         var outcome = await dispatcher.Run(round, workers, episodes);
 
         var contributions = outcome.Contributions.Select(c => new Contribution(c.Episode, FloatBytes.ToFloats(c.Values),
@@ -160,7 +165,6 @@ public sealed class CoordinatorGrain(
         _round = round + 1;
         _snapshot = Snapshot();
         _lastRound = RoundReport.From(round, watch.Elapsed.TotalSeconds, learningRate, contributions);
-        (_redispatched, _retried) = (_redispatched + outcome.Redispatched, _retried + outcome.Retried);
         (_liveWorkers, _silos) = (outcome.LiveWorkers, outcome.Silos);
     }
 
@@ -213,7 +217,7 @@ public sealed class CoordinatorGrain(
         RunId = this.GetPrimaryKeyString(), State = _state, Round = _round, TotalRounds = _config?.Iterations ?? 0,
         MetaLoss = _lastRound?.PostLoss, PreAdaptationLoss = _lastRound?.PreLoss, Accuracy = _lastRound?.PostAccuracy,
         EpisodesPerSecond = _lastRound is { Seconds: > 0 } l ? l.Episodes / l.Seconds : 0,
-        LiveWorkers = _liveWorkers, Redispatched = _redispatched, Retried = _retried, Error = _error,
+        LiveWorkers = _liveWorkers, Redispatched = _faults.Redispatched, Retried = _faults.Retried, Error = _error,
         CheckpointRound = _checkpointRound, CheckpointPath = _checkpointPath, ContributingSilos = _silos,
     };
 }

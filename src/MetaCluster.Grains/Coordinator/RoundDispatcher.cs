@@ -6,8 +6,18 @@ namespace MetaCluster.Grains.Coordinator;
 /// <summary>A round that cannot complete: an episode failed on two workers, or no worker is left.</summary>
 public sealed class RoundFailedException(string message) : Exception(message);
 
-/// <summary>What a round's dispatch produced: one contribution per episode, and what it took to get them.</summary>
-internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, long Redispatched, long Retried, int LiveWorkers, string[] Silos);
+/// <summary>What a round's dispatch produced: one contribution per episode, the workers still live, the silos that computed.</summary>
+internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, int LiveWorkers, string[] Silos);
+
+/// <summary>Run-wide fault counters, updated as they happen so status shows them mid-round and after a failed round.</summary>
+internal sealed class FaultCounters
+{
+    /// <summary>Episodes handed to another worker because theirs died, missed its deadline or lost them.</summary>
+    public long Redispatched { get; set; }
+
+    /// <summary>Episodes retried after a worker reported an error computing them.</summary>
+    public long Retried { get; set; }
+}
 
 /// <summary>
 /// Deals a round's episodes to workers and gets every one computed, whatever happens to the workers:
@@ -19,7 +29,7 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 /// are keyed by episode index and aggregated in index order.
 /// </summary>
 internal sealed class RoundDispatcher(
-    Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, ILogger logger)
+    Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger)
 {
     public async Task<RoundOutcome> Run(long round, IReadOnlyList<string> workers, long[] episodes)
     {
@@ -43,7 +53,7 @@ internal sealed class RoundDispatcher(
                 state.Live.Remove(worker);
                 var lost = share.Concat(state.Queues[worker]).Where(i => !state.Results.ContainsKey(i)).ToArray();
                 state.Queues[worker].Clear();
-                state.Redispatched += lost.Length;
+                counters.Redispatched += lost.Length;
                 logger.LogWarning("Round {Round}: worker {Worker} failed ({Error}); redispatching episodes {Episodes}.",
                     round, worker, $"{e.GetType().Name}: {e.Message}", Describe(lost));
                 Deal(state, lost);
@@ -51,7 +61,7 @@ internal sealed class RoundDispatcher(
             Launch(state, round);
         }
         var contributions = episodes.Select(i => state.Results[i]).ToArray();
-        return new RoundOutcome(contributions, state.Redispatched, state.Retried, state.Live.Count, state.Silos.Order(StringComparer.Ordinal).ToArray());
+        return new RoundOutcome(contributions, state.Live.Count, state.Silos.Order(StringComparer.Ordinal).ToArray());
     }
 
     private void Accept(State state, long round, string worker, long[] share, WorkResult result)
@@ -67,12 +77,12 @@ internal sealed class RoundDispatcher(
                 throw new RoundFailedException($"round {round}: episode {f.Episode} failed on two workers — " +
                     string.Join("; ", attempts.Select(a => $"{a.Worker}: {a.Error}")));
             logger.LogWarning("Round {Round}: episode {Episode} failed on {Worker} ({Error}); retrying it on another worker.", round, f.Episode, worker, f.Error);
-            state.Retried++;
+            counters.Retried++;
             retry.Add(f.Episode);
         }
         // An episode the reply neither computed nor reported is a worker fault: compute it elsewhere.
         var missing = share.Where(i => !state.Results.ContainsKey(i) && !result.Failures.Any(f => f.Episode == i)).ToArray();
-        state.Redispatched += missing.Length;
+        counters.Redispatched += missing.Length;
         Deal(state, [.. retry, .. missing]);
     }
 
@@ -125,8 +135,6 @@ internal sealed class RoundDispatcher(
         public Dictionary<long, EpisodeContribution> Results { get; } = [];
         public Dictionary<long, List<(string Worker, string Error)>> Failures { get; } = [];
         public HashSet<string> Silos { get; } = [];
-        public long Redispatched { get; set; }
-        public long Retried { get; set; }
 
         public bool Busy(string worker) => InFlight.Values.Any(v => v.Worker == worker);
         public int Load(string worker) => Queues[worker].Count + InFlight.Values.Where(v => v.Worker == worker).Sum(v => v.Share.Length);
