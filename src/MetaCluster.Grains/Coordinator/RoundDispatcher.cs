@@ -34,12 +34,13 @@ internal sealed class RoundDispatcher(
     public async Task<RoundOutcome> Run(long round, IReadOnlyList<string> workers, long[] episodes)
     {
         var state = new State(workers);
-        Deal(state, episodes);
+        Deal(state, round, episodes);
         Launch(state, round);
         while (state.Results.Count < episodes.Length)
         {
             if (state.InFlight.Count == 0)
-                throw new RoundFailedException($"round {round}: no live worker is left to compute episodes {Describe(state.Unfinished(episodes))}.");
+                throw new RoundFailedException($"round {round}: no live worker is left to compute episodes {Describe(state.Unfinished(episodes))}; " +
+                    $"worker errors: {string.Join("; ", state.WorkerErrors)}.");
             var done = await Task.WhenAny(state.InFlight.Keys);
             var (worker, share) = state.InFlight[done];
             state.InFlight.Remove(done);
@@ -51,12 +52,13 @@ internal sealed class RoundDispatcher(
             {
                 // A dead silo, a deadline missed, a worker that could not build the run: its share is computed elsewhere.
                 state.Live.Remove(worker);
+                state.WorkerErrors.Add($"{worker}: {e.GetType().Name}: {e.Message}");
                 var lost = share.Concat(state.Queues[worker]).Where(i => !state.Results.ContainsKey(i)).ToArray();
                 state.Queues[worker].Clear();
                 counters.Redispatched += lost.Length;
                 logger.LogWarning("Round {Round}: worker {Worker} failed ({Error}); redispatching episodes {Episodes}.",
                     round, worker, $"{e.GetType().Name}: {e.Message}", Describe(lost));
-                Deal(state, lost);
+                Deal(state, round, lost);
             }
             Launch(state, round);
         }
@@ -83,14 +85,14 @@ internal sealed class RoundDispatcher(
         // An episode the reply neither computed nor reported is a worker fault: compute it elsewhere.
         var missing = share.Where(i => !state.Results.ContainsKey(i) && !result.Failures.Any(f => f.Episode == i)).ToArray();
         counters.Redispatched += missing.Length;
-        Deal(state, [.. retry, .. missing]);
+        Deal(state, round, [.. retry, .. missing]);
     }
 
     /// <summary>
     /// Queues episodes on live workers, each to the least-loaded eligible one (round-robin on a fresh round); a retried
     /// episode avoids the workers it failed on, and their silos where it can.
     /// </summary>
-    private static void Deal(State state, IReadOnlyList<long> episodes)
+    private static void Deal(State state, long round, IReadOnlyList<long> episodes)
     {
         foreach (long episode in episodes.Order())
         {
@@ -99,8 +101,8 @@ internal sealed class RoundDispatcher(
             var candidates = state.Live.Where(w => !failedOn.Contains(w)).ToArray();
             if (candidates.Length == 0)
                 throw new RoundFailedException(failedOn.Count > 0
-                    ? $"episode {episode} failed on {string.Join(", ", state.Failures[episode].Select(a => $"{a.Worker}: {a.Error}"))} and no other live worker can retry it."
-                    : $"no live worker is left to compute episode {episode}.");
+                    ? $"round {round}: episode {episode} failed on {string.Join(", ", state.Failures[episode].Select(a => $"{a.Worker}: {a.Error}"))} and no other live worker can retry it."
+                    : $"round {round}: no live worker is left to compute episode {episode}; worker errors: {string.Join("; ", state.WorkerErrors)}.");
             var target = candidates
                 .Select((w, order) => (Worker: w, Order: order))
                 .MinBy(c => (failedSilos.Contains(SiloOf(c.Worker)) ? 1 : 0, state.Load(c.Worker), c.Order)).Worker;
@@ -135,6 +137,7 @@ internal sealed class RoundDispatcher(
         public Dictionary<long, EpisodeContribution> Results { get; } = [];
         public Dictionary<long, List<(string Worker, string Error)>> Failures { get; } = [];
         public HashSet<string> Silos { get; } = [];
+        public List<string> WorkerErrors { get; } = [];
 
         public bool Busy(string worker) => InFlight.Values.Any(v => v.Worker == worker);
         public int Load(string worker) => Queues[worker].Count + InFlight.Values.Where(v => v.Worker == worker).Sum(v => v.Share.Length);
