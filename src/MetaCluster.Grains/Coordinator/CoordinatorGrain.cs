@@ -53,6 +53,11 @@ public sealed class CoordinatorGrain(
     {
         if (_state is RunState.Running or RunState.Paused)
             throw new InvalidOperationException($"run '{this.GetPrimaryKeyString()}' is already {_state.ToString().ToLowerInvariant()}; cancel it or use another run id.");
+        var deadlineBase = request.WorkerDeadlineBase ?? options.Value.WorkerDeadlineBase;
+        var deadlinePerEpisode = request.WorkerDeadlinePerEpisode ?? options.Value.WorkerDeadlinePerEpisode;
+        if (deadlineBase <= TimeSpan.Zero || deadlinePerEpisode < TimeSpan.Zero)
+            throw new ArgumentException($"worker deadlines must be positive (got {deadlineBase} + {deadlinePerEpisode} per episode).");
+        if (request.MaxWorkers < 0) throw new ArgumentException($"max workers is 0 (all) or more (got {request.MaxWorkers}).");
         var config = ConfigJson.Read(request.ConfigJson);
         var run = await Task.Run(() => RunFactory.Create(config));
         // Before anything is sent: θ must fit one message (RunFactory builds the layout, not the tensors).
@@ -61,10 +66,7 @@ public sealed class CoordinatorGrain(
 
         (_config, _configJson, _run, _optimizer, _theta) = (config, request.ConfigJson, run, run.CreateOptimizer(), theta);
         (_checkpointDirectory, _maxWorkers) = (request.CheckpointDirectory, request.MaxWorkers);
-        _deadlineBase = request.WorkerDeadlineBase ?? options.Value.WorkerDeadlineBase;
-        _deadlinePerEpisode = request.WorkerDeadlinePerEpisode ?? options.Value.WorkerDeadlinePerEpisode;
-        if (_deadlineBase <= TimeSpan.Zero || _deadlinePerEpisode < TimeSpan.Zero)
-            throw new ArgumentException($"worker deadlines must be positive (got {_deadlineBase} + {_deadlinePerEpisode} per episode).");
+        (_deadlineBase, _deadlinePerEpisode) = (deadlineBase, deadlinePerEpisode);
         (_round, _error, _lastRound, _faults, _silos, _checkpointRound, _checkpointPath) = (0, null, null, new(), [], null, null);
         (_pauseRequested, _cancelRequested) = (false, false);
         _snapshot = Snapshot();
