@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs MetaCluster's `bench` and the plain-PyTorch peer (../shared/bench-peer) back to back, same settings, and
-# appends both JSON lines to $OUT (default bench/results/compare.jsonl); then prints the ratios.
+# appends every JSON line to $OUT (default bench/results/compare.jsonl); then prints the ratios.
 # Needs Debian's PyTorch for the peer: apt-get install -y python3-torch python3-pil.
 # Env: PEER (default ../shared/bench-peer next to the repo), ITER (sine iterations, default 1000),
 #      OMNI_ITER (default 10), THREADS ("1 2"), WHAT ("sine omniglot"), DATA (Omniglot zips folder).
@@ -21,8 +21,14 @@ MC="dotnet src/MetaCluster.Cli/bin/Release/net10.0/linux-x64/metacluster.dll"
 for t in $THREADS; do
   if [[ " $WHAT " == *" sine "* ]]; then
     for algo in maml fomaml reptile; do
-      $MC bench --dataset sinusoid --algorithm $algo --iterations "$ITER" --threads "$t" --eval-tasks 1000 | tee -a "$OUT"
-      $PY "$PEER/maml_sine.py" --algo $algo --mode loop --iterations "$ITER" --threads "$t" --eval-tasks 1000 | tee -a "$OUT"
+      # Reptile: the peer's default is a constant step size (no annealing); ours anneals unless told not to.
+      extra=""; [ $algo = reptile ] && extra="--outer-lr-final none"
+      for batching in auto loop; do
+        $MC bench --dataset sinusoid --algorithm $algo --batching $batching --iterations "$ITER" --threads "$t" --eval-tasks 1000 $extra | tee -a "$OUT"
+      done
+      for mode in loop batched; do
+        $PY "$PEER/maml_sine.py" --algo $algo --mode $mode --iterations "$ITER" --threads "$t" --eval-tasks 1000 | tee -a "$OUT"
+      done
     done
   fi
   if [[ " $WHAT " == *" omniglot "* ]]; then

@@ -1,0 +1,66 @@
+namespace MetaCluster.Contracts;
+
+/// <summary>
+/// Starts a run. The TrainingConfig travels as JSON rather than as a mirrored message type: a field added to the
+/// config in Core then reaches every worker instead of being silently dropped on the wire.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("mc.StartRunRequest")]
+public sealed class StartRunRequest
+{
+    [Id(0)] public required string ConfigJson { get; init; }
+    /// <summary>Where checkpoint.mcc is written every CheckpointEvery rounds and at the end; null = no file.</summary>
+    [Id(1)] public string? CheckpointDirectory { get; init; }
+    /// <summary>Use at most this many worker slots (0 = all live ones).</summary>
+    [Id(2)] public int MaxWorkers { get; init; }
+    /// <summary>Overrides the silo's worker call deadline (Base + PerEpisode × episodes) for this run; null = the silo's.</summary>
+    [Id(3)] public TimeSpan? WorkerDeadlineBase { get; init; }
+    [Id(4)] public TimeSpan? WorkerDeadlinePerEpisode { get; init; }
+}
+
+[GenerateSerializer, Alias("mc.RunState")]
+public enum RunState
+{
+    NotStarted,
+    Running,
+    Paused,
+    Completed,
+    Cancelled,
+    Failed,
+}
+
+/// <summary>Progress of a run, as the CLI shows it.</summary>
+[GenerateSerializer, Immutable, Alias("mc.RunStatus")]
+public sealed class RunStatus
+{
+    [Id(0)] public required string RunId { get; init; }
+    [Id(1)] public RunState State { get; init; }
+    /// <summary>Rounds completed.</summary>
+    [Id(2)] public long Round { get; init; }
+    [Id(3)] public long TotalRounds { get; init; }
+    /// <summary>Mean post-adaptation query loss of the last round.</summary>
+    [Id(4)] public double? MetaLoss { get; init; }
+    [Id(5)] public double? PreAdaptationLoss { get; init; }
+    [Id(6)] public double? Accuracy { get; init; }
+    [Id(7)] public double EpisodesPerSecond { get; init; }
+    [Id(8)] public int LiveWorkers { get; init; }
+    /// <summary>Episodes handed to another worker because theirs died or missed the deadline (whole run).</summary>
+    [Id(9)] public long Redispatched { get; init; }
+    /// <summary>Episodes retried after a worker reported an error computing them (whole run).</summary>
+    [Id(10)] public long Retried { get; init; }
+    [Id(11)] public string? Error { get; init; }
+    [Id(12)] public long? CheckpointRound { get; init; }
+    [Id(13)] public string? CheckpointPath { get; init; }
+    /// <summary>Silos that computed at least one episode of the last round.</summary>
+    [Id(14)] public string[] ContributingSilos { get; init; } = [];
+
+    public bool IsFinished => State is RunState.Completed or RunState.Cancelled or RunState.Failed;
+}
+
+/// <summary>θ as raw float32 bytes after <see cref="Round"/> completed rounds.</summary>
+[GenerateSerializer, Immutable, Alias("mc.ThetaSnapshot")]
+public sealed class ThetaSnapshot
+{
+    [Id(0)] public required long Round { get; init; }
+    [Id(1)] public required byte[] Values { get; init; }
+    [Id(2)] public required string Sha256 { get; init; }
+}

@@ -1,0 +1,56 @@
+namespace MetaCluster.Contracts;
+
+/// <summary>
+/// A worker's share of a round. θ travels as raw little-endian float32 bytes: Orleans writes a float[] at about
+/// 5 bytes an element, a byte[] as one block. Immutable, so a silo-local call does not deep-copy it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("mc.WorkRequest")]
+public sealed class WorkRequest
+{
+    [Id(0)] public required string RunId { get; init; }
+    [Id(1)] public required long Round { get; init; }
+    /// <summary>The run's TrainingConfig as JSON: the worker builds (and caches) the same TrainingRun from it.</summary>
+    [Id(2)] public required string ConfigJson { get; init; }
+    [Id(3)] public required byte[] Theta { get; init; }
+    [Id(4)] public required long[] Episodes { get; init; }
+}
+
+/// <summary>One episode's contribution as raw float32 bytes, with its metrics.</summary>
+[GenerateSerializer, Immutable, Alias("mc.EpisodeContribution")]
+public sealed class EpisodeContribution
+{
+    [Id(0)] public required long Episode { get; init; }
+    [Id(1)] public required byte[] Values { get; init; }
+    [Id(2)] public double? PreLoss { get; init; }
+    [Id(3)] public double PostLoss { get; init; }
+    [Id(4)] public double? PreAccuracy { get; init; }
+    [Id(5)] public double? PostAccuracy { get; init; }
+}
+
+/// <summary>An episode the worker could not compute, and why: the coordinator retries it once elsewhere.</summary>
+[GenerateSerializer, Immutable, Alias("mc.EpisodeFailure")]
+public sealed class EpisodeFailure
+{
+    [Id(0)] public required long Episode { get; init; }
+    [Id(1)] public required string Error { get; init; }
+}
+
+/// <summary>What a worker did with its share: a contribution or a failure for every episode it was given.</summary>
+[GenerateSerializer, Immutable, Alias("mc.WorkResult")]
+public sealed class WorkResult
+{
+    [Id(0)] public required string Worker { get; init; }
+    [Id(1)] public required string Silo { get; init; }
+    [Id(2)] public required EpisodeContribution[] Contributions { get; init; }
+    [Id(3)] public required EpisodeFailure[] Failures { get; init; }
+    [Id(4)] public double Seconds { get; init; }
+}
+
+[GenerateSerializer, Immutable, Alias("mc.WorkerInfo")]
+public sealed class WorkerInfo
+{
+    [Id(0)] public required string Worker { get; init; }
+    [Id(1)] public required string Silo { get; init; }
+    [Id(2)] public required string SiloName { get; init; }
+    [Id(3)] public required string Device { get; init; }
+}

@@ -1,0 +1,146 @@
+using MetaCluster.Contracts;
+using Microsoft.Extensions.Logging;
+
+namespace MetaCluster.Grains.Coordinator;
+
+/// <summary>A round that cannot complete: an episode failed on two workers, or no worker is left.</summary>
+public sealed class RoundFailedException(string message) : Exception(message);
+
+/// <summary>What a round's dispatch produced: one contribution per episode, the workers still live, the silos that computed.</summary>
+internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, int LiveWorkers, string[] Silos);
+
+/// <summary>Run-wide fault counters, updated as they happen so status shows them mid-round and after a failed round.</summary>
+internal sealed class FaultCounters
+{
+    /// <summary>Episodes handed to another worker because theirs died, missed its deadline or lost them.</summary>
+    public long Redispatched { get; set; }
+
+    /// <summary>Episodes retried after a worker reported an error computing them.</summary>
+    public long Retried { get; set; }
+}
+
+/// <summary>
+/// Deals a round's episodes to workers and gets every one computed, whatever happens to the workers:
+/// a worker whose call fails or misses its deadline is dropped for the round and its unfinished episodes go to the
+/// others (redispatched); an episode a worker reports as failed is retried once on another worker — preferably on
+/// another silo — and a second failure stops the round naming the episode. Each worker has a queue of episodes
+/// and at most one call in flight; a call carries at most <paramref name="episodesPerCall"/> episodes, so its reply
+/// stays inside the message size limit. Which worker computed what does not matter for the result: contributions
+/// are keyed by episode index and aggregated in index order.
+/// </summary>
+internal sealed class RoundDispatcher(
+    Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger)
+{
+    public async Task<RoundOutcome> Run(long round, IReadOnlyList<string> workers, long[] episodes)
+    {
+        var state = new State(workers);
+        Deal(state, round, episodes);
+        Launch(state, round);
+        while (state.Results.Count < episodes.Length)
+        {
+            if (state.InFlight.Count == 0)
+                throw new RoundFailedException($"round {round}: no live worker is left to compute episodes {Describe(state.Unfinished(episodes))}; " +
+                    $"worker errors: {string.Join("; ", state.WorkerErrors)}.");
+            var done = await Task.WhenAny(state.InFlight.Keys);
+            var (worker, share) = state.InFlight[done];
+            state.InFlight.Remove(done);
+            try
+            {
+                Accept(state, round, worker, share, await done);
+            }
+            catch (Exception e) when (e is not RoundFailedException)
+            {
+                // A dead silo, a deadline missed, a worker that could not build the run: its share is computed elsewhere.
+                state.Live.Remove(worker);
+                state.WorkerErrors.Add($"{worker}: {e.GetType().Name}: {e.Message}");
+                var lost = share.Concat(state.Queues[worker]).Where(i => !state.Results.ContainsKey(i)).ToArray();
+                state.Queues[worker].Clear();
+                counters.Redispatched += lost.Length;
+                logger.LogWarning("Round {Round}: worker {Worker} failed ({Error}); redispatching episodes {Episodes}.",
+                    round, worker, $"{e.GetType().Name}: {e.Message}", Describe(lost));
+                Deal(state, round, lost);
+            }
+            Launch(state, round);
+        }
+        var contributions = episodes.Select(i => state.Results[i]).ToArray();
+        return new RoundOutcome(contributions, state.Live.Count, state.Silos.Order(StringComparer.Ordinal).ToArray());
+    }
+
+    private void Accept(State state, long round, string worker, long[] share, WorkResult result)
+    {
+        foreach (var c in result.Contributions)
+            if (share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c)) state.Silos.Add(result.Silo);
+        var retry = new List<long>();
+        foreach (var f in result.Failures.Where(f => share.Contains(f.Episode)))
+        {
+            var attempts = state.Failures.TryGetValue(f.Episode, out var list) ? list : state.Failures[f.Episode] = [];
+            attempts.Add((worker, f.Error));
+            if (attempts.Count >= 2)
+                throw new RoundFailedException($"round {round}: episode {f.Episode} failed on two workers — " +
+                    string.Join("; ", attempts.Select(a => $"{a.Worker}: {a.Error}")));
+            logger.LogWarning("Round {Round}: episode {Episode} failed on {Worker} ({Error}); retrying it on another worker.", round, f.Episode, worker, f.Error);
+            counters.Retried++;
+            retry.Add(f.Episode);
+        }
+        // An episode the reply neither computed nor reported is a worker fault: compute it elsewhere.
+        var missing = share.Where(i => !state.Results.ContainsKey(i) && !result.Failures.Any(f => f.Episode == i)).ToArray();
+        counters.Redispatched += missing.Length;
+        Deal(state, round, [.. retry, .. missing]);
+    }
+
+    /// <summary>
+    /// Queues episodes on live workers, each to the least-loaded eligible one (round-robin on a fresh round); a retried
+    /// episode avoids the workers it failed on, and their silos where it can.
+    /// </summary>
+    private static void Deal(State state, long round, IReadOnlyList<long> episodes)
+    {
+        foreach (long episode in episodes.Order())
+        {
+            var failedOn = state.Failures.TryGetValue(episode, out var f) ? f.Select(a => a.Worker).ToHashSet() : [];
+            var failedSilos = failedOn.Select(SiloOf).ToHashSet();
+            var candidates = state.Live.Where(w => !failedOn.Contains(w)).ToArray();
+            if (candidates.Length == 0)
+                throw new RoundFailedException(failedOn.Count > 0
+                    ? $"round {round}: episode {episode} failed on {string.Join(", ", state.Failures[episode].Select(a => $"{a.Worker}: {a.Error}"))} and no other live worker can retry it."
+                    : $"round {round}: no live worker is left to compute episode {episode}; worker errors: {string.Join("; ", state.WorkerErrors)}.");
+            var target = candidates
+                .Select((w, order) => (Worker: w, Order: order))
+                .MinBy(c => (failedSilos.Contains(SiloOf(c.Worker)) ? 1 : 0, state.Load(c.Worker), c.Order)).Worker;
+            state.Queues[target].Enqueue(episode);
+        }
+    }
+
+    private void Launch(State state, long round)
+    {
+        foreach (string worker in state.Live)
+        {
+            if (state.Busy(worker) || state.Queues[worker].Count == 0) continue;
+            var queue = state.Queues[worker];
+            var share = new long[Math.Min(episodesPerCall, queue.Count)];
+            for (int i = 0; i < share.Length; i++) share[i] = queue.Dequeue();
+            state.InFlight[Call(worker, share)] = (worker, share);
+        }
+    }
+
+    private async Task<WorkResult> Call(string worker, long[] share) =>
+        await call(worker, share).WaitAsync(deadline(share.Length));
+
+    private static string SiloOf(string worker) => WorkerKey.TryParse(worker, out var silo, out _) ? silo : worker;
+
+    private static string Describe(IEnumerable<long> episodes) => $"[{string.Join(", ", episodes)}]";
+
+    private sealed class State(IReadOnlyList<string> workers)
+    {
+        public List<string> Live { get; } = workers.ToList();
+        public Dictionary<string, Queue<long>> Queues { get; } = workers.ToDictionary(w => w, _ => new Queue<long>());
+        public Dictionary<Task<WorkResult>, (string Worker, long[] Share)> InFlight { get; } = [];
+        public Dictionary<long, EpisodeContribution> Results { get; } = [];
+        public Dictionary<long, List<(string Worker, string Error)>> Failures { get; } = [];
+        public HashSet<string> Silos { get; } = [];
+        public List<string> WorkerErrors { get; } = [];
+
+        public bool Busy(string worker) => InFlight.Values.Any(v => v.Worker == worker);
+        public int Load(string worker) => Queues[worker].Count + InFlight.Values.Where(v => v.Worker == worker).Sum(v => v.Share.Length);
+        public IEnumerable<long> Unfinished(long[] episodes) => episodes.Where(i => !Results.ContainsKey(i));
+    }
+}

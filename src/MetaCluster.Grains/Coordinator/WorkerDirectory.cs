@@ -1,0 +1,30 @@
+using MetaCluster.Contracts;
+using MetaCluster.Grains.Hosting;
+using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace MetaCluster.Grains.Coordinator;
+
+/// <summary>
+/// The worker slots of the live cluster: every active silo with worker=true contributes keys "&lt;silo&gt;/0..slots-1".
+/// Slots are listed slot-major (slot 0 of every silo, then slot 1, …) so that a run capped at N workers spreads
+/// over silos before it doubles up on one.
+/// </summary>
+internal sealed class WorkerDirectory(IClusterMembershipService membership, ISiloMetadataCache metadata)
+{
+    public IReadOnlyList<string> LiveSlots(int maxWorkers)
+    {
+        var silos = membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active)
+            .Select(m => (Silo: m.SiloAddress.ToParsableString(), Slots: SiloMetadataKeys.WorkerSlots(metadata.GetSiloMetadata(m.SiloAddress).Metadata)))
+            .Where(s => s.Slots > 0)
+            .OrderBy(s => s.Silo, StringComparer.Ordinal)
+            .ToArray();
+        int most = silos.Length == 0 ? 0 : silos.Max(s => s.Slots);
+        var keys = new List<string>();
+        for (int slot = 0; slot < most; slot++)
+            foreach (var s in silos)
+                if (slot < s.Slots) keys.Add(WorkerKey.Create(s.Silo, slot));
+        return maxWorkers > 0 ? keys.Take(maxWorkers).ToArray() : keys;
+    }
+}

@@ -1,0 +1,58 @@
+using System.Globalization;
+using MetaCluster.Grains.Placement;
+using MetaCluster.Grains.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using Orleans.Placement;
+using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace MetaCluster.Grains.Hosting;
+
+/// <summary>
+/// The one piece of silo wiring every host calls — the server process, the CLI's embedded silo and the tests — so
+/// all of them place, time out and detect failures the same way.
+/// </summary>
+public static class MetaClusterSilo
+{
+    /// <summary>Grain storage for coordinator records (in memory for now; Redis in a real cluster later).</summary>
+    public const string StorageName = "metacluster";
+
+    public static ISiloBuilder AddMetaCluster(this ISiloBuilder builder, Action<MetaClusterSiloOptions>? configure = null)
+    {
+        var options = new MetaClusterSiloOptions();
+        configure?.Invoke(options);
+        return builder.AddMetaCluster(options);
+    }
+
+    public static ISiloBuilder AddMetaCluster(this ISiloBuilder builder, MetaClusterSiloOptions options)
+    {
+        options.Validate();
+        if (options.LocalhostClustering) builder.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+
+        // What this silo offers, for the placement filters here and the coordinator's worker directory.
+        builder.UseSiloMetadata(new Dictionary<string, string>
+        {
+            [SiloMetadataKeys.Worker] = options.Worker ? "true" : "false",
+            [SiloMetadataKeys.Slots] = (options.Worker ? options.Slots : 0).ToString(CultureInfo.InvariantCulture),
+            [SiloMetadataKeys.Device] = options.Device,
+            [SiloMetadataKeys.Coordinator] = options.Coordinator ? "true" : "false",
+        });
+        builder.Services.AddPlacementFilter<WorkerSiloPlacementFilterStrategy, WorkerSiloPlacementFilterDirector>(ServiceLifetime.Singleton);
+        builder.Services.AddPlacementFilter<CoordinatorSiloPlacementFilterStrategy, CoordinatorSiloPlacementFilterDirector>(ServiceLifetime.Singleton);
+        builder.AddPlacementDirector<WorkerSlotPlacement, WorkerSlotPlacementDirector>();
+
+        builder.Configure<ClusterMembershipOptions>(membership =>
+        {
+            membership.ProbeTimeout = options.ProbeTimeout;
+            membership.NumMissedProbesLimit = options.NumMissedProbesLimit;
+        });
+        builder.AddMemoryGrainStorage(StorageName);
+
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();
+        return builder;
+    }
+}

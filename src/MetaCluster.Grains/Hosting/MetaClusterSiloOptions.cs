@@ -1,0 +1,56 @@
+namespace MetaCluster.Grains.Hosting;
+
+/// <summary>What one silo offers the training cluster, and how the cluster reacts to failures.</summary>
+public sealed class MetaClusterSiloOptions
+{
+    /// <summary>This silo hosts task workers (compute). A silo without it hosts none.</summary>
+    public bool Worker { get; set; } = true;
+
+    /// <summary>Worker activations on this silo: one per compute slot (a GPU, or a share of the CPU cores).</summary>
+    public int Slots { get; set; } = 1;
+
+    /// <summary>The device the slots compute on; advertised in the silo metadata ("cpu" for now).</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>This silo may host run coordinators. When no silo offers it, coordinators go anywhere.</summary>
+    public bool Coordinator { get; set; } = true;
+
+    /// <summary>
+    /// libtorch intra-op threads for this process (torch.set_num_threads is process-wide, so it is set once per silo,
+    /// never per grain); 0 leaves libtorch's default. Slots × threads should not exceed the cores.
+    /// </summary>
+    public int TorchThreads { get; set; }
+
+    /// <summary>
+    /// Failure detection sized for a training cluster: with Orleans' defaults (5 s probes, 3 misses) a killed silo
+    /// was declared dead after 11–14 s — a stalled round; 1 s probes and 2 misses gave about 1 s.
+    /// </summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+    public int NumMissedProbesLimit { get; set; } = 2;
+
+    /// <summary>
+    /// A worker's call must answer within Base + PerEpisode × episodes, or its episodes go to other workers. This is the
+    /// backstop for a hung worker; a dead silo's calls fail sooner, when membership declares it dead.
+    /// </summary>
+    public TimeSpan WorkerDeadlineBase { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan WorkerDeadlinePerEpisode { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a round waits for a first worker silo to appear before the run fails.</summary>
+    public TimeSpan WorkerWaitTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Start a single-machine cluster on localhost (the CLI's embedded silo); false when the host configures clustering.</summary>
+    public bool LocalhostClustering { get; set; }
+    public int SiloPort { get; set; } = 11111;
+    public int GatewayPort { get; set; } = 30000;
+
+    public void Validate()
+    {
+        if (Worker && Slots < 1) throw new ArgumentException($"a worker silo needs at least one slot (got {Slots}).");
+        if (TorchThreads < 0) throw new ArgumentException($"torch threads must be 0 (libtorch's default) or more (got {TorchThreads}).");
+        if (string.IsNullOrWhiteSpace(Device)) throw new ArgumentException("the worker device must be named (e.g. cpu).");
+        if (ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit < 1)
+            throw new ArgumentException($"membership probing needs a positive timeout and at least one missed probe (got {ProbeTimeout}, {NumMissedProbesLimit}).");
+        if (WorkerDeadlineBase <= TimeSpan.Zero || WorkerDeadlinePerEpisode < TimeSpan.Zero)
+            throw new ArgumentException("worker deadlines must be positive.");
+    }
+}

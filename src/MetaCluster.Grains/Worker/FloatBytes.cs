@@ -1,0 +1,16 @@
+using System.Runtime.InteropServices;
+
+namespace MetaCluster.Grains.Worker;
+
+/// <summary>float32 vectors ⇄ their raw little-endian bytes, the form they take in grain messages.</summary>
+public static class FloatBytes
+{
+    public static byte[] ToBytes(float[] values) => MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+
+    public static float[] ToFloats(byte[] bytes)
+    {
+        if (bytes.Length % sizeof(float) != 0)
+            throw new ArgumentException($"{bytes.Length} bytes are not a whole number of float32 values.");
+        return MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+    }
+}

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using MetaCluster.Contracts;
+using MetaCluster.Core.Training;
+using MetaCluster.Grains.Hosting;
+using MetaCluster.Grains.Placement;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace MetaCluster.Grains.Worker;
+
+/// <summary>
+/// One compute slot: turns (θ, episode indices) into per-episode contributions with Core's algorithm. The run (data,
+/// model, algorithm) is built once per run and kept warm between rounds. Torch work runs synchronously inside
+/// Task.Run — off the Orleans scheduler, and with no await inside a dispose scope (scopes are thread-static).
+/// </summary>
+[WorkerSlotPlacement, WorkerSiloPlacementFilter]
+public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults)
+    : Grain, ITaskWorkerGrain
+{
+    private CachedRun? _cached;
+
+    private sealed record CachedRun(string RunId, string ConfigJson, TrainingRun Run, EpisodeStream Episodes);
+
+    public async Task<WorkResult> Contribute(WorkRequest request)
+    {
+        var watch = Stopwatch.StartNew();
+        var cached = await GetRun(request);
+        string worker = this.GetPrimaryKeyString();
+        var (contributions, failures) = await Task.Run(() => Compute(cached, request, worker));
+        return new WorkResult
+        {
+            Worker = worker, Silo = silo.SiloAddress.ToParsableString(),
+            Contributions = contributions, Failures = failures, Seconds = watch.Elapsed.TotalSeconds,
+        };
+    }
+
+    public Task<WorkerInfo> Describe() => Task.FromResult(new WorkerInfo
+    {
+        Worker = this.GetPrimaryKeyString(), Silo = silo.SiloAddress.ToParsableString(), SiloName = silo.Name, Device = options.Value.Device,
+    });
+
+    private async Task<CachedRun> GetRun(WorkRequest request)
+    {
+        if (_cached is { } c && c.RunId == request.RunId && c.ConfigJson == request.ConfigJson) return c;
+        _cached = null; // let the previous run's data go before loading the next
+        var config = ConfigJson.Read(request.ConfigJson);
+        var run = await Task.Run(() => RunFactory.Create(config));
+        return _cached = new CachedRun(request.RunId, request.ConfigJson, run, run.TrainingStream());
+    }
+
+    /// <summary>
+    /// Episodes one at a time, so an episode that throws fails alone and the coordinator can retry just that one.
+    /// Each episode is the same computation MetaTrainer does in a batch (fresh leaves, autograd.grad), so the bits match.
+    /// </summary>
+    private (EpisodeContribution[], EpisodeFailure[]) Compute(CachedRun cached, WorkRequest request, string worker)
+    {
+        var algorithm = cached.Run.Algorithm;
+        var theta = Core.Models.ParameterSet.FromBytes(algorithm.Layout, request.Theta);
+        var contributions = new List<EpisodeContribution>(request.Episodes.Length);
+        var failures = new List<EpisodeFailure>();
+        foreach (long episode in request.Episodes)
+        {
+            try
+            {
+                faults.BeforeEpisode(new EpisodeWork(request.RunId, request.Round, episode, worker, silo.Name));
+                var c = algorithm.Contribute(theta, [episode], cached.Episodes.Sample)[0];
+                contributions.Add(new EpisodeContribution
+                {
+                    Episode = episode, Values = FloatBytes.ToBytes(c.Values),
+                    PreLoss = c.Metrics.PreLoss, PostLoss = c.Metrics.PostLoss, PreAccuracy = c.Metrics.PreAccuracy, PostAccuracy = c.Metrics.PostAccuracy,
+                });
+            }
+            catch (Exception e)
+            {
+                failures.Add(new EpisodeFailure { Episode = episode, Error = $"{e.GetType().Name}: {e.Message}" });
+            }
+        }
+        return (contributions.ToArray(), failures.ToArray());
+    }
+}

@@ -1,0 +1,65 @@
+using MetaCluster.Contracts;
+using MetaCluster.Grains.Coordinator;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MetaCluster.Cluster.Tests;
+
+/// <summary>The dispatch rules without a cluster: workers are delegates that answer, fail or throw.</summary>
+public class RoundDispatcherTests
+{
+    private static readonly string[] Workers = ["a:1@1/0", "b:1@1/0", "b:1@1/1"];
+
+    private static WorkResult Compute(string worker, long[] share, Func<long, bool>? fails = null) => new()
+    {
+        Worker = worker, Silo = worker.Split('/')[0],
+        Contributions = share.Where(i => fails?.Invoke(i) != true).Select(i => new EpisodeContribution { Episode = i, Values = BitConverter.GetBytes((float)i) }).ToArray(),
+        Failures = share.Where(i => fails?.Invoke(i) == true).Select(i => new EpisodeFailure { Episode = i, Error = "boom" }).ToArray(),
+    };
+
+    private static RoundDispatcher Dispatcher(Func<string, long[], Task<WorkResult>> call, int perCall, FaultCounters counters) =>
+        new(call, _ => TimeSpan.FromSeconds(10), perCall, counters, NullLogger.Instance);
+
+    [Fact]
+    public async Task RepliesAreCutToTheEpisodesOneMessageMayCarryAndEveryEpisodeComesBackInOrder()
+    {
+        var shares = new List<long[]>();
+        var counters = new FaultCounters();
+        var outcome = await Dispatcher((w, share) => { lock (shares) shares.Add(share); return Task.FromResult(Compute(w, share)); }, 2, counters)
+            .Run(0, Workers[..1], [10, 11, 12, 13, 14]);
+
+        Assert.Equal([10L, 11, 12, 13, 14], outcome.Contributions.Select(c => c.Episode));
+        Assert.All(shares, s => Assert.True(s.Length <= 2));
+        Assert.Equal(3, shares.Count);
+        Assert.Equal(0, counters.Redispatched + counters.Retried);
+    }
+
+    [Fact]
+    public async Task AFailedEpisodeIsRetriedOnAnotherSiloAndADeadWorkersShareIsRedispatched()
+    {
+        var counters = new FaultCounters();
+        var retriedOn = new List<string>();
+        var outcome = await Dispatcher((w, share) =>
+        {
+            if (w == "b:1@1/1") return Task.FromException<WorkResult>(new TimeoutException("gone"));
+            if (share.Contains(4) && w != "a:1@1/0") return Task.FromResult(Compute(w, share, i => i == 4));
+            if (share.Contains(4)) lock (retriedOn) retriedOn.Add(w);
+            return Task.FromResult(Compute(w, share));
+        }, 100, counters).Run(0, Workers, [0, 1, 2, 3, 4, 5]);
+
+        Assert.Equal([0L, 1, 2, 3, 4, 5], outcome.Contributions.Select(c => c.Episode));
+        Assert.Equal(2, outcome.LiveWorkers);
+        Assert.Equal(1, counters.Retried);
+        Assert.Equal(2, counters.Redispatched); // episodes 2 and 5 of the dead worker b/1
+        Assert.Equal(["a:1@1/0"], retriedOn);   // episode 4 failed on silo b, so its retry goes to silo a
+    }
+
+    [Fact]
+    public async Task WhenEveryWorkerIsGoneTheRoundFailsWithTheirErrors()
+    {
+        var failure = await Assert.ThrowsAsync<RoundFailedException>(() => Dispatcher(
+            (w, _) => Task.FromException<WorkResult>(new InvalidOperationException($"no data on {w}")), 10, new FaultCounters())
+            .Run(3, Workers, [0, 1]));
+        Assert.Contains("round 3: no live worker is left", failure.Message);
+        Assert.Contains("no data on a:1@1/0", failure.Message);
+    }
+}
