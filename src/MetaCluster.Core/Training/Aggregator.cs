@@ -3,10 +3,10 @@ using MetaCluster.Core.Algorithms;
 namespace MetaCluster.Core.Training;
 
 /// <summary>
-/// Turns a round's contributions into one mean vector. Contributions are summed in episode-index order, in double
-/// precision, whatever order they arrived in — so a round gives the same bits however many workers computed it and
-/// whichever finished first. Every expected episode must be present exactly once: a lost or double-counted episode
-/// is an error, never a silently different mean.
+/// Turns a round's contributions into one mean vector with an <see cref="ExactSum"/>, whose result does not depend
+/// on the order or grouping of the additions — so a round gives the same bits however many workers computed it,
+/// whichever finished first, and whether workers pre-summed their shares. Every expected episode must be present
+/// exactly once: a lost or double-counted episode is an error, never a silently different mean.
 /// </summary>
 public static class Aggregator
 {
@@ -25,25 +25,9 @@ public static class Aggregator
                 $"duplicated [{string.Join(", ", duplicated)}], unexpected [{string.Join(", ", unexpected)}].");
         }
         if (ordered.Length == 0) throw new InvalidOperationException("cannot aggregate a round with no episodes.");
-        int length = ordered[0].Values.Length;
-        var sum = new double[length];
-        foreach (var contribution in ordered)
-        {
-            if (contribution.Values.Length != length)
-                throw new InvalidOperationException($"episode {contribution.EpisodeIndex} sent {contribution.Values.Length} values, the others {length}.");
-            var values = contribution.Values;
-            for (int i = 0; i < length; i++) sum[i] += values[i];
-        }
-        var mean = new float[length];
-        double scale = 1.0 / ordered.Length;
-        for (int i = 0; i < length; i++)
-        {
-            double m = sum[i] * scale;
-            if (!double.IsFinite(m))
-                throw new InvalidOperationException($"the round's mean contribution is not finite at parameter {i} ({m}); lower the learning rates.");
-            mean[i] = (float)m;
-        }
-        return mean;
+        var sum = new ExactSum(ordered[0].Values.Length);
+        foreach (var contribution in ordered) sum.Add(contribution.Values, $"episode {contribution.EpisodeIndex}");
+        return sum.Mean();
     }
 
     private static string Describe(long[] indices) =>

@@ -1,0 +1,132 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace MetaCluster.Core.Training;
+
+/// <summary>
+/// An order-free sum of float32 vectors: every value is turned into a 64-bit fixed-point integer with
+/// <see cref="FractionBits"/> fraction bits (v·2⁴⁰, truncated toward zero — the same on every machine) and the
+/// integers are added. Integer addition is associative, so any grouping and order of additions gives the same
+/// bits: a worker can pre-sum its share of a round and the coordinator add the partial sums, and θ is still
+/// bit-identical to the single-process run.
+/// Range and resolution: values below 2⁻⁴⁰ ≈ 9·10⁻¹³ are dropped (far below a float32 meta-gradient's own
+/// rounding), and a value or a running sum reaching 2²³ ≈ 8.4·10⁶ in magnitude is reported as an overflow — as is
+/// a NaN or infinity — never silently wrapped.
+/// </summary>
+public sealed class ExactSum
+{
+    public const int FractionBits = 40;
+    private const double Scale = 1099511627776.0; // 2^40
+    /// <summary>|v|·2⁴⁰ must stay below 2⁶³.</summary>
+    public const float MaxMagnitude = 8388608f; // 2^23
+
+    private readonly long[] _units;
+
+    public ExactSum(int length)
+    {
+        _units = new long[length];
+    }
+
+    private ExactSum(long[] units, long count)
+    {
+        _units = units;
+        Count = count;
+    }
+
+    public int Length => _units.Length;
+
+    /// <summary>How many vectors the sum holds (the divisor of <see cref="Mean"/>).</summary>
+    public long Count { get; private set; }
+
+    /// <summary>Adds one contribution. <paramref name="source"/> names it in an overflow error (e.g. "episode 17").</summary>
+    public void Add(ReadOnlySpan<float> values, string source = "a contribution")
+    {
+        if (values.Length != _units.Length)
+            throw new ArgumentException($"{source} has {values.Length} values; the sum holds {_units.Length}.");
+        var units = _units.AsSpan();
+        var scale = new Vector<double>(Scale);
+        var limit = new Vector<float>(MaxMagnitude);
+        var overflow = Vector<long>.Zero;
+        int i = 0;
+        for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            var v = new Vector<float>(values.Slice(i));
+            // NaN fails every comparison, so "not all below the limit" also catches NaN and ±∞.
+            if (!Vector.LessThanAll(Vector.Abs(v), limit)) throw OutOfRange(values, i, Vector<float>.Count, source);
+            Vector.Widen(v, out var low, out var high);
+            overflow |= AddChecked(units.Slice(i), Vector.ConvertToInt64(low * scale));
+            overflow |= AddChecked(units.Slice(i + Vector<long>.Count), Vector.ConvertToInt64(high * scale));
+        }
+        if (Vector.LessThanAny(overflow, Vector<long>.Zero)) throw SumOverflow(source);
+        for (; i < values.Length; i++)
+        {
+            if (!(Math.Abs(values[i]) < MaxMagnitude)) throw OutOfRange(values, i, 1, source);
+            units[i] = checked(units[i] + (long)(values[i] * Scale));
+        }
+        Count++;
+    }
+
+    /// <summary>Adds another partial sum (e.g. a worker's pre-summed share of a round).</summary>
+    public void Add(ExactSum other)
+    {
+        if (other.Length != Length) throw new ArgumentException($"a partial sum of {other.Length} values cannot join one of {Length}.");
+        var units = _units.AsSpan();
+        var theirs = other._units.AsSpan();
+        var overflow = Vector<long>.Zero;
+        int i = 0;
+        for (; i <= units.Length - Vector<long>.Count; i += Vector<long>.Count)
+            overflow |= AddChecked(units.Slice(i), new Vector<long>(theirs.Slice(i)));
+        if (Vector.LessThanAny(overflow, Vector<long>.Zero)) throw SumOverflow("a partial sum");
+        for (; i < units.Length; i++) units[i] = checked(units[i] + theirs[i]);
+        Count += other.Count;
+    }
+
+    /// <summary>The mean as float32: (Σ units)·2⁻⁴⁰ / Count, rounded once.</summary>
+    public float[] Mean()
+    {
+        if (Count == 0) throw new InvalidOperationException("the mean of no contributions is undefined.");
+        var mean = new float[_units.Length];
+        double factor = 1.0 / Scale / Count;
+        for (int i = 0; i < mean.Length; i++) mean[i] = (float)(_units[i] * factor);
+        return mean;
+    }
+
+    /// <summary>Wire form: the count, then the 64-bit units, little endian (8 bytes per parameter).</summary>
+    public byte[] ToBytes()
+    {
+        var bytes = new byte[8 + 8 * _units.Length];
+        BitConverter.TryWriteBytes(bytes, Count);
+        MemoryMarshal.AsBytes(_units.AsSpan()).CopyTo(bytes.AsSpan(8));
+        return bytes;
+    }
+
+    public static ExactSum FromBytes(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < 8 || (bytes.Length - 8) % 8 != 0)
+            throw new ArgumentException($"{bytes.Length} bytes are not an exact partial sum (a count and 8 bytes per parameter).");
+        long count = BitConverter.ToInt64(bytes[..8]);
+        return new ExactSum(MemoryMarshal.Cast<byte, long>(bytes[8..]).ToArray(), count);
+    }
+
+    /// <summary>a += b per lane; returns a lane mask whose sign bit is set where the addition overflowed.</summary>
+    private static Vector<long> AddChecked(Span<long> target, Vector<long> addend)
+    {
+        var current = new Vector<long>(target);
+        var sum = current + addend;
+        sum.CopyTo(target);
+        return (current ^ sum) & (addend ^ sum); // both operands' signs differ from the result's: overflow
+    }
+
+    private static OverflowException OutOfRange(ReadOnlySpan<float> values, int start, int count, string source)
+    {
+        for (int i = start; i < start + count; i++)
+            if (!(Math.Abs(values[i]) < MaxMagnitude))
+                return new OverflowException(float.IsFinite(values[i])
+                    ? $"{source} holds {values[i]} at parameter {i}, beyond the ±{MaxMagnitude} exact aggregation covers; training is diverging — lower the learning rates."
+                    : $"{source} holds {values[i]} at parameter {i}: training diverged (non-finite values); lower the learning rates.");
+        return new OverflowException($"{source} is out of range.");
+    }
+
+    private static OverflowException SumOverflow(string source) =>
+        new($"adding {source} overflowed the exact sum (a running total reached ±2^23); training is diverging — lower the learning rates.");
+}

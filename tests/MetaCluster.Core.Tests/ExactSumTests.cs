@@ -1,0 +1,84 @@
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Training;
+
+namespace MetaCluster.Core.Tests;
+
+public class ExactSumTests
+{
+    private static float[][] Vectors(int count, int length, ulong seed)
+    {
+        var rng = new DeterministicRandom(seed);
+        // Magnitudes from 1e-9 to 1e3: a spread where a float or double running sum depends on the order.
+        return Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, length)
+            .Select(_ => (float)(rng.NextDouble(-1, 1) * Math.Pow(10, rng.NextInt(13) - 9))).ToArray()).ToArray();
+    }
+
+    [Fact]
+    public void AnyGroupingAndOrderGivesTheSameBits()
+    {
+        var vectors = Vectors(40, 1031, 1); // 1031: not a multiple of the SIMD width, so the scalar tail is covered too
+        var straight = new ExactSum(1031);
+        foreach (var v in vectors) straight.Add(v);
+        var reference = straight.Mean();
+
+        var rng = new DeterministicRandom(2);
+        for (int trial = 0; trial < 5; trial++)
+        {
+            // Split into random partial sums (as workers would), add those in random order.
+            var shuffled = vectors.OrderBy(_ => rng.NextUInt64()).ToArray();
+            var partials = new List<ExactSum>();
+            for (int start = 0; start < shuffled.Length;)
+            {
+                int size = 1 + rng.NextInt(9);
+                var partial = new ExactSum(1031);
+                foreach (var v in shuffled.Skip(start).Take(size)) partial.Add(v);
+                partials.Add(ExactSum.FromBytes(partial.ToBytes())); // through the wire form
+                start += size;
+            }
+            var total = new ExactSum(1031);
+            foreach (var p in partials.OrderBy(_ => rng.NextUInt64())) total.Add(p);
+            Assert.Equal(40, total.Count);
+            Assert.Equal(reference, total.Mean());
+        }
+
+        // A plain float running sum does depend on the order here: the exact sum is doing real work.
+        float Naive(IEnumerable<float[]> order, int i) => order.Aggregate(0f, (s, v) => s + v[i]);
+        Assert.Contains(Enumerable.Range(0, 1031), i => Naive(vectors, i) != Naive(vectors.Reverse(), i));
+    }
+
+    [Fact]
+    public void TheMeanIsTheTrueMeanToWithinTheFixedPointResolution()
+    {
+        var vectors = Vectors(25, 300, 3);
+        var sum = new ExactSum(300);
+        foreach (var v in vectors) sum.Add(v);
+        var mean = sum.Mean();
+        for (int i = 0; i < 300; i++)
+        {
+            decimal exact = vectors.Sum(v => (decimal)(double)v[i]) / 25;
+            double tolerance = Math.Abs((double)exact) * 6e-8 + Math.Pow(2, -ExactSum.FractionBits);
+            Assert.True(Math.Abs(mean[i] - (double)exact) <= tolerance, $"parameter {i}: {mean[i]} vs {exact}");
+        }
+    }
+
+    [Fact]
+    public void OverflowAndNonFiniteValuesAreReportedNeverWrapped()
+    {
+        var sum = new ExactSum(20);
+        var huge = new float[20];
+        huge[13] = 9e6f;
+        var error = Assert.Throws<OverflowException>(() => sum.Add(huge, "episode 7"));
+        Assert.Contains("episode 7", error.Message);
+        Assert.Contains("parameter 13", error.Message);
+
+        var infinite = new float[20];
+        infinite[2] = float.PositiveInfinity;
+        Assert.Contains("non-finite", Assert.Throws<OverflowException>(() => sum.Add(infinite)).Message);
+
+        // Each value is in range, but the running total leaves it: reported as well.
+        var big = Enumerable.Repeat(8e6f, 20).ToArray();
+        var running = new ExactSum(20);
+        running.Add(big);
+        Assert.Contains("overflowed", Assert.Throws<OverflowException>(() => running.Add(big)).Message);
+    }
+}
