@@ -8,6 +8,8 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     new TrainCommand().Build(),
     new EvaluateCommand().Build(),
     new BenchCommand().Build(),
+    RunControlCommand.Status(),
+    RunControlCommand.Cancel(),
 };
 
 var parsed = root.Parse(args);
