@@ -8,6 +8,7 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     new TrainCommand().Build(),
     new EvaluateCommand().Build(),
     new BenchCommand().Build(),
+    new AdaptCommand().Build(),
     RunControlCommand.Status(),
     RunControlCommand.Cancel(),
 };

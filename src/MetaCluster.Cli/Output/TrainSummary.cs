@@ -29,7 +29,8 @@ public sealed record TrainSummary(
         string window = $"(mean of the last {Stats.RecentCount} rounds)";
 
         Row("run", $"{Config.Dataset} / {Config.Algorithm}{(Config.FirstOrder && Config.Algorithm != "fomaml" ? " (first order)" : "")}, seed {Config.Seed}, {Config.Threads} thread(s)");
-        Row("engine", EnginePath + (RunId is null ? "" : $", run {RunId}") + (Workers is { } w ? $", {w} worker(s), {Redispatched ?? 0} episode(s) re-dispatched" : ""));
+        Row("engine", EnginePath + (Workers is { } w ? $", {w} worker(s), {Redispatched ?? 0} episode(s) re-dispatched" : ""));
+        if (RunId is not null) Row("run id", RunId);
         Row("iterations", $"{Round} of {Config.Iterations} ({Stats.RoundsThisRun} in this run)");
         Row("seconds", Format.Number(Stats.Seconds, "0.00"));
         Row("episodes/s", Format.Number(Stats.EpisodesPerSecond, "0.0"));
