@@ -24,7 +24,16 @@ public static class ClusterTraining
         var config = plan.Config;
         var client = new ClusterTrainingClient(cluster.Grains);
         var clock = Stopwatch.StartNew();
-        var started = await client.StartAsync(runId, config, new ClusterRunOptions(plan.CheckpointDirectory, maxWorkers, ResumeFrom: plan.Resume));
+        RunStatus started;
+        try
+        {
+            started = await client.StartAsync(runId, config, new ClusterRunOptions(plan.CheckpointDirectory, maxWorkers, ResumeFrom: plan.Resume));
+        }
+        catch (InvalidOperationException e)
+        {
+            // The coordinator refuses a second run under an id that is still running or paused.
+            throw new ArgumentException(e.Message);
+        }
         var stats = new TrainingStats(started.Round, config.Iterations, config.MetaBatch) { LiveWorkers = 0, Redispatched = 0 };
         bool timeLimitHit = false;
 
