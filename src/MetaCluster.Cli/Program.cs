@@ -8,6 +8,9 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     new TrainCommand().Build(),
     new EvaluateCommand().Build(),
     new BenchCommand().Build(),
+    new AdaptCommand().Build(),
+    RunControlCommand.Status(),
+    RunControlCommand.Cancel(),
 };
 
 var parsed = root.Parse(args);

@@ -29,6 +29,13 @@ public interface ICoordinatorGrain : IGrainWithStringKey
     [Alias("GetTheta")]
     Task<ThetaSnapshot?> GetTheta();
 
+    /// <summary>
+    /// The completed rounds numbered <paramref name="fromRound"/> or later, oldest first, from a window of the most
+    /// recent ones (the coordinator keeps the last <c>1000</c>): a client polling now and then sees every round's metrics.
+    /// </summary>
+    [Alias("GetRounds")]
+    Task<RoundMetrics[]> GetRounds(long fromRound);
+
     /// <summary>The bytes of the last checkpoint file written, or null when none was.</summary>
     [Alias("GetLatestCheckpoint")]
     Task<byte[]?> GetLatestCheckpoint();

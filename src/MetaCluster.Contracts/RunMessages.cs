@@ -15,6 +15,11 @@ public sealed class StartRunRequest
     /// <summary>Overrides the silo's worker call deadline (Base + PerEpisode × episodes) for this run; null = the silo's.</summary>
     [Id(3)] public TimeSpan? WorkerDeadlineBase { get; init; }
     [Id(4)] public TimeSpan? WorkerDeadlinePerEpisode { get; init; }
+    /// <summary>
+    /// A checkpoint file's bytes to continue from (θ, optimizer state, round); null = start afresh. ConfigJson is the
+    /// config to continue with (the checkpoint's, with at most the iterations or threads changed).
+    /// </summary>
+    [Id(5)] public byte[]? ResumeCheckpoint { get; init; }
 }
 
 [GenerateSerializer, Alias("mc.RunState")]
@@ -63,4 +68,18 @@ public sealed class ThetaSnapshot
     [Id(0)] public required long Round { get; init; }
     [Id(1)] public required byte[] Values { get; init; }
     [Id(2)] public required string Sha256 { get; init; }
+}
+
+/// <summary>What one completed round did (Core's RoundReport on the wire), for progress and end-of-run figures.</summary>
+[GenerateSerializer, Immutable, Alias("mc.RoundMetrics")]
+public sealed class RoundMetrics
+{
+    [Id(0)] public long Round { get; init; }
+    [Id(1)] public int Episodes { get; init; }
+    [Id(2)] public double Seconds { get; init; }
+    [Id(3)] public double LearningRate { get; init; }
+    [Id(4)] public double? PreLoss { get; init; }
+    [Id(5)] public double PostLoss { get; init; }
+    [Id(6)] public double? PreAccuracy { get; init; }
+    [Id(7)] public double? PostAccuracy { get; init; }
 }

@@ -8,8 +8,10 @@ namespace MetaCluster.Grains;
 /// <param name="MaxWorkers">Use at most this many worker slots; 0 = every live one.</param>
 /// <param name="WorkerDeadlineBase">Overrides the silo's per-call deadline base; null = the silo's.</param>
 /// <param name="WorkerDeadlinePerEpisode">Overrides the silo's per-episode deadline allowance; null = the silo's.</param>
+/// <param name="ResumeFrom">Continue from this checkpoint (θ, optimizer state, round) instead of starting afresh.</param>
 public sealed record ClusterRunOptions(
-    string? CheckpointDirectory = null, int MaxWorkers = 0, TimeSpan? WorkerDeadlineBase = null, TimeSpan? WorkerDeadlinePerEpisode = null);
+    string? CheckpointDirectory = null, int MaxWorkers = 0, TimeSpan? WorkerDeadlineBase = null, TimeSpan? WorkerDeadlinePerEpisode = null,
+    Checkpoint? ResumeFrom = null);
 
 /// <summary>Where a cluster run ended: its final status and θ.</summary>
 public sealed record ClusterTrainingResult(RunStatus Status, ThetaSnapshot Theta);
@@ -35,6 +37,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
         {
             ConfigJson = ConfigJson.Write(config), CheckpointDirectory = options.CheckpointDirectory, MaxWorkers = options.MaxWorkers,
             WorkerDeadlineBase = options.WorkerDeadlineBase, WorkerDeadlinePerEpisode = options.WorkerDeadlinePerEpisode,
+            ResumeCheckpoint = options.ResumeFrom?.ToBytes(),
         });
     }
 
@@ -42,6 +45,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
     public Task<RunStatus> PauseAsync(string runId) => Coordinator(runId).Pause();
     public Task<RunStatus> ResumeAsync(string runId) => Coordinator(runId).Resume();
     public Task<RunStatus> CancelAsync(string runId) => Coordinator(runId).Cancel();
+    public Task<RoundMetrics[]> GetRoundsAsync(string runId, long fromRound) => Coordinator(runId).GetRounds(fromRound);
 
     /// <summary>Polls until the run has completed, failed or been cancelled; reports every status it sees.</summary>
     public async Task<RunStatus> WaitAsync(string runId, IProgress<RunStatus>? progress = null, TimeSpan? pollInterval = null,

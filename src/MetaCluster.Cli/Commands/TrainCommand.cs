@@ -1,17 +1,21 @@
 using System.CommandLine;
-using System.Diagnostics;
+using System.Globalization;
+using MetaCluster.Cli.Cluster;
 using MetaCluster.Cli.Evaluation;
 using MetaCluster.Cli.Options;
 using MetaCluster.Cli.Output;
 using MetaCluster.Cli.Startup;
+using MetaCluster.Cli.Training;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Training;
 
 namespace MetaCluster.Cli.Commands;
 
 /// <summary>
-/// <c>metacluster train</c>: meta-trains in this process, checkpointing every N rounds, at the end and on Ctrl+C,
-/// then evaluates θ on held-out episodes and prints a summary (or one JSON line).
+/// <c>metacluster train</c>: meta-trains through grains — on a silo embedded in this process (default) or, with
+/// <c>--cluster</c>, on a running cluster — or with <c>--in-process</c> on Core's single-process trainer; checkpoints
+/// every N rounds, at the end and on Ctrl+C; then evaluates θ on held-out episodes here and prints a summary (or one
+/// JSON line). Every path gives the same θ bits for the same seed and config.
 /// </summary>
 public sealed class TrainCommand
 {
@@ -41,10 +45,31 @@ public sealed class TrainCommand
         Description = "stop starting rounds after this many minutes of training, save, and evaluate as if finished",
         HelpName = "MINUTES",
     };
+    private readonly Option<bool> _inProcess = new("--in-process")
+    {
+        Description = "train in this process with the single-process trainer instead of through grains (same θ bits)",
+        Arity = ArgumentArity.Zero,
+    };
+    private readonly Option<int?> _workers = new("--workers")
+    {
+        Description = "worker slots: of the embedded silo (default min(2, cores ÷ --threads)); with --cluster, use at most N (default all)",
+        HelpName = "N",
+    };
+    private readonly Option<int?> _gatewayPort = new("--gateway-port")
+    {
+        Description = "gateway port of the embedded silo, for status/cancel from another terminal (default: a free port)",
+        HelpName = "PORT",
+    };
+    private readonly Option<string> _runId = new("--run-id")
+    {
+        Description = "the run's id on the cluster (default <dataset>-<algorithm>-<yyyyMMddHHmmss>-<4 hex>)",
+        HelpName = "ID",
+    };
+    private readonly ClusterConnectionOptions _cluster = new("train on a running cluster as a client instead of an embedded silo: Redis membership or silo gateways");
 
     public Command Build()
     {
-        var command = new Command("train", "Meta-train a model in this process, with checkpoints, then evaluate it on held-out episodes.");
+        var command = new Command("train", "Meta-train a model through grains (an embedded silo, or --cluster), with checkpoints, then evaluate it on held-out episodes.");
         _run.AddTo(command);
         command.Add(_checkpointDir);
         command.Add(_checkpointEvery);
@@ -55,6 +80,11 @@ public sealed class TrainCommand
         command.Add(_evalSeed);
         command.Add(_noEval);
         command.Add(_timeLimit);
+        command.Add(_inProcess);
+        command.Add(_workers);
+        command.Add(_gatewayPort);
+        command.Add(_runId);
+        _cluster.AddTo(command);
         command.SetAction(Execute);
         return command;
     }
@@ -90,56 +120,79 @@ public sealed class TrainCommand
             if (every < 1) throw new ArgumentException($"--checkpoint-every must be at least 1 (got {every}).");
             config = config with { CheckpointEvery = every };
         }
-        int checkpointEvery = Math.Max(1, config.CheckpointEvery);
         double? timeLimit = result.GetValue(_timeLimit);
         if (timeLimit is <= 0) throw new ArgumentException($"--time-limit must be a positive number of minutes (got {timeLimit}).");
         var deadline = timeLimit is { } minutes ? TimeSpan.FromMinutes(minutes) : TimeSpan.MaxValue;
-        var clock = Stopwatch.StartNew();
+        bool inProcess = result.GetValue(_inProcess);
+        var address = _cluster.Address(result);
+        CheckEngineOptions(result, inProcess, address);
 
         TorchStartup.Initialize(config.Threads);
         var run = RunFactory.Create(config);
-        var trainer = new MetaTrainer(run, resume);
-        var stats = new TrainingStats(trainer.Round, config.Iterations, config.MetaBatch);
         bool live = !json && Terminal.Interactive;
         if (resume is not null && !json)
             Terminal.WriteStatus($"resuming {checkpointPath} at round {resume.Round} of {config.Iterations}, with the checkpoint's config.");
+        var plan = new TrainingPlan(config, resume, checkpointPath, deadline, live);
+        var outcome = inProcess ? InProcessTraining.Run(run, plan) : TrainOnCluster(result, run, plan, address).GetAwaiter().GetResult();
+        bool interrupted = outcome.Interrupted;
 
-        bool interrupted;
-        using (var stop = new StopSignal())
-        {
-            interrupted = ProgressView.Run($"train {config.Dataset}/{config.Algorithm}", stats, live, afterRound =>
-            {
-                var watch = new Stopwatch();
-                while (!trainer.Finished && clock.Elapsed < deadline)
-                {
-                    if (stop.Requested) return true;
-                    watch.Restart();
-                    var report = trainer.RunRound();
-                    stats.Add(report, watch.Elapsed.TotalSeconds);
-                    if (trainer.Round % checkpointEvery == 0 && !trainer.Finished)
-                        trainer.ToCheckpoint().Save(checkpointPath);
-                    afterRound();
-                }
-                return stop.Requested;
-            });
-            trainer.ToCheckpoint().Save(checkpointPath);
-        }
-        if (!interrupted && !trainer.Finished && !json)
-            Terminal.WriteStatus($"time limit of {timeLimit} minutes reached at round {trainer.Round} of {config.Iterations}; checkpoint saved.");
+        if (!interrupted && outcome.Round < config.Iterations && !json)
+            Terminal.WriteStatus($"time limit of {timeLimit} minutes reached at round {outcome.Round} of {config.Iterations}; checkpoint saved.");
         if (interrupted && !json)
-            Terminal.WriteStatus($"stopped at round {trainer.Round} of {config.Iterations}; checkpoint saved. Continue with: metacluster train --resume --checkpoint-dir {directory}");
+            Terminal.WriteStatus($"stopped at round {outcome.Round} of {config.Iterations}; checkpoint saved. Continue with: metacluster train --resume --checkpoint-dir {directory}");
 
         ulong evalSeed = result.GetValue(_evalSeed);
         IReadOnlyList<EvaluationResult> evaluation = [];
         if (evaluate && !interrupted)
         {
             if (!json) Terminal.WriteStatus($"evaluating on {evalEpisodes} held-out episodes…");
-            evaluation = HeldOutEvaluation.Run(run, trainer.Theta, evalEpisodes, evalSeed, config.EvalSteps, HeldOutEvaluation.BothModes);
+            evaluation = HeldOutEvaluation.Run(run, outcome.Theta, evalEpisodes, evalSeed, config.EvalSteps, HeldOutEvaluation.BothModes);
         }
 
-        var summary = new TrainSummary(config, stats, trainer.Round, !interrupted, trainer.Theta.Sha256(), checkpointPath, evaluation, evalEpisodes, evalSeed);
+        var summary = new TrainSummary(config, outcome.Stats, outcome.Round, !interrupted, outcome.Theta.Sha256(), checkpointPath, evaluation, evalEpisodes, evalSeed)
+        {
+            EnginePath = outcome.EnginePath, RunId = outcome.RunId, Workers = outcome.Workers, Redispatched = outcome.Redispatched,
+        };
         if (json) JsonReport.Write(summary.ToJson());
         else summary.Render(Terminal.Out);
         return interrupted ? Interrupted : 0;
+    }
+
+    /// <summary>The embedded silo's default slots: as many as the cores allow at --threads each, at most 2, at least 1.</summary>
+    public static int DefaultWorkers(int threads) => Math.Max(1, Math.Min(2, Environment.ProcessorCount / Math.Max(1, threads)));
+
+    /// <summary>A run id people can type: &lt;dataset&gt;-&lt;algorithm&gt;-&lt;yyyyMMddHHmmss&gt;-&lt;4 hex&gt;.</summary>
+    public static string NewRunId(TrainingConfig config) =>
+        $"{config.Dataset}-{config.Algorithm}-{DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..4]}";
+
+    private void CheckEngineOptions(ParseResult result, bool inProcess, ClusterAddress? address)
+    {
+        if (inProcess)
+        {
+            var clusterOnly = new Option[] { _cluster.Cluster, _workers, _gatewayPort, _runId, _cluster.ServiceId, _cluster.ClusterId }
+                .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name).ToArray();
+            if (clusterOnly.Length > 0)
+                throw new ArgumentException($"--in-process trains without a cluster; {string.Join(", ", clusterOnly)} only apply to training through grains.");
+        }
+        if (address is not null && RunOptions.WasGiven(result, _gatewayPort))
+            throw new ArgumentException("--gateway-port sets the embedded silo's port; with --cluster no silo is started here.");
+        if (result.GetValue(_workers) is < 1 and var w)
+            throw new ArgumentException($"--workers must be at least 1 (got {w}).");
+        if (result.GetValue(_runId) is { } id && string.IsNullOrWhiteSpace(id))
+            throw new ArgumentException("--run-id must not be empty.");
+    }
+
+    private async Task<TrainingOutcome> TrainOnCluster(ParseResult result, TrainingRun run, TrainingPlan plan, ClusterAddress? address)
+    {
+        var config = plan.Config;
+        string runId = result.GetValue(_runId) ?? NewRunId(config);
+        int? workers = result.GetValue(_workers);
+        // Ctrl+C from here on cancels the run on the cluster (after it has started) instead of killing the process.
+        using var stop = new StopSignal();
+        await using var cluster = address is null
+            ? await ClusterHost.StartEmbeddedAsync(workers ?? DefaultWorkers(config.Threads), config.Threads, result.GetValue(_gatewayPort))
+            : await _cluster.ConnectAsync(result, address);
+        Terminal.WriteStatus($"run {runId} on the {cluster.Description}; from another terminal: metacluster status --run {runId} --cluster {cluster.Address}");
+        return await ClusterTraining.RunAsync(run, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop);
     }
 }

@@ -44,7 +44,7 @@ public static class ProgressView
         return result;
     }
 
-    /// <summary>"train 120/300  meta-loss 0.5120  acc 91.20%  312 ep/s  ETA 00:12".</summary>
+    /// <summary>"train 120/300  meta-loss 0.5120  acc 91.20%  312 ep/s  workers 2  re-dispatched 0  ETA 00:12".</summary>
     public static string Describe(string title, TrainingStats stats, bool markup)
     {
         string Bold(string s) => markup ? $"[bold]{Markup.Escape(s)}[/]" : s;
@@ -55,6 +55,8 @@ public static class ProgressView
         };
         if (stats.MeanPostAccuracy is { } accuracy) parts.Add($"acc {Bold(Format.Percent(accuracy))}");
         parts.Add($"{Format.Number(stats.EpisodesPerSecond, "0.0")} ep/s");
+        if (stats.LiveWorkers is { } workers) parts.Add($"workers {workers}");
+        if (stats.Redispatched is { } redispatched) parts.Add($"re-dispatched {redispatched}");
         parts.Add($"ETA {Format.Duration(stats.Remaining)}");
         return string.Join("  ", parts);
     }

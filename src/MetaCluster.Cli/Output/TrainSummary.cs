@@ -11,6 +11,14 @@ public sealed record TrainSummary(
     TrainingConfig Config, TrainingStats Stats, long Round, bool Completed, string ThetaSha256, string CheckpointPath,
     IReadOnlyList<EvaluationResult> Evaluation, int EvalEpisodes, ulong EvalSeed)
 {
+    /// <summary>"cluster" (through grains) or "in-process" (the single-process trainer).</summary>
+    public string EnginePath { get; init; } = "in-process";
+    public string? RunId { get; init; }
+    /// <summary>Worker slots that computed the last round (cluster only).</summary>
+    public int? Workers { get; init; }
+    /// <summary>Episodes handed to another worker because theirs died or timed out (cluster only).</summary>
+    public long? Redispatched { get; init; }
+
     public void Render(IAnsiConsole console)
     {
         var table = new Table().Border(TableBorder.Rounded).Title(Completed ? "[bold]training finished[/]" : "[bold yellow]training stopped[/]");
@@ -21,6 +29,8 @@ public sealed record TrainSummary(
         string window = $"(mean of the last {Stats.RecentCount} rounds)";
 
         Row("run", $"{Config.Dataset} / {Config.Algorithm}{(Config.FirstOrder && Config.Algorithm != "fomaml" ? " (first order)" : "")}, seed {Config.Seed}, {Config.Threads} thread(s)");
+        Row("engine", EnginePath + (Workers is { } w ? $", {w} worker(s), {Redispatched ?? 0} episode(s) re-dispatched" : ""));
+        if (RunId is not null) Row("run id", RunId);
         Row("iterations", $"{Round} of {Config.Iterations} ({Stats.RoundsThisRun} in this run)");
         Row("seconds", Format.Number(Stats.Seconds, "0.00"));
         Row("episodes/s", Format.Number(Stats.EpisodesPerSecond, "0.0"));
@@ -55,6 +65,10 @@ public sealed record TrainSummary(
             ["query_accuracy_before"] = JsonReport.Number(Stats.MeanPreAccuracy),
             ["query_accuracy_after"] = JsonReport.Number(Stats.MeanPostAccuracy),
             ["theta_sha256"] = ThetaSha256,
+            ["engine_path"] = EnginePath,
+            ["run_id"] = RunId,
+            ["workers"] = Workers,
+            ["redispatched"] = Redispatched,
             ["checkpoint"] = CheckpointPath,
             ["evaluation"] = Evaluation.Count > 0 ? EvaluationView.ToJson(Evaluation, EvalEpisodes, EvalSeed) : null,
             ["config"] = JsonReport.Config(Config),

@@ -15,6 +15,12 @@ public sealed class TrainingStats(long startRound, long totalRounds, int metaBat
     public double Seconds { get; private set; }
     public RoundReport? Last { get; private set; }
 
+    /// <summary>Worker slots that computed the last round, on a cluster; null in process.</summary>
+    public int? LiveWorkers { get; set; }
+
+    /// <summary>Episodes handed to another worker after theirs died or timed out (whole run), on a cluster.</summary>
+    public long? Redispatched { get; set; }
+
     public void Add(RoundReport report, double seconds)
     {
         Last = report;

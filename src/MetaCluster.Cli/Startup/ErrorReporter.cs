@@ -1,7 +1,11 @@
 using System.Reflection;
+using MetaCluster.Cli.Cluster;
 using MetaCluster.Cli.Output;
 using MetaCluster.Core.Runtime;
 using MetaCluster.Core.Training;
+using MetaCluster.Grains;
+using Orleans.Runtime;
+using Orleans.Runtime.Messaging;
 
 namespace MetaCluster.Cli.Startup;
 
@@ -28,7 +32,10 @@ public static class ErrorReporter
     private static bool IsExpected(Exception e) =>
         // Bad input (arguments, files) or environment (I/O, permissions, libtorch): the message says what to do.
         e is ArgumentException or CheckpointException or IOException or InvalidDataException or UnauthorizedAccessException
-            or TorchRuntimeException;
+            or TorchRuntimeException
+            // The cluster: cannot be reached, a run that failed there (the coordinator says where), a silo lost mid-call.
+            or ClusterUnavailableException or ClusterTrainingException or SiloUnavailableException or OrleansMessageRejectionException
+            or ConnectionFailedException;
 
     private static Exception Unwrap(Exception e)
     {

@@ -70,6 +70,19 @@ public static class ImageFolder
             counts.Add(images.Length);
         }
 
+        var pixels = LoadImages(files, options);
+        return new ImageClassSet(pixels, options.Height, options.Width, [.. classDirs.Select(d => Path.GetFileName(d))], counts);
+    }
+
+    /// <summary>
+    /// Decodes the given image files as <see cref="Load"/> does a class folder's (grayscale, area-resized, [0, 1],
+    /// inverted per <see cref="ImageFolderOptions.Invert"/> over all of them): one image after another, row-major.
+    /// </summary>
+    public static float[] LoadImages(IReadOnlyList<string> files, ImageFolderOptions? options = null)
+    {
+        options ??= new ImageFolderOptions();
+        if (options.Height < 1 || options.Width < 1)
+            throw new ArgumentException($"image size must be positive (got {options.Height}×{options.Width}).");
         int outPixels = options.Height * options.Width;
         var pixels = new float[files.Count * outPixels];
         var decoded = new (float[] Gray, int Width, int Height)[files.Count];
@@ -103,11 +116,11 @@ public static class ImageFolder
         };
         if (invert)
             for (int i = 0; i < pixels.Length; i++) pixels[i] = 1f - pixels[i];
-
-        return new ImageClassSet(pixels, options.Height, options.Width, [.. classDirs.Select(d => Path.GetFileName(d))], counts);
+        return pixels;
     }
 
-    private static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path));
+    /// <summary>True for the file types <see cref="Load"/> reads.</summary>
+    public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path));
 
     private static (float[] Gray, int Width, int Height) Decode(string path)
     {

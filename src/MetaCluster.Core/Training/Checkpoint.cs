@@ -28,6 +28,26 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
     {
         string fullPath = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        byte[] bytes = ToBytes();
+        string temporary = $"{fullPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                file.Write(bytes);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>The file's bytes, as <see cref="Save"/> writes them (e.g. to send a checkpoint to a cluster).</summary>
+    public byte[] ToBytes()
+    {
         var vectors = Optimizer.Vectors.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
         var header = new Header(Config, Round,
             Theta.Layout.Parameters.Select(p => p.Name).ToArray(), Theta.Layout.Parameters.Select(p => p.Shape).ToArray(),
@@ -42,28 +62,19 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
         body.Write(MemoryMarshal.AsBytes(Theta.Values.AsSpan()));
         foreach (var (_, values) in vectors) body.Write(MemoryMarshal.AsBytes(values.AsSpan()));
         body.Write(SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
-
-        string temporary = $"{fullPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
-            {
-                file.Write(body.GetBuffer().AsSpan(0, (int)body.Length));
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
+        return body.ToArray();
     }
 
     public static Checkpoint Load(string path)
     {
         if (!File.Exists(path))
             throw new CheckpointException($"no checkpoint at {path}; pass the file written by 'metacluster train' (its --checkpoint-dir holds {FileName}).");
-        byte[] bytes = File.ReadAllBytes(path);
+        return FromBytes(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>Reads a checkpoint from its file bytes; <paramref name="path"/> names it in error messages.</summary>
+    public static Checkpoint FromBytes(byte[] bytes, string path = "the checkpoint")
+    {
         if (bytes.Length < Magic.Length || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new CheckpointException($"{path} is not a MetaCluster checkpoint (it does not start with the METACLCK marker).");
         if (bytes.Length < Magic.Length + 8 + HashLength)

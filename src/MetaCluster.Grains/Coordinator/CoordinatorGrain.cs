@@ -48,6 +48,10 @@ public sealed class CoordinatorGrain(
     private TimeSpan _deadlineBase, _deadlinePerEpisode;
     private bool _pauseRequested, _cancelRequested;
     private TaskCompletionSource _resumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Queue<RoundMetrics> _recentRounds = new();
+
+    /// <summary>Rounds kept for <see cref="GetRounds"/>.</summary>
+    public const int RecentRoundsKept = 1000;
 
     public async Task<RunStatus> Start(StartRunRequest request)
     {
@@ -62,12 +66,29 @@ public sealed class CoordinatorGrain(
         var run = await Task.Run(() => RunFactory.Create(config));
         // Before anything is sent: θ must fit one message (RunFactory builds the layout, not the tensors).
         MessageSizeGuard.EnsureFits(run.Algorithm.Layout.TotalCount, messaging.Value.MaxMessageBodySize);
-        var theta = await Task.Run(run.InitialParameters);
+        var optimizer = run.CreateOptimizer();
+        long round = 0;
+        ParameterSet theta;
+        if (request.ResumeCheckpoint is { } bytes)
+        {
+            // Continue where the checkpoint stopped: its θ, optimizer state and round (the math of MetaTrainer's resume).
+            var checkpoint = Checkpoint.FromBytes(bytes, "the checkpoint to resume");
+            if (!checkpoint.Theta.Layout.SameAs(run.Algorithm.Layout))
+                throw new CheckpointException($"the checkpoint holds parameters {checkpoint.Theta.Layout.Describe()}, but {run.Algorithm.Name} on {run.Model.Name} needs {run.Algorithm.Layout.Describe()}; resume with the checkpoint's own settings.");
+            theta = checkpoint.Theta.Clone();
+            optimizer.SetState(checkpoint.Optimizer);
+            round = checkpoint.Round;
+        }
+        else
+        {
+            theta = await Task.Run(run.InitialParameters);
+        }
 
-        (_config, _configJson, _run, _optimizer, _theta) = (config, request.ConfigJson, run, run.CreateOptimizer(), theta);
+        (_config, _configJson, _run, _optimizer, _theta) = (config, request.ConfigJson, run, optimizer, theta);
         (_checkpointDirectory, _maxWorkers) = (request.CheckpointDirectory, request.MaxWorkers);
         (_deadlineBase, _deadlinePerEpisode) = (deadlineBase, deadlinePerEpisode);
-        (_round, _error, _lastRound, _faults, _silos, _checkpointRound, _checkpointPath) = (0, null, null, new(), [], null, null);
+        (_round, _error, _lastRound, _faults, _silos, _checkpointRound, _checkpointPath) = (round, null, null, new(), [], null, null);
+        _recentRounds.Clear();
         (_pauseRequested, _cancelRequested) = (false, false);
         _snapshot = Snapshot();
         _state = RunState.Running;
@@ -99,6 +120,8 @@ public sealed class CoordinatorGrain(
     }
 
     public Task<ThetaSnapshot?> GetTheta() => Task.FromResult(_snapshot);
+
+    public Task<RoundMetrics[]> GetRounds(long fromRound) => Task.FromResult(_recentRounds.Where(r => r.Round >= fromRound).ToArray());
 
     public async Task<byte[]?> GetLatestCheckpoint()
     {
@@ -167,6 +190,12 @@ public sealed class CoordinatorGrain(
         _round = round + 1;
         _snapshot = Snapshot();
         _lastRound = RoundReport.From(round, watch.Elapsed.TotalSeconds, learningRate, contributions);
+        _recentRounds.Enqueue(new RoundMetrics
+        {
+            Round = round, Episodes = _lastRound.Episodes, Seconds = _lastRound.Seconds, LearningRate = learningRate,
+            PreLoss = _lastRound.PreLoss, PostLoss = _lastRound.PostLoss, PreAccuracy = _lastRound.PreAccuracy, PostAccuracy = _lastRound.PostAccuracy,
+        });
+        if (_recentRounds.Count > RecentRoundsKept) _recentRounds.Dequeue();
         (_liveWorkers, _silos) = (outcome.LiveWorkers, outcome.Silos);
     }
 

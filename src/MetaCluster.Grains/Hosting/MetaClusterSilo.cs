@@ -29,7 +29,7 @@ public static class MetaClusterSilo
     public static ISiloBuilder AddMetaCluster(this ISiloBuilder builder, MetaClusterSiloOptions options)
     {
         options.Validate();
-        if (options.LocalhostClustering) builder.UseLocalhostClustering(options.SiloPort, options.GatewayPort);
+        if (options.LocalhostClustering) builder.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
 
         // What this silo offers, for the placement filters here and the coordinator's worker directory.
         builder.UseSiloMetadata(new Dictionary<string, string>

@@ -43,6 +43,11 @@ public sealed class MetaClusterSiloOptions
     public int SiloPort { get; set; } = 11111;
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>The ServiceId and ClusterId of a localhost cluster; a client (metacluster --cluster) must name the same.</summary>
+    public string ServiceId { get; set; } = DefaultServiceId;
+    public string ClusterId { get; set; } = DefaultClusterId;
+    public const string DefaultServiceId = "metacluster", DefaultClusterId = "dev";
+
     public void Validate()
     {
         if (Worker && Slots < 1) throw new ArgumentException($"a worker silo needs at least one slot (got {Slots}).");

@@ -1,0 +1,198 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using MetaCluster.Cli.Evaluation;
+using MetaCluster.Cli.Options;
+using MetaCluster.Cli.Output;
+using MetaCluster.Cli.Startup;
+using MetaCluster.Core.Algorithms;
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using MetaCluster.Core.Training;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace MetaCluster.Cli.Commands;
+
+/// <summary>
+/// <c>metacluster adapt</c>: the end use of a meta-trained initialization. Fine-tunes θ on a few labelled examples of
+/// the user's own classes (the support folder, one sub-folder per class) and predicts the class of each query image.
+/// </summary>
+public sealed class AdaptCommand
+{
+    private readonly Option<string> _checkpoint = new("--checkpoint") { Description = "a classifier's checkpoint (…/checkpoint.mcc)", HelpName = "FILE", Required = true };
+    private readonly Option<string> _support = new("--support")
+    {
+        Description = "labelled examples: one sub-folder per class (the folder name is the class), a few images each",
+        HelpName = "DIR",
+        Required = true,
+    };
+    private readonly Option<string> _query = new("--query")
+    {
+        Description = "images to classify; images in sub-folders named like a class count as that class (and give an accuracy)",
+        HelpName = "DIR",
+        Required = true,
+    };
+    private readonly Option<int?> _steps = new("--steps") { Description = "inner steps on the support set (default: the run's eval steps)", HelpName = "S" };
+    private readonly Option<string> _batchNorm = new("--batch-norm")
+    {
+        Description = "how batch norm treats the query images: each alone with the support set, or all together",
+        HelpName = "non-transductive|transductive",
+        DefaultValueFactory = _ => "non-transductive",
+    };
+    private readonly Option<int?> _threads = new("--threads") { Description = "libtorch threads (default: the run's)", HelpName = "N" };
+    private readonly Option<bool> _json = EvaluationOptions.Json();
+
+    public Command Build()
+    {
+        _batchNorm.AcceptOnlyFromAmong("non-transductive", "transductive");
+        var command = new Command("adapt", "Fine-tune a meta-trained classifier on a few labelled images of your classes and classify new images.");
+        foreach (var option in new Option[] { _checkpoint, _support, _query, _steps, _batchNorm, _threads, _json })
+            command.Add(option);
+        command.SetAction(Execute);
+        return command;
+    }
+
+    private sealed record QueryImage(string File, int? Truth);
+
+    private int Execute(ParseResult result)
+    {
+        string path = Path.GetFullPath(result.GetValue(_checkpoint)!);
+        string supportDir = result.GetValue(_support)!, queryDir = result.GetValue(_query)!;
+        var checkpoint = Checkpoint.Load(path);
+        var config = checkpoint.Config;
+        if (!config.IsClassification)
+            throw new ArgumentException($"adapt takes an image classifier, but {path} holds a {config.Dataset} regression model ({config.Algorithm}); " +
+                "train one with --dataset omniglot or --dataset folder, or score this one with 'metacluster evaluate'.");
+        int steps = result.GetValue(_steps) ?? config.EvalSteps;
+        if (steps < 0) throw new ArgumentException($"--steps must be 0 or more (got {steps}).");
+        var mode = result.GetValue(_batchNorm) == "transductive" ? BatchNormMode.Transductive : BatchNormMode.NonTransductive;
+
+        // Decode without inverting, then invert support and query together when the support images are mostly light
+        // (dark strokes on white), as training did for its folder: the query must look like the support.
+        var images = new ImageFolderOptions { Invert = InvertMode.Never };
+        var support = ImageFolder.Load(supportDir, images);
+        if (support.ClassCount != config.Ways)
+            throw new ArgumentException($"{path} is a {config.Ways}-way classifier, but {supportDir} has {support.ClassCount} class folder(s) " +
+                $"({string.Join(", ", support.ClassNames)}); give it exactly {config.Ways}, one per class.");
+        var queries = QueryImages(queryDir, support.ClassNames);
+        float[] queryPixels = ImageFolder.LoadImages(queries.Select(q => q.File).ToArray(), images);
+        if (support.Pixels.Average() > 0.5)
+        {
+            for (int i = 0; i < support.Pixels.Length; i++) support.Pixels[i] = 1f - support.Pixels[i];
+            for (int i = 0; i < queryPixels.Length; i++) queryPixels[i] = 1f - queryPixels[i];
+        }
+
+        TorchStartup.Initialize(result.GetValue(_threads) ?? config.Threads);
+        // Omniglot and folder runs train the 28×28 grayscale Conv4 (RunFactory); the layout check below catches any other.
+        var algorithm = TrainingRun.CreateAlgorithm(config, new Conv4(config.Ways));
+        if (!checkpoint.Theta.Layout.SameAs(algorithm.Layout))
+            throw new CheckpointException($"{path} holds parameters {checkpoint.Theta.Layout.Describe()}, but {algorithm.Name} on {algorithm.Model.Name} needs {algorithm.Layout.Describe()}.");
+
+        var labels = Enumerable.Range(0, support.ClassCount).SelectMany(c => Enumerable.Repeat((long)c, support.ImageCount(c))).ToArray();
+        float[] probabilities = Classify(algorithm, checkpoint.Theta, support, labels, queryPixels, queries, steps, mode);
+
+        var rows = queries.Select((q, i) =>
+        {
+            var p = probabilities.AsSpan(i * config.Ways, config.Ways);
+            int best = 0;
+            for (int c = 1; c < p.Length; c++) if (p[c] > p[best]) best = c;
+            return (Query: q, Predicted: best, Probabilities: p.ToArray());
+        }).ToArray();
+        int known = rows.Count(r => r.Query.Truth is not null);
+        int correct = rows.Count(r => r.Query.Truth == r.Predicted);
+        double? accuracy = known > 0 ? (double)correct / known : null;
+        string Relative(string file) => Path.GetRelativePath(queryDir, file);
+
+        if (result.GetValue(_json))
+        {
+            var predictions = new JsonArray();
+            foreach (var r in rows)
+            {
+                var perClass = new JsonObject();
+                for (int c = 0; c < config.Ways; c++) perClass[support.ClassNames[c]] = JsonReport.Number(r.Probabilities[c]);
+                predictions.Add(new JsonObject
+                {
+                    ["file"] = Relative(r.Query.File),
+                    ["predicted"] = support.ClassNames[r.Predicted],
+                    ["probability"] = JsonReport.Number(r.Probabilities[r.Predicted]),
+                    ["probabilities"] = perClass,
+                    ["truth"] = r.Query.Truth is { } t ? support.ClassNames[t] : null,
+                });
+            }
+            JsonReport.Write(new JsonObject
+            {
+                ["command"] = "adapt",
+                ["checkpoint"] = path,
+                ["theta_sha256"] = checkpoint.Theta.Sha256(),
+                ["algorithm"] = config.Algorithm,
+                ["classes"] = new JsonArray([.. support.ClassNames.Select(n => (JsonNode?)JsonValue.Create(n))]),
+                ["support_images"] = support.TotalImages,
+                ["steps"] = steps,
+                ["batch_norm"] = EvaluationResult.BatchNormName(algorithm.Model.UsesBatchStatistics ? mode : null),
+                ["predictions"] = predictions,
+                ["accuracy"] = JsonReport.Number(accuracy),
+                ["torch"] = TorchStartup.Version,
+            });
+            return 0;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded)
+            .Title($"[bold]predictions[/]")
+            .Caption(Markup.Escape($"{config.Algorithm}, {config.Ways}-way, adapted {steps} step(s) on {support.TotalImages} support image(s); " +
+                $"batch norm {EvaluationResult.BatchNormName(algorithm.Model.UsesBatchStatistics ? mode : null)}"));
+        table.AddColumn("file");
+        table.AddColumn("predicted");
+        table.AddColumn(new TableColumn("probability").RightAligned());
+        if (known > 0) table.AddColumn("truth");
+        foreach (var r in rows)
+        {
+            var cells = new List<string>
+            {
+                Markup.Escape(Relative(r.Query.File)), Markup.Escape(support.ClassNames[r.Predicted]), Format.Percent(r.Probabilities[r.Predicted]),
+            };
+            if (known > 0)
+                cells.Add(r.Query.Truth is { } t ? (t == r.Predicted ? "[green]" : "[red]") + Markup.Escape(support.ClassNames[t]) + "[/]" : "–");
+            table.AddRow(cells.ToArray());
+        }
+        Terminal.Out.Write(table);
+        if (accuracy is { } a) Terminal.Out.MarkupLine($"accuracy [bold]{correct}/{known}[/] ({Format.Percent(a)}) on the query images of known class");
+        return 0;
+    }
+
+    /// <summary>Class probabilities (softmax of the adapted model's outputs), query after query.</summary>
+    private static float[] Classify(MetaAlgorithm algorithm, ParameterSet theta, ImageClassSet support, long[] labels, float[] queryPixels,
+        IReadOnlyList<QueryImage> queries, int steps, BatchNormMode mode)
+    {
+        using var scope = NewDisposeScope();
+        long h = support.Height, w = support.Width;
+        var supportX = tensor(support.Pixels.AsSpan(0, support.TotalImages * support.PixelsPerImage).ToArray(), [support.TotalImages, 1, h, w]);
+        var queryX = tensor(queryPixels, [queries.Count, 1, h, w]);
+        // The query labels are not used to predict; unknown ones are 0.
+        var queryY = tensor(queries.Select(q => (long)(q.Truth ?? 0)).ToArray());
+        using var episode = new Episode(0, TaskKind.Classification, support.ClassCount, supportX, tensor(labels), queryX, queryY);
+        var leaves = theta.ToTensors(requiresGrad: true);
+        var adapted = algorithm.Adapt(leaves, episode, steps);
+        using var _ = no_grad();
+        using var output = algorithm.Predict(adapted, episode, mode);
+        using var probabilities = nn.functional.softmax(output.to_type(ScalarType.Float32), 1);
+        return probabilities.data<float>().ToArray();
+    }
+
+    /// <summary>The query folder's images: those directly in it (class unknown), then each class sub-folder's.</summary>
+    private static List<QueryImage> QueryImages(string directory, IReadOnlyList<string> classes)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"query folder not found: {Path.GetFullPath(directory)}.");
+        var images = Directory.GetFiles(directory).Where(ImageFolder.IsImage).Order(StringComparer.Ordinal).Select(f => new QueryImage(f, null)).ToList();
+        foreach (string sub in Directory.GetDirectories(directory).Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(sub);
+            int truth = classes.ToList().IndexOf(name);
+            if (truth < 0)
+                throw new ArgumentException($"query sub-folder '{name}' names no class of the support set ({string.Join(", ", classes)}); " +
+                    "name sub-folders after support classes, or put the images directly in the query folder.");
+            images.AddRange(Directory.GetFiles(sub).Where(ImageFolder.IsImage).Order(StringComparer.Ordinal).Select(f => new QueryImage(f, truth)));
+        }
+        if (images.Count == 0) throw new ArgumentException($"query folder {directory} has no images to classify.");
+        return images;
+    }
+}

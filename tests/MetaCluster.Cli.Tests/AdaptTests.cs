@@ -1,0 +1,112 @@
+using System.Text.Json;
+using MetaCluster.Core.Tests;
+
+namespace MetaCluster.Cli.Tests;
+
+/// <summary>`adapt`: a meta-trained classifier fine-tuned on a user's few labelled images classifies their new images.</summary>
+public sealed class AdaptTests : IDisposable
+{
+    private const int Size = 28;
+    private readonly string _directory = Directory.CreateTempSubdirectory("metacluster-adapt-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    /// <summary>Two well-separated classes: dark images with a faint speck, and white images with a dark bar.</summary>
+    private void WriteImage(string relativePath, string kind, int variant)
+    {
+        var gray = new byte[Size * Size];
+        if (kind == "dark")
+        {
+            gray[(3 + 5 * variant) % (Size * Size)] = 40;
+        }
+        else
+        {
+            Array.Fill(gray, (byte)255);
+            int row = 6 + 3 * variant % 16;
+            for (int x = 4; x < Size - 4; x++) (gray[row * Size + x], gray[(row + 1) * Size + x]) = (0, 0);
+        }
+        string path = Path.Combine(_directory, relativePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, TestPng.Encode(gray, Size, Size));
+    }
+
+    private string TrainClassifier()
+    {
+        for (int i = 0; i < 4; i++)
+        {
+            WriteImage($"train/dark/{i}.png", "dark", i);
+            WriteImage($"train/light/{i}.png", "light", i);
+        }
+        string checkpointDir = Path.Combine(_directory, "run");
+        CliRunner.Json("train", "--dataset", "folder", "--data", Path.Combine(_directory, "train"), "--ways", "2", "--shots", "1", "--queries", "2",
+            "--meta-batch", "2", "--iterations", "3", "--in-process", "--no-eval", "--json", "--checkpoint-dir", checkpointDir);
+        return Path.Combine(checkpointDir, "checkpoint.mcc");
+    }
+
+    [Fact]
+    public void AdaptedOnAFewImagesItClassifiesNewOnesAndPrintsThePredictions()
+    {
+        string checkpoint = TrainClassifier();
+        for (int i = 0; i < 2; i++)
+        {
+            WriteImage($"support/dark/{i}.png", "dark", 10 + i);
+            WriteImage($"support/light/{i}.png", "light", 10 + i);
+            WriteImage($"query/dark/{i}.png", "dark", 20 + i);
+            WriteImage($"query/light/{i}.png", "light", 20 + i);
+        }
+        WriteImage("query/unlabelled.png", "light", 30);
+        string[] arguments = ["adapt", "--checkpoint", checkpoint, "--support", Path.Combine(_directory, "support"), "--query", Path.Combine(_directory, "query"), "--steps", "5"];
+
+        var json = CliRunner.Json([.. arguments, "--json"]);
+        Assert.Equal(["dark", "light"], json.GetProperty("classes").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal("non-transductive", json.GetProperty("batch_norm").GetString());
+        var predictions = json.GetProperty("predictions").EnumerateArray().ToArray();
+        Assert.Equal(5, predictions.Length);
+        Assert.Equal("unlabelled.png", predictions[0].GetProperty("file").GetString());
+        Assert.Equal(JsonValueKind.Null, predictions[0].GetProperty("truth").ValueKind);
+        Assert.Equal("light", predictions[0].GetProperty("predicted").GetString());
+        foreach (var p in predictions.Skip(1))
+        {
+            Assert.Equal(p.GetProperty("truth").GetString(), p.GetProperty("predicted").GetString());
+            double probability = p.GetProperty("probability").GetDouble();
+            Assert.InRange(probability, 0.5, 1.0);
+            Assert.Equal(1.0, p.GetProperty("probabilities").EnumerateObject().Sum(c => c.Value.GetDouble()), 4);
+        }
+        Assert.Equal(1.0, json.GetProperty("accuracy").GetDouble());
+
+        var (code, stdout, stderr) = CliRunner.Run(arguments);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("unlabelled.png", stdout);
+        Assert.Contains(Path.Combine("dark", "0.png"), stdout);
+        Assert.Contains("accuracy 4/4", stdout);
+    }
+
+    [Fact]
+    public void ASupportSetWithAnotherNumberOfClassesThanTheCheckpointIsOneErrorLine()
+    {
+        string checkpoint = TrainClassifier();
+        foreach (string c in new[] { "a", "b", "c" }) WriteImage($"support3/{c}/0.png", c == "a" ? "dark" : "light", 1);
+        WriteImage("query3/x.png", "dark", 2);
+        var (code, stdout, stderr) = CliRunner.Run("adapt", "--checkpoint", checkpoint, "--support", Path.Combine(_directory, "support3"),
+            "--query", Path.Combine(_directory, "query3"));
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: ", stderr);
+        Assert.Contains("2-way classifier", stderr);
+        Assert.Contains("3 class folder(s)", stderr);
+    }
+
+    [Fact]
+    public void ARegressionCheckpointIsOneErrorLine()
+    {
+        string checkpointDir = Path.Combine(_directory, "sine");
+        CliRunner.Json("train", "--iterations", "1", "--meta-batch", "2", "--in-process", "--no-eval", "--json", "--checkpoint-dir", checkpointDir);
+        WriteImage("support/dark/0.png", "dark", 0);
+        WriteImage("support/light/0.png", "light", 0);
+        var (code, stdout, stderr) = CliRunner.Run("adapt", "--checkpoint", Path.Combine(checkpointDir, "checkpoint.mcc"),
+            "--support", Path.Combine(_directory, "support"), "--query", Path.Combine(_directory, "support"));
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: adapt takes an image classifier", stderr);
+    }
+}
