@@ -49,32 +49,55 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     }
 
     /// <summary>
-    /// Episodes one at a time, so an episode that throws fails alone and the coordinator can retry just that one.
-    /// Each episode is the same computation MetaTrainer does in a batch (fresh leaves, autograd.grad), so the bits match.
+    /// The whole share in one call to the algorithm — task-batched where the model allows it, and each episode's bits
+    /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time, so an
+    /// episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
     /// </summary>
     private (EpisodeContribution[], EpisodeFailure[]) Compute(CachedRun cached, WorkRequest request, string worker)
     {
         var algorithm = cached.Run.Algorithm;
         var theta = Core.Models.ParameterSet.FromBytes(algorithm.Layout, request.Theta);
-        var contributions = new List<EpisodeContribution>(request.Episodes.Length);
         var failures = new List<EpisodeFailure>();
+        var healthy = new List<long>(request.Episodes.Length);
         foreach (long episode in request.Episodes)
         {
             try
             {
                 faults.BeforeEpisode(new EpisodeWork(request.RunId, request.Round, episode, worker, silo.Name));
-                var c = algorithm.Contribute(theta, [episode], cached.Episodes.Sample)[0];
-                contributions.Add(new EpisodeContribution
-                {
-                    Episode = episode, Values = FloatBytes.ToBytes(c.Values),
-                    PreLoss = c.Metrics.PreLoss, PostLoss = c.Metrics.PostLoss, PreAccuracy = c.Metrics.PreAccuracy, PostAccuracy = c.Metrics.PostAccuracy,
-                });
+                healthy.Add(episode);
             }
             catch (Exception e)
             {
-                failures.Add(new EpisodeFailure { Episode = episode, Error = $"{e.GetType().Name}: {e.Message}" });
+                failures.Add(Failure(episode, e));
+            }
+        }
+        var contributions = new List<EpisodeContribution>(healthy.Count);
+        try
+        {
+            contributions.AddRange(algorithm.Contribute(theta, healthy, cached.Episodes.Sample).Select(ToMessage));
+        }
+        catch (Exception)
+        {
+            foreach (long episode in healthy)
+            {
+                try
+                {
+                    contributions.Add(ToMessage(algorithm.Contribute(theta, [episode], cached.Episodes.Sample)[0]));
+                }
+                catch (Exception e)
+                {
+                    failures.Add(Failure(episode, e));
+                }
             }
         }
         return (contributions.ToArray(), failures.ToArray());
     }
+
+    private static EpisodeContribution ToMessage(Core.Algorithms.Contribution c) => new()
+    {
+        Episode = c.EpisodeIndex, Values = FloatBytes.ToBytes(c.Values),
+        PreLoss = c.Metrics.PreLoss, PostLoss = c.Metrics.PostLoss, PreAccuracy = c.Metrics.PreAccuracy, PostAccuracy = c.Metrics.PostAccuracy,
+    };
+
+    private static EpisodeFailure Failure(long episode, Exception e) => new() { Episode = episode, Error = $"{e.GetType().Name}: {e.Message}" };
 }
