@@ -63,6 +63,18 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal("metacluster", json.GetProperty("engine").GetString());
     }
 
+    [Fact]
+    public void AggregationBenchReportsThroughputAndTheRoundsBytes()
+    {
+        var (code, stdout, stderr) = Run("bench", "--aggregation", "--parameters", "1000", "--contributions", "50", "--meta-batch", "8", "--workers", "2");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("aggregation", json.GetProperty("bench").GetString());
+        Assert.True(json.GetProperty("contributions_per_s").GetDouble() > 0);
+        Assert.Equal(8 * 1000 * 4, json.GetProperty("round_bytes_per_episode_vectors").GetInt64()); // float32 per episode
+        Assert.Equal(2 * (8 + 1000 * 8), json.GetProperty("round_bytes_presummed").GetInt64());   // count + int64 per worker
+    }
+
     [Theory]
     [InlineData("train", "--ways", "0")]
     [InlineData("evaluate", "--checkpoint", "no/such/checkpoint.mcc")]

@@ -28,6 +28,14 @@ public sealed class BenchCommand
         HelpName = "N",
     };
     private readonly Option<ulong> _evalSeed = EvaluationOptions.EvalSeed();
+    private readonly Option<bool> _aggregation = new("--aggregation")
+    {
+        Description = "instead of training, time the coordinator's exact sum of contributions (a 5-way Conv4's size unless --parameters) and report a round's bytes with and without worker pre-summing",
+        Arity = ArgumentArity.Zero,
+    };
+    private readonly Option<int?> _parameters = new("--parameters") { Description = "with --aggregation: parameters per contribution", HelpName = "P" };
+    private readonly Option<int> _contributions = new("--contributions") { Description = "with --aggregation: contributions to add", HelpName = "N", DefaultValueFactory = _ => 4000 };
+    private readonly Option<int> _workers = new("--workers") { Description = "with --aggregation: workers sharing a round (for the bytes figure)", HelpName = "W", DefaultValueFactory = _ => 4 };
 
     public Command Build()
     {
@@ -35,6 +43,10 @@ public sealed class BenchCommand
         _run.AddTo(command);
         command.Add(_evalTasks);
         command.Add(_evalSeed);
+        command.Add(_aggregation);
+        command.Add(_parameters);
+        command.Add(_contributions);
+        command.Add(_workers);
         command.SetAction(Execute);
         return command;
     }
@@ -42,6 +54,14 @@ public sealed class BenchCommand
     private int Execute(ParseResult result)
     {
         var config = _run.ToConfig(result);
+        if (result.GetValue(_aggregation))
+        {
+            int contributions = result.GetValue(_contributions);
+            if (contributions < 1) throw new ArgumentException($"--contributions must be at least 1 (got {contributions}).");
+            JsonReport.Write(AggregationBench.Run(result.GetValue(_parameters) ?? AggregationBench.DefaultParameters, contributions,
+                RunOptions.WasGiven(result, _run.MetaBatch) ? config.MetaBatch : 32, Math.Max(1, result.GetValue(_workers))));
+            return 0;
+        }
         if (!RunOptions.WasGiven(result, _run.Iterations))
             config = config with { Iterations = config.IsClassification ? ClassificationIterations : SinusoidIterations };
         // The peers score θ only after adaptation; doing the same keeps the work per episode equal.

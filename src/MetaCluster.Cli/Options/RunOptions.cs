@@ -26,7 +26,7 @@ public sealed class RunOptions
         Bind(Number<int>("--ways", "N", "classes per episode (1 for sinusoid)"), (c, v) => c with { Ways = v!.Value }, c => c.Ways);
         Bind(Number<int>("--shots", "K", "support examples per class (support points for sinusoid)"), (c, v) => c with { Shots = v!.Value }, c => c.Shots);
         Bind(Number<int>("--queries", "Q", "query examples per class (query points for sinusoid)"), (c, v) => c with { Queries = v!.Value }, c => c.Queries);
-        Bind(Number<int>("--meta-batch", "B", "episodes per meta-iteration"), (c, v) => c with { MetaBatch = v!.Value }, c => c.MetaBatch);
+        MetaBatch = Bind(Number<int>("--meta-batch", "B", "episodes per meta-iteration"), (c, v) => c with { MetaBatch = v!.Value }, c => c.MetaBatch);
         Bind(Number<int>("--inner-steps", "S", "inner-loop steps during training"), (c, v) => c with { InnerSteps = v!.Value }, c => c.InnerSteps);
         Bind(Number<double>("--inner-lr", "LR", "inner-loop learning rate"), (c, v) => c with { InnerLr = v!.Value }, c => c.InnerLr);
         Bind(Number<double>("--outer-lr", "LR", "outer (meta) learning rate; Reptile's step size epsilon"), (c, v) => c with { OuterLr = v!.Value }, c => c.OuterLr);
@@ -54,6 +54,7 @@ public sealed class RunOptions
     public Option<string> Dataset { get; }
     public Option<string> Algorithm { get; }
     public Option<int?> Iterations { get; }
+    public Option<int?> MetaBatch { get; }
     public Option<int?> Threads { get; }
     public Option<bool> Rotate { get; }
     public Option<bool> NoRotate { get; }
