@@ -9,14 +9,18 @@ namespace MetaCluster.Core.Models;
 /// (no running averages, as the MAML reference code), ReLU, 2×2 max-pool], then a linear head to N classes.
 /// 28×28 inputs shrink 28→14→7→3→1, so the head sees 64 features. Initialised as the reference and learn2learn:
 /// Xavier-uniform convolutions, zero biases, BN γ=1 β=0, a standard-normal head weight and zero head bias.
+/// <see cref="HeadInit.Zeros"/> starts the head at zero instead (as UNICORN-MAML does): every class starts equally
+/// likely, so the first inner steps already separate the classes instead of first undoing a random head's large logits.
 /// </summary>
 public sealed class Conv4 : IFunctionalModel
 {
     public const int Blocks = 4;
     private readonly int _inChannels, _filters, _classes, _imageSize;
+    private readonly HeadInit _headInit;
 
-    public Conv4(int classes, int inChannels = 1, int filters = 64, int imageSize = 28)
+    public Conv4(int classes, int inChannels = 1, int filters = 64, int imageSize = 28, HeadInit headInit = HeadInit.Normal)
     {
+        _headInit = headInit;
         if (classes < 2) throw new ArgumentException($"a classifier needs at least 2 classes (got {classes}).");
         _classes = classes;
         _inChannels = inChannels;
@@ -74,9 +78,16 @@ public sealed class Conv4 : IFunctionalModel
                 Initializers.XavierUniform(span, (int)p.Shape[1] * receptive, (int)p.Shape[0] * receptive, rng);
             }
             else if (p.Name.StartsWith("bn") && p.Name.EndsWith(".weight")) Initializers.Fill(span, 1f);
-            else if (p.Name == "head.weight") Initializers.StandardNormal(span, rng);
+            else if (p.Name == "head.weight" && _headInit == HeadInit.Normal) Initializers.StandardNormal(span, rng);
             else Initializers.Fill(span, 0f);
         }
         return new ParameterSet(Layout, values);
     }
+}
+
+/// <summary>How a classifier's output layer starts: standard normal (the MAML reference code) or all zeros.</summary>
+public enum HeadInit
+{
+    Normal,
+    Zeros,
 }

@@ -31,7 +31,7 @@ public static class RunFactory
                 });
                 (train, validation, test) = (omniglot.Train, omniglot.Validation, omniglot.Test);
                 DataDescription = omniglot.Describe();
-                model = new Conv4(config.Ways);
+                model = new Conv4(config.Ways, headInit: HeadInitOf(config));
                 break;
             }
             case "folder":
@@ -43,7 +43,7 @@ public static class RunFactory
                 bool split = Directory.Exists(trainDir) && Directory.Exists(testDir);
                 train = ImageFolder.OpenSource(split ? trainDir : dir, options);
                 test = split ? ImageFolder.OpenSource(testDir, options) : train;
-                model = new Conv4(config.Ways, imageSize: options.Height);
+                model = new Conv4(config.Ways, imageSize: options.Height, headInit: HeadInitOf(config));
                 break;
             }
             default:
@@ -57,6 +57,8 @@ public static class RunFactory
         validation?.Validate(spec);
         return new TrainingRun(config, model, algorithm, spec, train, validation, test) { DataDescription = DataDescription };
     }
+
+    private static HeadInit HeadInitOf(TrainingConfig config) => config.HeadInit == "zeros" ? HeadInit.Zeros : HeadInit.Normal;
 
     private static string RequireDataDir(TrainingConfig config) => config.DataDir ??
         throw new ArgumentException($"--dataset {config.Dataset} needs --data DIR: " + (config.Dataset == "omniglot"

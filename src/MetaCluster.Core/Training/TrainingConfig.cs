@@ -35,6 +35,8 @@ public sealed record TrainingConfig
     public int EvalSteps { get; init; } = 10;
     /// <summary>Measure query loss/accuracy before adaptation every episode (one extra query forward pass).</summary>
     public bool PreAdaptationMetrics { get; init; } = true;
+    /// <summary>Conv4 head initialisation: "normal" (MAML reference code) or "zeros".</summary>
+    public string HeadInit { get; init; } = "normal";
     /// <summary>"auto" (task-batched where supported), "loop" or "batched".</summary>
     public string Batching { get; init; } = "auto";
     public int CheckpointEvery { get; init; } = 1000;
@@ -70,6 +72,7 @@ public sealed record TrainingConfig
         if (Threads < 1) throw new ArgumentException($"threads must be at least 1 (got {Threads}).");
         if (!(OuterLr >= 0) || !double.IsFinite(OuterLr)) throw new ArgumentException($"the outer learning rate must be a non-negative number (got {OuterLr}).");
         if (ReptileInner is not ("sgd" or "adam")) throw new ArgumentException($"reptile's inner optimizer is sgd or adam (got '{ReptileInner}').");
+        if (HeadInit is not ("normal" or "zeros")) throw new ArgumentException($"the head initialisation is normal or zeros (got '{HeadInit}').");
         if (Batching is not ("auto" or "loop" or "batched")) throw new ArgumentException($"batching is auto, loop or batched (got '{Batching}').");
         if (Split is not ("maml" or "lake")) throw new ArgumentException($"unknown split '{Split}'; use maml or lake.");
         if (Dataset == "sinusoid" && Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: leave --ways at 1 (got {Ways}).");
