@@ -113,6 +113,21 @@ public class AlgorithmBehaviourTests
     }
 
     [Fact]
+    public void AZeroHeadStartsEveryClassEquallyLikely()
+    {
+        var model = new Conv4(classes: 5, headInit: HeadInit.Zeros);
+        var theta = model.Initialize(0);
+        var head = model.Layout.Parameters.Single(p => p.Name == "head.weight");
+        Assert.All(theta.Values.AsSpan(head.Offset, head.Count).ToArray(), v => Assert.Equal(0f, v));
+        using var scope = NewDisposeScope();
+        var loss = TaskLoss.Loss(model.Forward(rand(10, 1, 28, 28), theta.ToTensors()), arange(10L) % 5, TaskKind.Classification);
+        Assert.Equal(Math.Log(5), loss.item<float>(), 5); // uniform logits: cross-entropy log N
+        // The body is initialised exactly as with the paper's normal head.
+        var normal = new Conv4(classes: 5).Initialize(0);
+        Assert.Equal(normal.Values[..head.Offset], theta.Values[..head.Offset]);
+    }
+
+    [Fact]
     public void Conv4HasTheMamlPaperShape()
     {
         var model = new Conv4(classes: 5);
