@@ -11,13 +11,23 @@ namespace MetaCluster.Grains.Worker;
 /// <summary>
 /// One compute slot: turns (θ, episode indices) into per-episode contributions with Core's algorithm. The run (data,
 /// model, algorithm) is built once per run and kept warm between rounds. Torch work runs synchronously inside
-/// Task.Run — off the Orleans scheduler, and with no await inside a dispose scope (scopes are thread-static).
+/// the slot's own <see cref="ComputeThread"/> — off the Orleans scheduler, always the same thread for libtorch, and
+/// with no await inside a dispose scope (scopes are thread-static).
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
 public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults)
     : Grain, ITaskWorkerGrain
 {
     private CachedRun? _cached;
+    private ComputeThread? _compute;
+
+    private ComputeThread Compute => _compute ??= new ComputeThread($"metacluster-worker {this.GetPrimaryKeyString()}");
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _compute?.Dispose();
+        return Task.CompletedTask;
+    }
 
     private sealed record CachedRun(string RunId, string ConfigJson, TrainingRun Run, EpisodeStream Episodes);
 
@@ -26,7 +36,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         var watch = Stopwatch.StartNew();
         var cached = await GetRun(request);
         string worker = this.GetPrimaryKeyString();
-        var (contributions, failures) = await Task.Run(() => Compute(cached, request, worker));
+        var (contributions, failures) = await Compute.Run(() => ComputeShare(cached, request, worker));
         return new WorkResult
         {
             Worker = worker, Silo = silo.SiloAddress.ToParsableString(),
@@ -44,7 +54,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         if (_cached is { } c && c.RunId == request.RunId && c.ConfigJson == request.ConfigJson) return c;
         _cached = null; // let the previous run's data go before loading the next
         var config = ConfigJson.Read(request.ConfigJson);
-        var run = await Task.Run(() => RunFactory.Create(config));
+        var run = await Compute.Run(() => RunFactory.Create(config));
         return _cached = new CachedRun(request.RunId, request.ConfigJson, run, run.TrainingStream());
     }
 
@@ -53,7 +63,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time, so an
     /// episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
     /// </summary>
-    private (EpisodeContribution[], EpisodeFailure[]) Compute(CachedRun cached, WorkRequest request, string worker)
+    private (EpisodeContribution[], EpisodeFailure[]) ComputeShare(CachedRun cached, WorkRequest request, string worker)
     {
         var algorithm = cached.Run.Algorithm;
         var theta = Core.Models.ParameterSet.FromBytes(algorithm.Layout, request.Theta);
