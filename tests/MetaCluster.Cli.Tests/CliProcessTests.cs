@@ -75,6 +75,18 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal(2 * (8 + 1000 * 8), json.GetProperty("round_bytes_presummed").GetInt64());   // count + int64 per worker
     }
 
+    [Fact]
+    public void CoordinatorBenchRunsItsRoundsThroughGrainsWithInstantWorkers()
+    {
+        var (code, stdout, stderr) = Run("bench", "--coordinator", "--workers", "2", "--iterations", "3", "--meta-batch", "4");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("coordinator", json.GetProperty("bench").GetString());
+        Assert.Equal(3, json.GetProperty("completed_rounds").GetInt64());
+        Assert.Equal(112_893, json.GetProperty("parameters").GetInt32()); // 1-334-334-1: about a 5-way Conv4
+        Assert.True(json.GetProperty("contributions_per_s").GetDouble() > 0);
+    }
+
     [Theory]
     [InlineData("train", "--ways", "0")]
     [InlineData("evaluate", "--checkpoint", "no/such/checkpoint.mcc")]

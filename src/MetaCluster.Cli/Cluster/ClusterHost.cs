@@ -34,17 +34,20 @@ public sealed class ClusterHost : IAsyncDisposable
     /// Starts a localhost silo in this process with <paramref name="workers"/> worker slots — the same wiring
     /// (AddMetaCluster) as a server silo, with in-memory grain storage. Ports are free ones unless given.
     /// </summary>
-    public static async Task<ClusterHost> StartEmbeddedAsync(int workers, int torchThreads, int? gatewayPort)
+    public static async Task<ClusterHost> StartEmbeddedAsync(int workers, int torchThreads, int? gatewayPort,
+        Action<IServiceCollection>? services = null)
     {
         if (workers < 1) throw new ArgumentException($"--workers must be at least 1 (got {workers}).");
         if (gatewayPort is < 1 or > 65535) throw new ArgumentException($"--gateway-port must be a TCP port, 1 to 65535 (got {gatewayPort}).");
         int gateway = gatewayPort ?? FreePort();
-        // Each slot holds a thread-pool thread for a whole share of torch work. With the pool's default minimum (one
-        // thread a core) the silo's own work then waits for the pool to grow, which took seconds per round at start on
-        // 2 cores (first 3 sinusoid rounds: 0.2–10 s; with 16 + slots threads: 0.2 s every time).
+        // The silo, the client and the command share this process's thread pool; with the pool's default minimum (one
+        // thread a core) the silo's work waited for the pool to grow, which took seconds per round at start on 2 cores
+        // (first 3 sinusoid rounds: 0.2–10 s; with 16 + slots threads: 0.2 s every time). Slots compute on their own
+        // threads (ComputeThread).
         ThreadPool.GetMinThreads(out int minWorkerThreads, out int minIoThreads);
         ThreadPool.SetMinThreads(Math.Max(minWorkerThreads, 16 + workers), minIoThreads);
         var builder = NewBuilder();
+        services?.Invoke(builder.Services);
         builder.UseOrleans(silo => silo.AddMetaCluster(options =>
         {
             options.LocalhostClustering = true;

@@ -33,6 +33,11 @@ public sealed class BenchCommand
         Description = "instead of training, time the coordinator's exact sum of contributions (a 5-way Conv4's size unless --parameters) and report a round's bytes with and without worker pre-summing",
         Arity = ArgumentArity.Zero,
     };
+    private readonly Option<bool> _coordinator = new("--coordinator")
+    {
+        Description = "instead of training, measure how many contributions one coordinator grain aggregates per second from workers that answer at once (a Conv4-sized model; --workers slots, --iterations rounds)",
+        Arity = ArgumentArity.Zero,
+    };
     private readonly Option<int?> _parameters = new("--parameters") { Description = "with --aggregation: parameters per contribution", HelpName = "P" };
     private readonly Option<int> _contributions = new("--contributions") { Description = "with --aggregation: contributions to add", HelpName = "N", DefaultValueFactory = _ => 4000 };
     private readonly Option<int> _workers = new("--workers") { Description = "with --aggregation: workers sharing a round (for the bytes figure)", HelpName = "W", DefaultValueFactory = _ => 4 };
@@ -44,6 +49,7 @@ public sealed class BenchCommand
         command.Add(_evalTasks);
         command.Add(_evalSeed);
         command.Add(_aggregation);
+        command.Add(_coordinator);
         command.Add(_parameters);
         command.Add(_contributions);
         command.Add(_workers);
@@ -54,6 +60,14 @@ public sealed class BenchCommand
     private int Execute(ParseResult result)
     {
         var config = _run.ToConfig(result);
+        if (result.GetValue(_coordinator))
+        {
+            int rounds = RunOptions.WasGiven(result, _run.Iterations) ? config.Iterations : 100;
+            if (rounds < 1) throw new ArgumentException($"--iterations must be at least 1 (got {rounds}).");
+            JsonReport.Write(CoordinatorBench.RunAsync(Math.Max(1, result.GetValue(_workers)), rounds,
+                RunOptions.WasGiven(result, _run.MetaBatch) ? config.MetaBatch : 32).GetAwaiter().GetResult());
+            return 0;
+        }
         if (result.GetValue(_aggregation))
         {
             int contributions = result.GetValue(_contributions);

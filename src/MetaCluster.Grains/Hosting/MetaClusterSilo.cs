@@ -52,6 +52,7 @@ public static class MetaClusterSilo
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
+        builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();
         return builder;
     }

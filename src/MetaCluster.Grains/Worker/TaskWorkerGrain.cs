@@ -15,7 +15,8 @@ namespace MetaCluster.Grains.Worker;
 /// with no await inside a dispose scope (scopes are thread-static).
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
-public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults)
+public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults,
+    IContributionSource source)
     : Grain, ITaskWorkerGrain
 {
     private CachedRun? _cached;
@@ -84,7 +85,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         var contributions = new List<EpisodeContribution>(healthy.Count);
         try
         {
-            contributions.AddRange(algorithm.Contribute(theta, healthy, cached.Episodes.Sample).Select(ToMessage));
+            contributions.AddRange(source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample).Select(ToMessage));
         }
         catch (Exception)
         {
@@ -92,7 +93,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             {
                 try
                 {
-                    contributions.Add(ToMessage(algorithm.Contribute(theta, [episode], cached.Episodes.Sample)[0]));
+                    contributions.Add(ToMessage(source.Contribute(cached.Run, theta, [episode], cached.Episodes.Sample)[0]));
                 }
                 catch (Exception e)
                 {
