@@ -19,7 +19,7 @@ namespace MetaCluster.Cli.Commands;
 /// </summary>
 public sealed class AdaptCommand
 {
-    private readonly Option<string> _checkpoint = new("--checkpoint") { Description = "a classifier's checkpoint (…/checkpoint.mcc)", HelpName = "FILE", Required = true };
+    private readonly Option<string> _checkpoint = EvaluationOptions.Checkpoint("a classifier's checkpoint (…/checkpoint.mcc)");
     private readonly Option<string> _support = new("--support")
     {
         Description = "labelled examples: one sub-folder per class (the folder name is the class), a few images each",
@@ -39,7 +39,7 @@ public sealed class AdaptCommand
         HelpName = "non-transductive|transductive",
         DefaultValueFactory = _ => "non-transductive",
     };
-    private readonly Option<int?> _threads = new("--threads") { Description = "libtorch threads (default: the run's)", HelpName = "N" };
+    private readonly Option<int?> _threads = EvaluationOptions.Threads();
     private readonly Option<bool> _json = EvaluationOptions.Json();
 
     public Command Build()

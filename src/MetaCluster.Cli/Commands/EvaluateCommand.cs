@@ -13,7 +13,7 @@ namespace MetaCluster.Cli.Commands;
 /// <summary><c>metacluster evaluate</c>: scores a checkpoint's θ on held-out episodes of the run it was trained with.</summary>
 public sealed class EvaluateCommand
 {
-    private readonly Option<string> _checkpoint = new("--checkpoint") { Description = "the checkpoint file (…/checkpoint.mcc)", HelpName = "FILE", Required = true };
+    private readonly Option<string> _checkpoint = EvaluationOptions.Checkpoint("the checkpoint file (…/checkpoint.mcc)");
     private readonly Option<int> _episodes = new("--episodes")
     {
         Description = "held-out episodes (tasks) to average over",
@@ -28,7 +28,7 @@ public sealed class EvaluateCommand
         DefaultValueFactory = _ => "both",
     };
     private readonly Option<ulong> _evalSeed = EvaluationOptions.EvalSeed();
-    private readonly Option<int?> _threads = new("--threads") { Description = "libtorch threads (default: the run's)", HelpName = "N" };
+    private readonly Option<int?> _threads = EvaluationOptions.Threads();
     private readonly Option<string> _data = new("--data") { Description = "dataset folder on this machine, if not where the run was trained", HelpName = "DIR" };
     private readonly Option<bool> _json = EvaluationOptions.Json();
     private readonly Option<int?> _shots = new("--shots") { Description = "support examples per class in the evaluation episodes (default: the run's K), e.g. K=5 for a K=10-trained sinusoid model", HelpName = "K" };

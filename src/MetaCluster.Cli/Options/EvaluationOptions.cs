@@ -14,6 +14,12 @@ public static class EvaluationOptions
         Arity = ArgumentArity.Zero,
     };
 
+    public static Option<string> Checkpoint(string description) =>
+        new("--checkpoint") { Description = description, HelpName = "FILE", Required = true };
+
+    public static Option<int?> Threads() =>
+        new("--threads") { Description = "libtorch threads (default: the run's)", HelpName = "N" };
+
     public static Option<ulong> EvalSeed() => new("--eval-seed")
     {
         Description = "seed of the held-out evaluation episodes (fixed, so runs are compared on the same tasks)",

@@ -74,11 +74,22 @@ public abstract class MetaAlgorithm
     {
         EnsureLayout(theta);
         long[] indices = episodeIndices.ToArray();
-        // Only a batchable model and algorithm need to know the task kind, which takes sampling one episode.
+        // Only a batchable model and algorithm need to know the task kind; the episode sampled to learn it is reused.
         if (indices.Length > 0 && Options.Batching != BatchingMode.Loop
-            && (Options.Batching == BatchingMode.Batched || (this is ITaskBatchedAlgorithm && Model is IBatchedModel))
-            && UsesTaskBatching(KindOf(sample(indices[0]))))
-            return ContributeBatched(theta, indices, sample);
+            && (Options.Batching == BatchingMode.Batched || (this is ITaskBatchedAlgorithm && Model is IBatchedModel)))
+        {
+            var first = sample(indices[0]);
+            bool batched = false;
+            try
+            {
+                batched = UsesTaskBatching(first.Kind);
+            }
+            finally
+            {
+                if (!batched) first.Dispose();
+            }
+            if (batched) return ContributeBatched(theta, indices, first, sample);
+        }
         using var call = NewDisposeScope();
         var leaves = theta.ToTensors(requiresGrad: true);
         var contributions = new List<Contribution>();
@@ -105,15 +116,10 @@ public abstract class MetaAlgorithm
         return supported && Options.Batching != BatchingMode.Loop;
     }
 
-    private static TaskKind KindOf(Episode episode)
-    {
-        using (episode) return episode.Kind;
-    }
-
-    private IReadOnlyList<Contribution> ContributeBatched(ParameterSet theta, long[] indices, Func<long, Episode> sample)
+    private IReadOnlyList<Contribution> ContributeBatched(ParameterSet theta, long[] indices, Episode first, Func<long, Episode> sample)
     {
         using var call = NewDisposeScope();
-        var episodes = indices.Select(sample).ToArray();
+        Episode[] episodes = [first, .. indices.Skip(1).Select(sample)];
         // libtorch takes another kernel for a batch of one (bmm → mm), which rounds differently; a lone episode is
         // therefore computed beside a copy of itself, so its bits do not depend on how a round was split.
         var batch = new TaskBatch(episodes.Length == 1 ? [episodes[0], episodes[0]] : episodes);
