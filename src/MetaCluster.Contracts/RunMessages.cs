@@ -57,6 +57,8 @@ public sealed class RunStatus
     [Id(13)] public string? CheckpointPath { get; init; }
     /// <summary>Silos that computed at least one episode of the last round.</summary>
     [Id(14)] public string[] ContributingSilos { get; init; } = [];
+    /// <summary>How often a new coordinator activation took the run over from its persisted record (its process died).</summary>
+    [Id(15)] public int Recoveries { get; init; }
 
     public bool IsFinished => State is RunState.Completed or RunState.Cancelled or RunState.Failed;
 }

@@ -44,6 +44,11 @@ public sealed class WorkResult
     [Id(2)] public required EpisodeContribution[] Contributions { get; init; }
     [Id(3)] public required EpisodeFailure[] Failures { get; init; }
     [Id(4)] public double Seconds { get; init; }
+    /// <summary>
+    /// Episodes the worker gives back uncomputed because its silo is shutting down: the coordinator deals them to
+    /// other workers (counted as re-dispatched) and sends this worker nothing more.
+    /// </summary>
+    [Id(5)] public long[] HandedBack { get; init; } = [];
 }
 
 [GenerateSerializer, Immutable, Alias("mc.WorkerInfo")]

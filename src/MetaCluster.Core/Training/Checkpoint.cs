@@ -24,11 +24,13 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
     private sealed record Header(TrainingConfig Config, long Round, string[] Names, long[][] Shapes,
         string Optimizer, long OptimizerStep, string[] VectorNames, int[] VectorLengths);
 
-    public void Save(string path)
+    public void Save(string path) => WriteFile(path, ToBytes());
+
+    /// <summary>Writes checkpoint bytes (from <see cref="ToBytes"/>) atomically: a temporary file, flushed, then renamed.</summary>
+    public static void WriteFile(string path, byte[] bytes)
     {
         string fullPath = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
-        byte[] bytes = ToBytes();
         string temporary = $"{fullPath}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {

@@ -3,8 +3,10 @@ using MetaCluster.Contracts;
 namespace MetaCluster.Grains.Coordinator;
 
 /// <summary>
-/// The coordinator's persisted record of its run: enough to tell a later activation what the run was and where its
-/// checkpoint lies. θ itself lives in the checkpoint file, not in grain storage.
+/// The coordinator's persisted record of its run (grain storage: Redis on a server cluster): the request that started
+/// it and its latest checkpoint (θ, optimizer state, round). A new activation — after the process hosting the old one
+/// died — rebuilds the run from this record alone and goes on from <see cref="Checkpoint"/>, so at most the rounds
+/// since that checkpoint are recomputed, and θ ends bit-identical to an uninterrupted run.
 /// </summary>
 [GenerateSerializer, Alias("mc.CoordinatorRecord")]
 public sealed class CoordinatorRecord
@@ -13,7 +15,19 @@ public sealed class CoordinatorRecord
     [Id(1)] public string? CheckpointDirectory { get; set; }
     [Id(2)] public int MaxWorkers { get; set; }
     [Id(3)] public RunState State { get; set; }
+    /// <summary>Rounds completed when the record was written.</summary>
     [Id(4)] public long Round { get; set; }
     [Id(5)] public string? Error { get; set; }
+    /// <summary>The round of <see cref="Checkpoint"/> (null while the run still restarts from its initial θ).</summary>
     [Id(6)] public long? CheckpointRound { get; set; }
+    /// <summary>Checkpoint file bytes the run resumes from; null = from the initial θ of its seed (round 0).</summary>
+    [Id(7)] public byte[]? Checkpoint { get; set; }
+    [Id(8)] public string? CheckpointPath { get; set; }
+    [Id(9)] public TimeSpan WorkerDeadlineBase { get; set; }
+    [Id(10)] public TimeSpan WorkerDeadlinePerEpisode { get; set; }
+    [Id(11)] public long Redispatched { get; set; }
+    [Id(12)] public long Retried { get; set; }
+    /// <summary>How many times an activation took the run over from this record.</summary>
+    [Id(13)] public int Recoveries { get; set; }
+    [Id(14)] public bool PauseRequested { get; set; }
 }

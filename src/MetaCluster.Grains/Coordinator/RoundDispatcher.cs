@@ -68,6 +68,16 @@ internal sealed class RoundDispatcher(
 
     private void Accept(State state, long round, string worker, long[] share, WorkResult result)
     {
+        if (result.HandedBack.Length > 0)
+        {
+            // The worker's silo is shutting down: it takes no more of this round, and what it held goes to the others.
+            state.Live.Remove(worker);
+            var returned = result.HandedBack.Where(share.Contains).Concat(state.Queues[worker]).Where(i => !state.Results.ContainsKey(i)).Distinct().ToArray();
+            state.Queues[worker].Clear();
+            counters.Redispatched += returned.Length;
+            logger.LogInformation("Round {Round}: worker {Worker} is shutting down and handed back episodes {Episodes}.", round, worker, Describe(returned));
+            Deal(state, round, returned);
+        }
         foreach (var c in result.Contributions)
             if (share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c)) state.Silos.Add(result.Silo);
         var retry = new List<long>();
@@ -83,7 +93,7 @@ internal sealed class RoundDispatcher(
             retry.Add(f.Episode);
         }
         // An episode the reply neither computed nor reported is a worker fault: compute it elsewhere.
-        var missing = share.Where(i => !state.Results.ContainsKey(i) && !result.Failures.Any(f => f.Episode == i)).ToArray();
+        var missing = share.Where(i => !state.Results.ContainsKey(i) && !result.Failures.Any(f => f.Episode == i) && !result.HandedBack.Contains(i)).ToArray();
         counters.Redispatched += missing.Length;
         Deal(state, round, [.. retry, .. missing]);
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MetaCluster.Grains.Placement;
+using MetaCluster.Grains.Telemetry;
 using MetaCluster.Grains.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -7,6 +8,8 @@ using Orleans.Configuration;
 using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
 
 namespace MetaCluster.Grains.Hosting;
 
@@ -16,7 +19,7 @@ namespace MetaCluster.Grains.Hosting;
 /// </summary>
 public static class MetaClusterSilo
 {
-    /// <summary>Grain storage for coordinator records (in memory for now; Redis in a real cluster later).</summary>
+    /// <summary>Grain storage for the coordinators' run records: Redis on a server cluster, in memory otherwise.</summary>
     public const string StorageName = "metacluster";
 
     public static ISiloBuilder AddMetaCluster(this ISiloBuilder builder, Action<MetaClusterSiloOptions>? configure = null)
@@ -30,6 +33,20 @@ public static class MetaClusterSilo
     {
         options.Validate();
         if (options.LocalhostClustering) builder.UseLocalhostClustering(options.SiloPort, options.GatewayPort, serviceId: options.ServiceId, clusterId: options.ClusterId);
+        if (options.Redis is { } redis)
+        {
+            // One configuration for the three: membership, the coordinators' run records, and their recovery reminders.
+            var configuration = ConfigurationOptions.Parse(redis);
+            builder.UseRedisClustering(o => o.ConfigurationOptions = configuration);
+            builder.AddRedisGrainStorage(StorageName, o => o.ConfigurationOptions = configuration);
+            builder.UseRedisReminderService(o => o.ConfigurationOptions = configuration);
+            builder.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = (options.ServiceId, options.ClusterId));
+        }
+        else
+        {
+            builder.AddMemoryGrainStorage(StorageName);
+            builder.UseInMemoryReminderService();
+        }
 
         // What this silo offers, for the placement filters here and the coordinator's worker directory.
         builder.UseSiloMetadata(new Dictionary<string, string>
@@ -48,9 +65,10 @@ public static class MetaClusterSilo
             membership.ProbeTimeout = options.ProbeTimeout;
             membership.NumMissedProbesLimit = options.NumMissedProbesLimit;
         });
-        builder.AddMemoryGrainStorage(StorageName);
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        builder.Services.AddMetrics();
+        builder.Services.TryAddSingleton<MetaClusterMetrics>();
         builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();

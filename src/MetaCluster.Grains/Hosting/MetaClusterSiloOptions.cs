@@ -38,6 +38,18 @@ public sealed class MetaClusterSiloOptions
     /// <summary>How long a round waits for a first worker silo to appear before the run fails.</summary>
     public TimeSpan WorkerWaitTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often a live run's recovery reminder ticks. A client polling the run reactivates a lost coordinator at once;
+    /// the reminder does it when nobody is polling. Orleans warns below one minute.
+    /// </summary>
+    public TimeSpan RecoveryReminderPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// A StackExchange.Redis configuration ("host:port,password=…"): membership, grain storage (the coordinators'
+    /// run records) and reminders in Redis — a real multi-process cluster. Null: in memory (embedded and test silos).
+    /// </summary>
+    public string? Redis { get; set; }
+
     /// <summary>Start a single-machine cluster on localhost (the CLI's embedded silo); false when the host configures clustering.</summary>
     public bool LocalhostClustering { get; set; }
     public int SiloPort { get; set; } = 11111;
@@ -55,6 +67,8 @@ public sealed class MetaClusterSiloOptions
         if (string.IsNullOrWhiteSpace(Device)) throw new ArgumentException("the worker device must be named (e.g. cpu).");
         if (ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit < 1)
             throw new ArgumentException($"membership probing needs a positive timeout and at least one missed probe (got {ProbeTimeout}, {NumMissedProbesLimit}).");
+        if (RecoveryReminderPeriod <= TimeSpan.Zero) throw new ArgumentException($"the recovery reminder period must be positive (got {RecoveryReminderPeriod}).");
+        if (LocalhostClustering && Redis is not null) throw new ArgumentException("a silo uses either localhost clustering or Redis, not both.");
         if (WorkerDeadlineBase <= TimeSpan.Zero || WorkerDeadlinePerEpisode < TimeSpan.Zero)
             throw new ArgumentException("worker deadlines must be positive.");
     }

@@ -3,6 +3,8 @@ using MetaCluster.Contracts;
 using MetaCluster.Core.Training;
 using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Placement;
+using MetaCluster.Grains.Telemetry;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
@@ -16,7 +18,7 @@ namespace MetaCluster.Grains.Worker;
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
 public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults,
-    IContributionSource source)
+    IContributionSource source, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics)
     : Grain, ITaskWorkerGrain
 {
     private CachedRun? _cached;
@@ -35,9 +37,15 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
         var watch = Stopwatch.StartNew();
-        var cached = await GetRun(request);
         string worker = this.GetPrimaryKeyString();
+        // A silo on its way down (scale-in, rolling update) gives its share back at once rather than start work the
+        // shutdown may cut off: the coordinator deals it to the others, and θ does not depend on who computes what.
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+            return new WorkResult { Worker = worker, Silo = silo.SiloAddress.ToParsableString(), Contributions = [], Failures = [], HandedBack = request.Episodes };
+        var cached = await GetRun(request);
+        var computing = Stopwatch.StartNew();
         var (contributions, failures) = await Compute.Run(() => ComputeShare(cached, request, worker));
+        metrics.EpisodesComputed(cached.Run.Config.Algorithm, contributions.Length, computing.Elapsed.TotalSeconds);
         return new WorkResult
         {
             Worker = worker, Silo = silo.SiloAddress.ToParsableString(),

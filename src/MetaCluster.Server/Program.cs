@@ -1,0 +1,48 @@
+using MetaCluster.Core.Runtime;
+using MetaCluster.Grains.Hosting;
+using MetaCluster.Grains.Telemetry;
+using MetaCluster.Server;
+using Orleans.Runtime;
+using OpenTelemetry.Metrics;
+
+// metacluster-server: one Orleans silo (coordinator, worker or both) with /healthz, /readyz and /metrics.
+var builder = WebApplication.CreateBuilder(args);
+builder.Configuration.AddCommandLine(args, ServerOptions.Switches.ToDictionary());
+ServerOptions server;
+try
+{
+    server = ServerOptions.Read(builder.Configuration);
+    if (server.Role != ServerRole.Coordinator) TorchRuntime.EnsureLoaded();
+}
+catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+// Slots compute on their own threads; the silo's messaging and grain turns need the pool to be there at once.
+ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
+ThreadPool.SetMinThreads(Math.Max(minWorkers, 16 + server.Slots), minIo);
+
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(server.HttpPort));
+// Orleans' Kubernetes guidance: finish a graceful leave (hand back work, deregister) inside the pod's grace period.
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(server.ShutdownTimeout));
+builder.Services.AddSingleton<SiloReadiness>();
+builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloReadiness>());
+builder.UseOrleans(silo =>
+{
+    if (server.Redis is not null)
+        silo.ConfigureEndpoints(server.AdvertisedAddress, server.SiloPort, server.GatewayPort, listenOnAnyHostAddress: true);
+    if (server.Name is { } name) silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = name);
+    silo.AddMetaCluster(server.Apply);
+});
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+    .AddMeter("Microsoft.Orleans", MetaClusterMetrics.MeterName)
+    .AddPrometheusExporter());
+
+var app = builder.Build();
+app.MapGet("/healthz", () => Results.Text("ok\n"));
+app.MapGet("/readyz", (SiloReadiness readiness) => readiness.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
+app.MapPrometheusScrapingEndpoint("/metrics");
+await app.RunAsync();
+return 0;

@@ -1,0 +1,118 @@
+using System.Net;
+using MetaCluster.Grains.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace MetaCluster.Server;
+
+/// <summary>What this process does in the cluster: coordinators, task workers, or both.</summary>
+public enum ServerRole
+{
+    All,
+    Coordinator,
+    Worker,
+}
+
+/// <summary>
+/// The server's settings, section "MetaCluster" of appsettings.json, environment variables (MetaCluster__Role, …) and
+/// flags (--role, …; see <see cref="Switches"/>), later sources overriding earlier ones.
+/// </summary>
+public sealed class ServerOptions
+{
+    public const string Section = "MetaCluster";
+
+    /// <summary>Short flags for the settings people type; any setting also works as --MetaCluster:Name value.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Switches = new Dictionary<string, string>
+    {
+        ["--role"] = $"{Section}:Role",
+        ["--redis"] = $"{Section}:Redis",
+        ["--service-id"] = $"{Section}:ServiceId",
+        ["--cluster-id"] = $"{Section}:ClusterId",
+        ["--advertised-ip"] = $"{Section}:AdvertisedIP",
+        ["--silo-port"] = $"{Section}:SiloPort",
+        ["--gateway-port"] = $"{Section}:GatewayPort",
+        ["--http-port"] = $"{Section}:HttpPort",
+        ["--slots"] = $"{Section}:Slots",
+        ["--threads"] = $"{Section}:TorchThreads",
+        ["--device"] = $"{Section}:Device",
+        ["--name"] = $"{Section}:Name",
+        ["--shutdown-timeout"] = $"{Section}:ShutdownTimeout",
+        ["--recovery-reminder-period"] = $"{Section}:RecoveryReminderPeriod",
+    };
+
+    public ServerRole Role { get; init; } = ServerRole.All;
+    /// <summary>StackExchange.Redis configuration for membership, run records and reminders; null = a localhost dev cluster (role all only).</summary>
+    public string? Redis { get; init; }
+    public string ServiceId { get; init; } = MetaClusterSiloOptions.DefaultServiceId;
+    public string ClusterId { get; init; } = MetaClusterSiloOptions.DefaultClusterId;
+    /// <summary>The address other silos reach this one at (the pod IP); loopback when not given.</summary>
+    public string? AdvertisedIP { get; init; }
+    public int SiloPort { get; init; } = 11111;
+    public int GatewayPort { get; init; } = 30000;
+    /// <summary>/healthz, /readyz and /metrics — the only HTTP endpoints.</summary>
+    public int HttpPort { get; init; } = 8080;
+    public int Slots { get; init; } = 1;
+    public int TorchThreads { get; init; }
+    public string Device { get; init; } = "cpu";
+    public string? Name { get; init; }
+    /// <summary>Seconds the host gives a graceful shutdown; keep it below the pod's terminationGracePeriodSeconds.</summary>
+    public double ShutdownTimeout { get; init; } = 25;
+    /// <summary>Seconds between a live run's recovery reminder ticks.</summary>
+    public double RecoveryReminderPeriod { get; init; } = 60;
+
+    /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
+    public static ServerOptions Read(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(Section);
+        string? role = section["Role"];
+        ServerOptions options;
+        try
+        {
+            options = section.Get<ServerOptions>() ?? new ServerOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ArgumentException($"bad server setting: {e.InnerException?.Message ?? e.Message}", e);
+        }
+        if (role is not null && !Enum.TryParse<ServerRole>(role, ignoreCase: true, out _))
+            throw new ArgumentException($"--role must be coordinator, worker or all (got '{role}').");
+        options.Validate();
+        return options;
+    }
+
+    public IPAddress AdvertisedAddress =>
+        AdvertisedIP is null ? IPAddress.Loopback
+        : IPAddress.TryParse(AdvertisedIP, out var address) ? address
+        : throw new ArgumentException($"--advertised-ip must be an IP address (got '{AdvertisedIP}'); in Kubernetes pass the pod IP (status.podIP).");
+
+    public void Validate()
+    {
+        if (Redis is null && Role != ServerRole.All)
+            throw new ArgumentException($"a {Role.ToString().ToLowerInvariant()} server joins a cluster through Redis: pass --redis HOST:PORT[,password=…] (only --role all runs alone, as a localhost cluster).");
+        foreach (var (name, port) in new[] { ("--silo-port", SiloPort), ("--gateway-port", GatewayPort), ("--http-port", HttpPort) })
+            if (port is < 1 or > 65535) throw new ArgumentException($"{name} must be a TCP port, 1 to 65535 (got {port}).");
+        if (SiloPort == GatewayPort || SiloPort == HttpPort || GatewayPort == HttpPort)
+            throw new ArgumentException($"the silo, gateway and HTTP ports must differ (got {SiloPort}, {GatewayPort}, {HttpPort}).");
+        if (Role != ServerRole.Coordinator && Slots < 1) throw new ArgumentException($"--slots must be at least 1 on a worker (got {Slots}).");
+        if (TorchThreads < 0) throw new ArgumentException($"--threads must be 0 (libtorch's default) or more (got {TorchThreads}).");
+        if (ShutdownTimeout <= 0) throw new ArgumentException($"--shutdown-timeout must be a positive number of seconds (got {ShutdownTimeout}).");
+        if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
+        _ = AdvertisedAddress;
+    }
+
+    /// <summary>The silo's MetaCluster wiring for this role.</summary>
+    public void Apply(MetaClusterSiloOptions silo)
+    {
+        silo.Worker = Role != ServerRole.Coordinator;
+        silo.Coordinator = Role != ServerRole.Worker;
+        silo.Slots = Math.Max(Slots, 1);
+        silo.TorchThreads = TorchThreads;
+        silo.Device = Device;
+        silo.Redis = Redis;
+        silo.ServiceId = ServiceId;
+        silo.ClusterId = ClusterId;
+        silo.LocalhostClustering = Redis is null;
+        silo.SiloPort = SiloPort;
+        silo.GatewayPort = GatewayPort;
+        silo.RecoveryReminderPeriod = TimeSpan.FromSeconds(RecoveryReminderPeriod);
+    }
+}
