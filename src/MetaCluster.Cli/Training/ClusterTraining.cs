@@ -41,11 +41,27 @@ public static class ClusterTraining
         {
             long next = started.Round;
             bool cancelSent = false;
+            var contact = new CoordinatorContact(runId);
             while (true)
             {
                 // Status first, rounds second: once the status says finished, the rounds fetched after it are all there are.
-                var status = await client.GetStatusAsync(runId);
-                foreach (var round in await client.GetRoundsAsync(runId, next))
+                RunStatus status;
+                RoundMetrics[] rounds;
+                try
+                {
+                    status = await client.GetStatusAsync(runId);
+                    rounds = await client.GetRoundsAsync(runId, next);
+                    contact.Restore();
+                }
+                catch (Exception e) when (CoordinatorContact.IsTransient(e))
+                {
+                    // The coordinator's silo died: the next call activates it on a surviving silo, which resumes the run
+                    // from its persisted checkpoint. Rounds it recomputes carry numbers already seen, so none count twice.
+                    contact.Lost(e);
+                    await Task.Delay(CoordinatorContact.RetryInterval);
+                    continue;
+                }
+                foreach (var round in rounds)
                 {
                     stats.Add(ToReport(round), round.Seconds);
                     next = round.Round + 1;
