@@ -68,6 +68,55 @@ else
   fail "dashboard: deploy/grafana/metacluster.json is not valid JSON"
 fi
 
+# Every panel query, and the run_id variable: MetaCluster series filtered on $run_id (the inner-loop histogram has
+# no run_id label), no literal data source uid, and PromQL that parses (promtool check rules, when promtool is here).
+if dash_report=$(node - "$root/deploy/grafana/metacluster.json" "$render/dashboard-rules.yml" <<'NODE' 2>&1
+const fs = require("fs");
+const [file, rulesOut] = process.argv.slice(2);
+const d = JSON.parse(fs.readFileSync(file, "utf8"));
+const problems = [];
+const exprs = [];
+const walk = (panels) => { for (const p of panels ?? []) { walk(p.panels); for (const t of p.targets ?? []) exprs.push([p.title, t.expr]); } };
+walk(d.panels);
+if (!(d.__inputs ?? []).some((i) => i.name === "DS_PROMETHEUS" && i.pluginId === "prometheus")) problems.push("no DS_PROMETHEUS input");
+const vars = Object.fromEntries((d.templating?.list ?? []).map((v) => [v.name, v]));
+if (vars.datasource?.type !== "datasource") problems.push("no datasource variable");
+if (!String(vars.run_id?.definition).includes("label_values(metacluster_rounds_completed_total, run_id)")) problems.push("run_id variable query");
+for (const [title, expr] of exprs) {
+  for (const m of expr.matchAll(/\b(metacluster_[a-z_]+)(\{[^}]*\})?/g)) {
+    if (!m[1].startsWith("metacluster_inner_loop_duration_seconds") && !(m[2] ?? "").includes('run_id=~"$run_id"'))
+      problems.push(`${title}: ${m[1]} not filtered on $run_id`);
+  }
+}
+const rules = ["groups:", "  - name: dashboard", "    rules:"];
+exprs.forEach(([, e], i) => rules.push(`      - record: dashboard:expr_${i}`, `        expr: ${JSON.stringify(e.replaceAll("$run_id", ".*"))}`));
+fs.writeFileSync(rulesOut, rules.join("\n") + "\n");
+for (const p of problems) console.log("  " + p);
+console.log(`${exprs.length} queries, ${problems.length} problems`);
+process.exit(problems.length ? 1 : 0);
+NODE
+); then
+  pass "dashboard: $(tail -n1 <<<"$dash_report")"
+else
+  echo "$dash_report"
+  fail "dashboard: $(tail -n1 <<<"$dash_report")"
+fi
+if command -v promtool >/dev/null 2>&1; then
+  if out=$(promtool check rules "$render/dashboard-rules.yml" 2>&1); then
+    pass "dashboard: every query parses as PromQL (promtool check rules)"
+  else
+    echo "$out"
+    fail "dashboard: PromQL that promtool rejects"
+  fi
+  if out=$(promtool check config "$root/deploy/prometheus/prometheus.yml" 2>&1); then
+    pass "prometheus.yml: promtool check config"
+  else
+    echo "$out"
+    fail "prometheus.yml: promtool check config"
+  fi
+else
+  echo "SKIP  PromQL and prometheus.yml checks (no promtool: apt-get install prometheus)"
+fi
 # --- lint ------------------------------------------------------------------------------------------------------------
 if out=$("$helm" lint "$chart" 2>&1); then pass "helm lint"; else echo "$out"; fail "helm lint"; fi
 if out=$("$helm" lint --strict "$chart" 2>&1); then pass "helm lint --strict"; else echo "$out"; fail "helm lint --strict"; fi
@@ -137,6 +186,13 @@ if [ -z "$metrics_service" ] || grep -q 'port: 11111\|port: 30000\|port: silo\|p
   fail "metrics Service exposes a silo or gateway port"
 else
   pass "metrics Service exposes only the HTTP port"
+fi
+
+cm=$(awk -v RS='\n---\n' '/kind: ConfigMap\n/ && /\n  name: metacluster-check-dashboard\n/' "$render/default.yaml")
+if grep -q '"uid": "metacluster"' <<<"$cm" && ! grep -q 'DS_PROMETHEUS}' <<<"$cm" && grep -q 'grafana_dashboard: "1"' <<<"$cm"; then
+  pass "dashboard ConfigMap: sidecar label, dashboard embedded, data source placeholder resolved"
+else
+  fail "dashboard ConfigMap: label, dashboard or data source uid wrong"
 fi
 
 # --- negative cases: helm must refuse these values, for the reason on each file's "# expect:" line ---------------
