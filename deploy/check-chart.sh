@@ -195,6 +195,15 @@ else
   fail "dashboard ConfigMap: label, dashboard or data source uid wrong"
 fi
 
+# NOTES.txt (helm template does not render it; a client-side dry-run install does).
+if notes=$("$helm" install mc "$chart" --namespace metacluster --dry-run=client 2>&1) \
+   && grep -q 'exec -it deploy/mc-metacluster-coordinator' <<<"$notes" && grep -q 'metacluster train --cluster "redis://' <<<"$notes"; then
+  pass "NOTES.txt renders, with the command that starts a run"
+else
+  echo "$notes" | tail -n 20
+  fail "NOTES.txt"
+fi
+
 # --- negative cases: helm must refuse these values, for the reason on each file's "# expect:" line ---------------
 for f in "$check"/values/invalid-*.yaml; do
   name=$(basename "$f" .yaml)
