@@ -35,6 +35,8 @@ public sealed class ServerOptions
         ["--threads"] = $"{Section}:TorchThreads",
         ["--device"] = $"{Section}:Device",
         ["--name"] = $"{Section}:Name",
+        ["--data-directory"] = $"{Section}:DataDirectory",
+        ["--checkpoint-directory"] = $"{Section}:CheckpointDirectory",
         ["--shutdown-timeout"] = $"{Section}:ShutdownTimeout",
         ["--recovery-reminder-period"] = $"{Section}:RecoveryReminderPeriod",
     };
@@ -54,6 +56,10 @@ public sealed class ServerOptions
     public int TorchThreads { get; init; }
     public string Device { get; init; } = "cpu";
     public string? Name { get; init; }
+    /// <summary>Where relative --data paths of runs are found (a mounted volume in Kubernetes).</summary>
+    public string? DataDirectory { get; init; }
+    /// <summary>Where relative --checkpoint-dir paths of runs are written (a writable volume; the image's root is read-only).</summary>
+    public string? CheckpointDirectory { get; init; }
     /// <summary>Seconds the host gives a graceful shutdown; keep it below the pod's terminationGracePeriodSeconds.</summary>
     public double ShutdownTimeout { get; init; } = 25;
     /// <summary>Seconds between a live run's recovery reminder ticks.</summary>
@@ -114,5 +120,6 @@ public sealed class ServerOptions
         silo.SiloPort = SiloPort;
         silo.GatewayPort = GatewayPort;
         silo.RecoveryReminderPeriod = TimeSpan.FromSeconds(RecoveryReminderPeriod);
+        (silo.DataDirectory, silo.CheckpointDirectory) = (DataDirectory, CheckpointDirectory);
     }
 }

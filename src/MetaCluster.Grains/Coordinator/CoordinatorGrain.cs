@@ -87,7 +87,7 @@ public sealed class CoordinatorGrain(
         var (run, optimizer, theta, round) = await Build(config, request.ResumeCheckpoint, "the checkpoint to resume");
 
         (_config, _configJson, _run, _optimizer, _theta) = (config, request.ConfigJson, run, optimizer, theta);
-        (_checkpointDirectory, _maxWorkers) = (request.CheckpointDirectory, request.MaxWorkers);
+        (_checkpointDirectory, _maxWorkers) = (options.Value.LocalizeCheckpoints(request.CheckpointDirectory), request.MaxWorkers);
         (_deadlineBase, _deadlinePerEpisode) = (deadlineBase, deadlinePerEpisode);
         (_round, _error, _lastRound, _faults, _silos, _recoveries) = (round, null, null, new(), [], 0);
         // A resumed run's starting point is its first recovery point too.
@@ -96,6 +96,7 @@ public sealed class CoordinatorGrain(
         (_pauseRequested, _cancelRequested) = (false, false);
         _snapshot = Snapshot();
         _state = RunState.Running;
+        metrics.RunStarted(RunId, Algorithm);
         await Persist();
         await RegisterRecoveryReminder();
         _ = RunLoop();
@@ -150,7 +151,7 @@ public sealed class CoordinatorGrain(
     /// <summary>The run, optimizer and θ for <paramref name="config"/>, from a checkpoint's bytes or from the seed's initial θ.</summary>
     private async Task<(TrainingRun Run, IOuterOptimizer Optimizer, ParameterSet Theta, long Round)> Build(TrainingConfig config, byte[]? checkpointBytes, string what)
     {
-        var run = await Task.Run(() => RunFactory.Create(config));
+        var run = await Task.Run(() => RunFactory.Create(options.Value.Localize(config)));
         // Before anything is sent: θ must fit one message (RunFactory builds the layout, not the tensors).
         MessageSizeGuard.EnsureFits(run.Algorithm.Layout.TotalCount, messaging.Value.MaxMessageBodySize);
         var optimizer = run.CreateOptimizer();
@@ -189,6 +190,7 @@ public sealed class CoordinatorGrain(
             await UnregisterRecoveryReminder();
             return;
         }
+        metrics.RunStarted(RunId, Algorithm);
         metrics.Recovered(RunId, Algorithm);
         logger.LogWarning("Run {RunId}: took over from the persisted record at round {Round} (recovery {Recoveries}, {Seconds:F1} s to rebuild); rounds {Round}–{Reached} are recomputed.",
             RunId, _round, _recoveries, watch.Elapsed.TotalSeconds, _round, r.Round);

@@ -50,6 +50,23 @@ public sealed class MetaClusterSiloOptions
     /// </summary>
     public string? Redis { get; set; }
 
+    /// <summary>
+    /// Where a run's relative data directory (TrainingConfig.DataDir, the CLI's --data) is found on this silo — a mounted
+    /// volume on Kubernetes; null = the process's working directory. Absolute paths are used as they are.
+    /// </summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>Where a run's relative checkpoint directory is created on this silo; null = the working directory.</summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>The config as this silo reads its data: a relative DataDir under <see cref="DataDirectory"/>.</summary>
+    public Core.Training.TrainingConfig Localize(Core.Training.TrainingConfig config) =>
+        config.DataDir is { } dir && DataDirectory is { } root && !Path.IsPathRooted(dir) ? config with { DataDir = Path.Combine(root, dir) } : config;
+
+    /// <summary>A run's checkpoint directory on this silo: a relative one under <see cref="CheckpointDirectory"/>.</summary>
+    public string? LocalizeCheckpoints(string? directory) =>
+        directory is not null && CheckpointDirectory is { } root && !Path.IsPathRooted(directory) ? Path.Combine(root, directory) : directory;
+
     /// <summary>Start a single-machine cluster on localhost (the CLI's embedded silo); false when the host configures clustering.</summary>
     public bool LocalhostClustering { get; set; }
     public int SiloPort { get; set; } = 11111;

@@ -58,6 +58,20 @@ public sealed class MetaClusterMetrics : IDisposable
         }
     }
 
+    /// <summary>
+    /// A coordinator took a run on (started or recovered it): its counters are written at 0, so a dashboard or alert
+    /// sees "no failures yet" rather than no series at all.
+    /// </summary>
+    public void RunStarted(string runId, string algorithm)
+    {
+        var tags = Tags(runId, algorithm);
+        _redispatched.Add(0, tags);
+        _failedRounds.Add(0, tags);
+        _recoveries.Add(0, tags);
+        _contributionBytes.Add(0, tags);
+        Gauges(runId, algorithm);
+    }
+
     public void Redispatched(string runId, string algorithm, long episodes)
     {
         if (episodes > 0) _redispatched.Add(episodes, Tags(runId, algorithm));

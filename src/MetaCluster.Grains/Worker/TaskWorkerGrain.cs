@@ -63,7 +63,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         if (_cached is { } c && c.RunId == request.RunId && c.ConfigJson == request.ConfigJson) return c;
         _cached = null; // let the previous run's data go before loading the next
         var config = ConfigJson.Read(request.ConfigJson);
-        var run = await Compute.Run(() => RunFactory.Create(config));
+        var run = await Compute.Run(() => RunFactory.Create(options.Value.Localize(config)));
         return _cached = new CachedRun(request.RunId, request.ConfigJson, run, run.TrainingStream());
     }
 

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace MetaCluster.Server.Tests;
+
+/// <summary>A process the test started: its output kept for failure messages, stopped for sure on dispose.</summary>
+public sealed class ChildProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    public ChildProcess(string name, string file, IEnumerable<string> arguments)
+    {
+        Name = name;
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in arguments) start.ArgumentList.Add(argument);
+        _process = new Process { StartInfo = start };
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.Start();
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Name { get; }
+    public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    /// <summary>The last lines of output, for an assertion message.</summary>
+    public string Tail(int lines = 40) => $"--- {Name} (last {lines} lines) ---\n" + string.Join('\n', Output.Split('\n').TakeLast(lines));
+
+    /// <summary>kill -9: no shutdown, no goodbye to the cluster — a crashed machine.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    /// <summary>SIGTERM, as Kubernetes stops a pod: the host shuts down gracefully.</summary>
+    public void Terminate()
+    {
+        if (!_process.HasExited) _ = kill(_process.Id, 15);
+    }
+
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+            _process.WaitForExit(); // drains the redirected output
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Kill();
+        }
+        catch (InvalidOperationException)
+        {
+            // never started or already reaped
+        }
+        _process.Dispose();
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}

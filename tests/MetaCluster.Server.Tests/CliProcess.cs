@@ -1,0 +1,18 @@
+using System.Text.Json;
+
+namespace MetaCluster.Server.Tests;
+
+/// <summary>The `metacluster` command as a user runs it.</summary>
+public static class CliProcess
+{
+    public static ChildProcess Start(string name, params string[] arguments) => new(name, "dotnet", [Paths.Cli, .. arguments]);
+
+    /// <summary>Waits for a command that prints one JSON line and must succeed.</summary>
+    public static async Task<JsonElement> JsonResultAsync(ChildProcess cli, TimeSpan timeout)
+    {
+        Assert.True(await cli.WaitForExitAsync(timeout), $"{cli.Name} did not finish within {timeout.TotalSeconds:F0} s.\n{cli.Tail()}");
+        Assert.True(cli.ExitCode == 0, $"{cli.Name} exited with {cli.ExitCode}.\n{cli.Tail()}");
+        string json = cli.Output.Split('\n').Single(line => line.StartsWith('{'));
+        return JsonDocument.Parse(json).RootElement;
+    }
+}
