@@ -28,6 +28,7 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(server.HttpPort)
 // Orleans' Kubernetes guidance: finish a graceful leave (hand back work, deregister) inside the pod's grace period.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(server.ShutdownTimeout));
 builder.Services.AddSingleton<SiloReadiness>();
+builder.Services.AddHostedService(_ => new ReadinessDrain(TimeSpan.FromSeconds(server.ReadinessDrain)));
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloReadiness>());
 builder.UseOrleans(silo =>
 {

@@ -37,6 +37,7 @@ public sealed class ServerOptions
         ["--name"] = $"{Section}:Name",
         ["--data-directory"] = $"{Section}:DataDirectory",
         ["--checkpoint-directory"] = $"{Section}:CheckpointDirectory",
+        ["--readiness-drain"] = $"{Section}:ReadinessDrain",
         ["--shutdown-timeout"] = $"{Section}:ShutdownTimeout",
         ["--recovery-reminder-period"] = $"{Section}:RecoveryReminderPeriod",
     };
@@ -62,6 +63,8 @@ public sealed class ServerOptions
     public string? CheckpointDirectory { get; init; }
     /// <summary>Seconds the host gives a graceful shutdown; keep it below the pod's terminationGracePeriodSeconds.</summary>
     public double ShutdownTimeout { get; init; } = 25;
+    /// <summary>Seconds /readyz answers 503 after SIGTERM before the silo starts leaving (part of the shutdown timeout).</summary>
+    public double ReadinessDrain { get; init; } = 2;
     /// <summary>Seconds between a live run's recovery reminder ticks.</summary>
     public double RecoveryReminderPeriod { get; init; } = 60;
 
@@ -70,6 +73,9 @@ public sealed class ServerOptions
     {
         var section = configuration.GetSection(Section);
         string? role = section["Role"];
+        // The role first: the binder's own message for a bad enum value does not say what the choices are.
+        if (role is not null && !Enum.TryParse<ServerRole>(role, ignoreCase: true, out _))
+            throw new ArgumentException($"--role must be coordinator, worker or all (got '{role}').");
         ServerOptions options;
         try
         {
@@ -79,8 +85,6 @@ public sealed class ServerOptions
         {
             throw new ArgumentException($"bad server setting: {e.InnerException?.Message ?? e.Message}", e);
         }
-        if (role is not null && !Enum.TryParse<ServerRole>(role, ignoreCase: true, out _))
-            throw new ArgumentException($"--role must be coordinator, worker or all (got '{role}').");
         options.Validate();
         return options;
     }
@@ -101,6 +105,8 @@ public sealed class ServerOptions
         if (Role != ServerRole.Coordinator && Slots < 1) throw new ArgumentException($"--slots must be at least 1 on a worker (got {Slots}).");
         if (TorchThreads < 0) throw new ArgumentException($"--threads must be 0 (libtorch's default) or more (got {TorchThreads}).");
         if (ShutdownTimeout <= 0) throw new ArgumentException($"--shutdown-timeout must be a positive number of seconds (got {ShutdownTimeout}).");
+        if (ReadinessDrain < 0 || ReadinessDrain >= ShutdownTimeout)
+            throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
         if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
         _ = AdvertisedAddress;
     }
