@@ -6,12 +6,12 @@ namespace MetaCluster.Server.Tests;
 
 /// <summary>
 /// A real multi-process cluster on loopback — redis-server, one coordinator and worker server processes — trained
-/// through the `metacluster` CLI, while the test adds a worker, kills one with SIGKILL and kills (then restarts) the
-/// coordinator's process. The run must end with θ bit-identical to the same seed trained in one process.
+/// through the `metacluster` CLI, while the test adds a worker, kills one with SIGKILL, kills (then restarts) the
+/// coordinator's process and stops a worker gracefully. The run must end with θ bit-identical to the same seed trained in one process.
 /// </summary>
 public sealed class ClusterLifecycleTests(ITestOutputHelper output)
 {
-    private const int Iterations = 1500, CheckpointEvery = 100;
+    private const int Iterations = 2000, CheckpointEvery = 100;
     private static readonly string[] RunSettings =
         ["--iterations", $"{Iterations}", "--meta-batch", "25", "--seed", "11", "--checkpoint-every", $"{CheckpointEvery}", "--no-eval", "--json"];
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(90);
@@ -72,6 +72,17 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
                 $"run taken over {takeoverSeconds:F1} s after the kill at round {recovered.Round}, progressing {coordinatorClock.Elapsed.TotalSeconds:F1} s after (round {progressing.Round}).");
             Assert.True(recovered.Round >= atKill.CheckpointRound, $"resumed at round {recovered.Round}, before the last checkpoint {atKill.CheckpointRound}");
             Assert.True(atKill.Round - recovered.Round <= CheckpointEvery + 5, $"recomputes {atKill.Round - recovered.Round} rounds; at most those since the last checkpoint");
+
+            // 4. A worker stopped gracefully (SIGTERM, as `kubectl scale` does) leaves the rounds and exits cleanly.
+            long beforeLeave = progressing.Round;
+            var leaveClock = Stopwatch.StartNew();
+            w3.Process.Terminate();
+            Assert.True(await w3.Process.WaitForExitAsync(TimeSpan.FromSeconds(40)), $"worker-3 did not stop on SIGTERM.\n{w3.Process.Tail()}");
+            Assert.Equal(0, w3.Process.ExitCode);
+            double leaveSeconds = leaveClock.Elapsed.TotalSeconds;
+            var afterLeave = await Until("rounds without worker-3", s => s.IsFinished ||
+                (s.Round > beforeLeave + 5 && !s.ContributingSilos.Any(silo => silo.StartsWith(w3.SiloPrefix, StringComparison.Ordinal))));
+            output.WriteLine($"worker-3 stopped with SIGTERM at round {beforeLeave}: exited 0 after {leaveSeconds:F1} s; run at round {afterLeave.Round}.");
 
             // The CLI followed the run through all of it, and θ is the fault-free θ.
             var result = await CliProcess.JsonResultAsync(cli, TimeSpan.FromMinutes(8));
