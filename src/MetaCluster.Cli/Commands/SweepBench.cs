@@ -59,12 +59,17 @@ public static class SweepBench
         return 0;
     }
 
-    /// <summary>One throughput measurement: <see cref="Rounds"/> timed rounds of <see cref="Config"/>.</summary>
+    /// <summary>
+    /// One throughput measurement: <see cref="Rounds"/> timed rounds of <see cref="Config"/>. The rate is the median
+    /// over <see cref="Blocks"/> consecutive blocks of rounds (each timed by its rounds' own clocks), which damps the
+    /// bursts of other processes on a shared machine; <see cref="Seconds"/> is the whole timed span.
+    /// </summary>
     private sealed record Point(string Sweep, string Path, string Mode, TrainingConfig Config, int Workers, int Rounds, double Seconds,
         IReadOnlyList<RoundReport> Reports, int? LiveWorkers = null, double? WallSeconds = null)
     {
-        public double TasksPerSecond => (double)Rounds * Config.MetaBatch / Seconds;
-        public double RoundsPerSecond => Rounds / Seconds;
+        public const int Blocks = 5;
+        public double RoundsPerSecond { get; } = MedianBlockRate(Reports);
+        public double TasksPerSecond => RoundsPerSecond * Config.MetaBatch;
         public double TrainLoss => Reports.TakeLast(100).Select(r => r.PostLoss).DefaultIfEmpty(double.NaN).Average();
     }
 
@@ -109,12 +114,14 @@ public static class SweepBench
             foreach (int workers in settings.Workers) points.Add(Report(await MeasureOnCluster(config, workers)));
             var inProcess = Report(MeasureInProcess(Workers, config));
             var first = points[0];
+            int cores = Math.Max(1, Environment.ProcessorCount / config.Threads);
             var series = new List<PlotSeries>
             {
                 new("through grains (embedded silo)", points.Select(p => (double)p.Workers).ToArray(), points.Select(p => p.TasksPerSecond).ToArray()),
                 new("in-process trainer (no grains)", [1], [inProcess.TasksPerSecond]),
-                new($"linear scaling from {first.Workers} slot{(first.Workers == 1 ? "" : "s")}", points.Select(p => (double)p.Workers).ToArray(),
-                    points.Select(p => first.TasksPerSecond * p.Workers / first.Workers).ToArray(), Reference: true),
+                // More slots than cores cannot add compute: the ideal grows with the slots up to the cores, then stays.
+                new(config.Threads == 1 ? $"ideal: linear up to {cores} core{(cores == 1 ? "" : "s")}" : $"ideal: linear up to {cores} slots of {config.Threads} threads", points.Select(p => (double)p.Workers).ToArray(),
+                    points.Select(p => first.TasksPerSecond * Math.Min(p.Workers, cores) / Math.Min(first.Workers, cores)).ToArray(), Reference: true),
             };
             points.Add(inProcess);
             return Save(Workers, points, series, $"{Subject}: {RateUnit} vs worker slots (meta-batch {config.MetaBatch})",
@@ -180,7 +187,7 @@ public static class SweepBench
                 [
                     new PlotSeries("before adaptation (θ)", rounds, reports.Select(r => 100 * (r.PreAccuracy ?? double.NaN)).ToArray()),
                     new PlotSeries($"after {c.InnerSteps} inner step{(c.InnerSteps == 1 ? "" : "s")}", rounds, reports.Select(r => 100 * (r.PostAccuracy ?? double.NaN)).ToArray()),
-                ], smooth, settings.Width, settings.Height)));
+                ], smooth, settings.Width, settings.Height, yMax: 100)));
             return files;
         }
 
@@ -310,6 +317,18 @@ public static class SweepBench
         "loop" => "loop (one task at a time, --batching loop)",
         _ => mode,
     };
+
+    private static double MedianBlockRate(IReadOnlyList<RoundReport> rounds)
+    {
+        int blocks = Math.Min(Point.Blocks, rounds.Count);
+        if (blocks == 0) return double.NaN;
+        var rates = Enumerable.Range(0, blocks).Select(b =>
+        {
+            var block = rounds.Skip(rounds.Count * b / blocks).Take(rounds.Count * (b + 1) / blocks - rounds.Count * b / blocks).ToList();
+            return block.Count / block.Sum(r => r.Seconds);
+        }).Order().ToArray();
+        return blocks % 2 == 1 ? rates[blocks / 2] : (rates[blocks / 2 - 1] + rates[blocks / 2]) / 2;
+    }
 
     private static double? Mean(IReadOnlyList<RoundReport> rounds, Func<RoundReport, double?> pick) =>
         rounds.Count == 0 || rounds.Any(r => pick(r) is null) ? null : rounds.Average(r => pick(r)!.Value);

@@ -87,8 +87,9 @@ public static class SweepPlots
     /// Per-round values (drawn faintly) and their trailing moving average over <paramref name="window"/> rounds (drawn
     /// bold, with the legend), one pair per series.
     /// </summary>
+    /// <param name="yMax">a fixed top for the y axis (100 for percentages); otherwise it follows the averages</param>
     public static void Curve(string path, string title, string yLabel, IReadOnlyList<PlotSeries> series, int window,
-        int width, int height, bool yFromZero = true)
+        int width, int height, double? yMax = null)
     {
         using var plot = new Plot();
         int color = 0;
@@ -116,7 +117,7 @@ public static class SweepPlots
         Decorate(plot, title, "round (meta-iteration)", yLabel, Alignment.UpperRight);
         plot.Axes.AutoScale();
         // The averages set the scale; single rounds' spikes may leave the top.
-        if (yFromZero) plot.Axes.SetLimitsY(0, (top > 0 ? top : 1) * 1.25);
+        plot.Axes.SetLimitsY(0, yMax ?? (top > 0 ? top : 1) * 1.25);
         Save(plot, path, width, height);
     }
 
