@@ -20,9 +20,9 @@ public sealed class SweepOptions
 
     public Option<string> Out { get; } = new("--out") { Description = $"with --sweep: folder for the CSV and PNG files (default {DefaultOut})", HelpName = "DIR" };
 
-    private readonly Option<int[]> _metaBatches = IntList("--sweep-meta-batch", "B,B", "with --sweep: the meta-batch sizes of the meta-batch sweep", SweepBench.DefaultMetaBatches);
-    private readonly Option<int[]> _innerSteps = IntList("--sweep-inner-steps", "S,S", "with --sweep: the inner-step counts of the inner-steps sweep", SweepBench.DefaultInnerSteps);
-    private readonly Option<int[]> _workers = IntList("--sweep-workers", "W,W", "with --sweep: the worker-slot counts of the embedded silo in the workers sweep", SweepBench.DefaultWorkers);
+    private readonly Option<int[]?> _metaBatches = IntList("--sweep-meta-batch", "B,B", "with --sweep: the meta-batch sizes of the meta-batch sweep", SweepBench.DefaultMetaBatches);
+    private readonly Option<int[]?> _innerSteps = IntList("--sweep-inner-steps", "S,S", "with --sweep: the inner-step counts of the inner-steps sweep", SweepBench.DefaultInnerSteps);
+    private readonly Option<int[]?> _workers = IntList("--sweep-workers", "W,W", "with --sweep: the worker-slot counts of the embedded silo in the workers sweep", SweepBench.DefaultWorkers);
 
     private readonly Option<int?> _pointTasks = new("--point-tasks")
     {
@@ -74,7 +74,8 @@ public sealed class SweepOptions
         if (rounds < 1) throw new ArgumentException($"--iterations (the learning curve's rounds) must be at least 1 (got {rounds}).");
         var (width, height) = ParseSize(result.GetValue(_plotSize));
         return new SweepSettings(names, Path.GetFullPath(result.GetValue(Out) ?? DefaultOut),
-            result.GetValue(_metaBatches)!, result.GetValue(_innerSteps)!, result.GetValue(_workers)!, pointTasks, rounds, width, height);
+            result.GetValue(_metaBatches) ?? SweepBench.DefaultMetaBatches, result.GetValue(_innerSteps) ?? SweepBench.DefaultInnerSteps,
+            result.GetValue(_workers) ?? SweepBench.DefaultWorkers, pointTasks, rounds, width, height);
     }
 
     private static (int Width, int Height) ParseSize(string? text)
@@ -87,11 +88,10 @@ public sealed class SweepOptions
         throw new ArgumentException($"--plot-size takes WIDTHxHEIGHT in pixels, each 100 to 8000, e.g. 800x500 (got '{text}').");
     }
 
-    private static Option<int[]> IntList(string name, string helpName, string description, int[] defaults) => new(name)
+    private static Option<int[]?> IntList(string name, string helpName, string description, int[] defaults) => new(name)
     {
         Description = $"{description} (default {string.Join(',', defaults)})",
         HelpName = helpName,
-        DefaultValueFactory = _ => defaults,
         CustomParser = result =>
         {
             string text = string.Join(',', result.Tokens.Select(t => t.Value));
