@@ -41,6 +41,7 @@ public sealed class BenchCommand
     private readonly Option<int?> _parameters = new("--parameters") { Description = "with --aggregation: parameters per contribution", HelpName = "P" };
     private readonly Option<int> _contributions = new("--contributions") { Description = "with --aggregation: contributions to add", HelpName = "N", DefaultValueFactory = _ => 4000 };
     private readonly Option<int> _workers = new("--workers") { Description = "with --aggregation: workers sharing a round (for the bytes figure)", HelpName = "W", DefaultValueFactory = _ => 4 };
+    private readonly SweepOptions _sweep = new();
 
     public Command Build()
     {
@@ -53,6 +54,7 @@ public sealed class BenchCommand
         command.Add(_parameters);
         command.Add(_contributions);
         command.Add(_workers);
+        _sweep.AddTo(command);
         command.SetAction(Execute);
         return command;
     }
@@ -60,6 +62,9 @@ public sealed class BenchCommand
     private int Execute(ParseResult result)
     {
         var config = _run.ToConfig(result);
+        if (_sweep.Requested(result)) return Sweep(result, config);
+        if (_sweep.GivenSweepOnly(result).ToArray() is { Length: > 0 } sweepOnly)
+            throw new ArgumentException($"{string.Join(", ", sweepOnly)} only {(sweepOnly.Length == 1 ? "applies" : "apply")} with --sweep.");
         if (result.GetValue(_coordinator))
         {
             int rounds = RunOptions.WasGiven(result, _run.Iterations) ? config.Iterations : 100;
@@ -119,6 +124,16 @@ public sealed class BenchCommand
         json["torch"] = TorchStartup.Version;
         JsonReport.Write(json);
         return 0;
+    }
+
+    private int Sweep(ParseResult result, TrainingConfig config)
+    {
+        var others = new Option[] { _aggregation, _coordinator, _evalTasks, _evalSeed, _parameters, _contributions, _workers }
+            .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name).ToArray();
+        if (others.Length > 0)
+            throw new ArgumentException($"--sweep does not take {string.Join(", ", others)} (the workers sweep's slot counts are --sweep-workers).");
+        int? curveRounds = RunOptions.WasGiven(result, _run.Iterations) ? config.Iterations : null;
+        return SweepBench.Run(_sweep.ToSettings(result, config, curveRounds), config, RunOptions.WasGiven(result, _run.Batching));
     }
 
     private static JsonObject Sinusoid(TrainingConfig config, TrainingRun run, MetaTrainer trainer, List<RoundReport> reports,
