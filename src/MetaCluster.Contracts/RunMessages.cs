@@ -20,6 +20,11 @@ public sealed class StartRunRequest
     /// config to continue with (the checkpoint's, with at most the iterations or threads changed).
     /// </summary>
     [Id(5)] public byte[]? ResumeCheckpoint { get; init; }
+    /// <summary>
+    /// Workers send a vector per episode instead of one exact partial sum per share (more bytes, same θ bits): for
+    /// looking at single contributions, or comparing the two.
+    /// </summary>
+    [Id(6)] public bool PerEpisodeContributions { get; init; }
 }
 
 [GenerateSerializer, Alias("mc.RunState")]

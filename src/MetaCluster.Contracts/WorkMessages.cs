@@ -13,9 +13,11 @@ public sealed class WorkRequest
     [Id(2)] public required string ConfigJson { get; init; }
     [Id(3)] public required byte[] Theta { get; init; }
     [Id(4)] public required long[] Episodes { get; init; }
+    /// <summary>Send one exact partial sum for the share (<see cref="WorkResult.PartialSum"/>) instead of a vector per episode.</summary>
+    [Id(5)] public bool PreSum { get; init; }
 }
 
-/// <summary>One episode's contribution as raw float32 bytes, with its metrics.</summary>
+/// <summary>One episode's contribution as raw float32 bytes (empty when the worker pre-summed its share), with its metrics.</summary>
 [GenerateSerializer, Immutable, Alias("mc.EpisodeContribution")]
 public sealed class EpisodeContribution
 {
@@ -49,6 +51,11 @@ public sealed class WorkResult
     /// other workers (counted as re-dispatched) and sends this worker nothing more.
     /// </summary>
     [Id(5)] public long[] HandedBack { get; init; } = [];
+    /// <summary>
+    /// With <see cref="WorkRequest.PreSum"/>: the exact sum (ExactSum wire form, 8 bytes a parameter) of the
+    /// contributions listed in <see cref="Contributions"/>, whose own Values are then empty.
+    /// </summary>
+    [Id(6)] public byte[]? PartialSum { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("mc.WorkerInfo")]

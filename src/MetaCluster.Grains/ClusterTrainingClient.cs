@@ -9,9 +9,10 @@ namespace MetaCluster.Grains;
 /// <param name="WorkerDeadlineBase">Overrides the silo's per-call deadline base; null = the silo's.</param>
 /// <param name="WorkerDeadlinePerEpisode">Overrides the silo's per-episode deadline allowance; null = the silo's.</param>
 /// <param name="ResumeFrom">Continue from this checkpoint (θ, optimizer state, round) instead of starting afresh.</param>
+/// <param name="PerEpisodeContributions">Workers send a vector per episode instead of one exact partial sum per share.</param>
 public sealed record ClusterRunOptions(
     string? CheckpointDirectory = null, int MaxWorkers = 0, TimeSpan? WorkerDeadlineBase = null, TimeSpan? WorkerDeadlinePerEpisode = null,
-    Checkpoint? ResumeFrom = null);
+    Checkpoint? ResumeFrom = null, bool PerEpisodeContributions = false);
 
 /// <summary>Where a cluster run ended: its final status and θ.</summary>
 public sealed record ClusterTrainingResult(RunStatus Status, ThetaSnapshot Theta);
@@ -37,7 +38,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
         {
             ConfigJson = ConfigJson.Write(config), CheckpointDirectory = options.CheckpointDirectory, MaxWorkers = options.MaxWorkers,
             WorkerDeadlineBase = options.WorkerDeadlineBase, WorkerDeadlinePerEpisode = options.WorkerDeadlinePerEpisode,
-            ResumeCheckpoint = options.ResumeFrom?.ToBytes(),
+            ResumeCheckpoint = options.ResumeFrom?.ToBytes(), PerEpisodeContributions = options.PerEpisodeContributions,
         });
     }
 

@@ -49,4 +49,36 @@ public class AggregatorTests
         Assert.Contains("episode 4", error.Message);
         Assert.Contains("non-finite", error.Message);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void WorkersPreSummedSharesGiveTheBitsOfTheEpisodes(int workers)
+    {
+        var contributions = Contributions(25, 301);
+        var expected = contributions.Select(c => c.EpisodeIndex).ToArray();
+        var reference = Aggregator.Mean(contributions, expected);
+        // Deal the episodes round-robin, as the dispatcher does, and send each share through the wire form.
+        var shares = Enumerable.Range(0, workers)
+            .Select(w => PartialSum.Of(contributions.Where((_, i) => i % workers == w).Select(c => (c.EpisodeIndex, c.Values)).ToArray(), 301))
+            .Select(s => new PartialSum(s.Episodes, ExactSum.FromBytes(s.Sum.ToBytes())))
+            .Reverse().ToArray();
+        Assert.Equal(reference, Aggregator.Mean(shares, expected));
+    }
+
+    [Fact]
+    public void SharesThatMissOrRepeatAnEpisodeAreAnError()
+    {
+        var contributions = Contributions(4, 3);
+        var expected = contributions.Select(c => c.EpisodeIndex).ToArray();
+        var first = PartialSum.Of(contributions[..2].Select(c => (c.EpisodeIndex, c.Values)).ToArray(), 3);
+        var second = PartialSum.Of(contributions[1..3].Select(c => (c.EpisodeIndex, c.Values)).ToArray(), 3);
+        var error = Assert.Throws<InvalidOperationException>(() => Aggregator.Mean([first, second], expected));
+        Assert.Contains("missing [13]", error.Message);
+        Assert.Contains("duplicated [11]", error.Message);
+        var lying = new PartialSum([.. first.Episodes, 12], first.Sum);
+        var third = PartialSum.Of(contributions[3..].Select(c => (c.EpisodeIndex, c.Values)).ToArray(), 3);
+        Assert.Contains("names 3 episodes but holds 2", Assert.Throws<InvalidOperationException>(() => Aggregator.Mean([lying, third], expected)).Message);
+    }
 }

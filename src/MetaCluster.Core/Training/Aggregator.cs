@@ -13,10 +13,30 @@ public static class Aggregator
     public static float[] Mean(IReadOnlyCollection<Contribution> contributions, IReadOnlyCollection<long> expectedEpisodes)
     {
         var ordered = contributions.OrderBy(c => c.EpisodeIndex).ToArray();
+        CheckEpisodes(ordered.Select(c => c.EpisodeIndex), expectedEpisodes);
+        var sum = new ExactSum(ordered[0].Values.Length);
+        foreach (var contribution in ordered) sum.Add(contribution.Values, $"episode {contribution.EpisodeIndex}");
+        return sum.Mean();
+    }
+
+    /// <summary>The mean from workers' pre-summed shares: the same bits as <see cref="Mean(IReadOnlyCollection{Contribution}, IReadOnlyCollection{long})"/> on their episodes.</summary>
+    public static float[] Mean(IReadOnlyCollection<PartialSum> shares, IReadOnlyCollection<long> expectedEpisodes)
+    {
+        CheckEpisodes(shares.SelectMany(s => s.Episodes), expectedEpisodes);
+        foreach (var share in shares)
+            if (share.Sum.Count != share.Episodes.Length)
+                throw new InvalidOperationException($"a partial sum names {share.Episodes.Length} episodes but holds {share.Sum.Count} contributions.");
+        var total = new ExactSum(shares.First().Sum.Length);
+        foreach (var share in shares) total.Add(share.Sum);
+        return total.Mean();
+    }
+
+    private static void CheckEpisodes(IEnumerable<long> present, IReadOnlyCollection<long> expectedEpisodes)
+    {
+        var have = present.Order().ToArray();
         var expected = expectedEpisodes.Order().ToArray();
-        if (!ordered.Select(c => c.EpisodeIndex).SequenceEqual(expected))
+        if (!have.SequenceEqual(expected))
         {
-            var have = ordered.Select(c => c.EpisodeIndex).ToArray();
             var missing = expected.Except(have).Take(5).ToArray();
             var duplicated = have.GroupBy(i => i).Where(g => g.Count() > 1).Select(g => g.Key).Take(5).ToArray();
             var unexpected = have.Except(expected).Take(5).ToArray();
@@ -24,10 +44,7 @@ public static class Aggregator
                 $"a round expects episodes {Describe(expected)} exactly once; missing [{string.Join(", ", missing)}], " +
                 $"duplicated [{string.Join(", ", duplicated)}], unexpected [{string.Join(", ", unexpected)}].");
         }
-        if (ordered.Length == 0) throw new InvalidOperationException("cannot aggregate a round with no episodes.");
-        var sum = new ExactSum(ordered[0].Values.Length);
-        foreach (var contribution in ordered) sum.Add(contribution.Values, $"episode {contribution.EpisodeIndex}");
-        return sum.Mean();
+        if (have.Length == 0) throw new InvalidOperationException("cannot aggregate a round with no episodes.");
     }
 
     private static string Describe(long[] indices) =>

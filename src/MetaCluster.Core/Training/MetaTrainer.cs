@@ -65,8 +65,15 @@ public sealed class MetaTrainer
     /// <summary>Aggregates a round's contributions (in episode order) and takes the outer step on θ in place.</summary>
     public static double ApplyRound(TrainingRun run, IOuterOptimizer optimizer, ParameterSet theta, long round,
         IReadOnlyCollection<Contribution> contributions, IReadOnlyCollection<long> expectedEpisodes)
+        => Step(run, optimizer, theta, round, Aggregator.Mean(contributions, expectedEpisodes));
+
+    /// <summary>The same outer step from workers' pre-summed shares (same bits: the sum is exact).</summary>
+    public static double ApplyRound(TrainingRun run, IOuterOptimizer optimizer, ParameterSet theta, long round,
+        IReadOnlyCollection<PartialSum> shares, IReadOnlyCollection<long> expectedEpisodes)
+        => Step(run, optimizer, theta, round, Aggregator.Mean(shares, expectedEpisodes));
+
+    private static double Step(TrainingRun run, IOuterOptimizer optimizer, ParameterSet theta, long round, float[] mean)
     {
-        var mean = Aggregator.Mean(contributions, expectedEpisodes);
         if (run.Algorithm.Kind == ContributionKind.Delta)
             for (int i = 0; i < mean.Length; i++) mean[i] = -mean[i]; // move toward the adapted weights
         double learningRate = run.Config.OuterLearningRate(round);

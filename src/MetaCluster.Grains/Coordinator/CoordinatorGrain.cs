@@ -12,6 +12,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Storage;
 
 namespace MetaCluster.Grains.Coordinator;
 
@@ -57,7 +58,11 @@ public sealed class CoordinatorGrain(
     private int _maxWorkers;
     private int _recoveries;
     private TimeSpan _deadlineBase, _deadlinePerEpisode;
-    private bool _pauseRequested, _cancelRequested, _loopRunning;
+    private bool _pauseRequested, _cancelRequested, _loopRunning, _perEpisode, _superseded;
+    private readonly Stopwatch _sinceOwnershipCheck = Stopwatch.StartNew();
+
+    /// <summary>How often a running coordinator checks that no other activation has taken its run over.</summary>
+    public static readonly TimeSpan OwnershipCheckInterval = TimeSpan.FromSeconds(2);
     private TaskCompletionSource _resumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<RoundMetrics> _recentRounds = new();
 
@@ -88,7 +93,7 @@ public sealed class CoordinatorGrain(
 
         (_config, _configJson, _run, _optimizer, _theta) = (config, request.ConfigJson, run, optimizer, theta);
         (_checkpointDirectory, _maxWorkers) = (options.Value.LocalizeCheckpoints(request.CheckpointDirectory), request.MaxWorkers);
-        (_deadlineBase, _deadlinePerEpisode) = (deadlineBase, deadlinePerEpisode);
+        (_deadlineBase, _deadlinePerEpisode, _perEpisode) = (deadlineBase, deadlinePerEpisode, request.PerEpisodeContributions);
         (_round, _error, _lastRound, _faults, _silos, _recoveries) = (round, null, null, new(), [], 0);
         // A resumed run's starting point is its first recovery point too.
         (_checkpoint, _checkpointRound, _checkpointPath) = (request.ResumeCheckpoint, request.ResumeCheckpoint is null ? null : round, null);
@@ -170,7 +175,7 @@ public sealed class CoordinatorGrain(
         var r = record.State;
         var watch = Stopwatch.StartNew();
         (_configJson, _checkpointDirectory, _maxWorkers) = (r.ConfigJson!, r.CheckpointDirectory, r.MaxWorkers);
-        (_deadlineBase, _deadlinePerEpisode) = (r.WorkerDeadlineBase, r.WorkerDeadlinePerEpisode);
+        (_deadlineBase, _deadlinePerEpisode, _perEpisode) = (r.WorkerDeadlineBase, r.WorkerDeadlinePerEpisode, r.PerEpisodeContributions);
         (_checkpoint, _checkpointRound, _checkpointPath) = (r.Checkpoint, r.CheckpointRound, r.CheckpointPath);
         (_faults, _recoveries, _pauseRequested) = (new() { Redispatched = r.Redispatched, Retried = r.Retried }, r.Recoveries + 1, r.PauseRequested);
         (_round, _state) = (r.CheckpointRound ?? 0, RunState.Running);
@@ -208,6 +213,7 @@ public sealed class CoordinatorGrain(
         {
             while (_round < config.Iterations && !_cancelRequested)
             {
+                if (await Superseded()) return;
                 if (_pauseRequested)
                 {
                     _state = RunState.Paused;
@@ -218,8 +224,10 @@ public sealed class CoordinatorGrain(
                 }
                 await RunRound();
                 if (_round % config.CheckpointEvery == 0) await SaveCheckpoint();
+                if (_superseded) return;
             }
             if (_checkpointRound != _round) await SaveCheckpoint();
+            if (_superseded) return;
             _state = _cancelRequested ? RunState.Cancelled : RunState.Completed;
         }
         catch (Exception e)
@@ -233,6 +241,7 @@ public sealed class CoordinatorGrain(
         finally
         {
             _loopRunning = false;
+            if (_superseded) DeactivateOnIdle();
         }
         await Persist();
         await UnregisterRecoveryReminder();
@@ -251,7 +260,7 @@ public sealed class CoordinatorGrain(
         var dispatcher = new RoundDispatcher(
             (worker, share) => GrainFactory.GetGrain<ITaskWorkerGrain>(worker).Contribute(new WorkRequest
             {
-                RunId = runId, Round = round, ConfigJson = _configJson, Theta = theta, Episodes = share,
+                RunId = runId, Round = round, ConfigJson = _configJson, Theta = theta, Episodes = share, PreSum = !_perEpisode,
             }),
             count => _deadlineBase + _deadlinePerEpisode * count,
             MessageSizeGuard.EpisodesPerCall(run.Algorithm.Layout.TotalCount, messaging.Value.MaxMessageBodySize),
@@ -269,7 +278,16 @@ public sealed class CoordinatorGrain(
         var contributions = outcome.Contributions.Select(c => new Contribution(c.Episode, FloatBytes.ToFloats(c.Values),
             new EpisodeMetrics(c.PreLoss, c.PostLoss, c.PreAccuracy, c.PostAccuracy))).ToArray();
         var (optimizer, parameters) = (_optimizer!, _theta!);
-        double learningRate = await Task.Run(() => MetaTrainer.ApplyRound(run, optimizer, parameters, round, contributions, episodes));
+        double learningRate = await Task.Run(() =>
+        {
+            if (outcome.Shares.Count == 0) return MetaTrainer.ApplyRound(run, optimizer, parameters, round, contributions, episodes);
+            // Pre-summed shares, plus any episode a worker sent as a vector (it could not sum it): same bits either way.
+            int length = run.Algorithm.Layout.TotalCount;
+            var shares = outcome.Shares.Select(s => new PartialSum(s.Episodes, ExactSum.FromBytes(s.Sum)))
+                .Concat(contributions.Where(c => c.Values.Length > 0).Select(c => PartialSum.Of([(c.EpisodeIndex, c.Values)], length)))
+                .ToArray();
+            return MetaTrainer.ApplyRound(run, optimizer, parameters, round, shares, episodes);
+        });
 
         _round = round + 1;
         _snapshot = Snapshot();
@@ -282,7 +300,7 @@ public sealed class CoordinatorGrain(
         if (_recentRounds.Count > RecentRoundsKept) _recentRounds.Dequeue();
         (_liveWorkers, _silos) = (outcome.LiveWorkers, outcome.Silos);
         metrics.RoundCompleted(runId, Algorithm, report.Episodes, report.Seconds, report.PreLoss, report.PostLoss, report.PreAccuracy, report.PostAccuracy,
-            outcome.LiveWorkers, outcome.Contributions.Sum(c => (long)c.Values.Length));
+            outcome.LiveWorkers, outcome.Contributions.Sum(c => (long)c.Values.Length) + outcome.Shares.Sum(s => (long)s.Sum.Length));
     }
 
     /// <summary>Live worker slots; right after startup silo metadata may still be on its way, so wait a little for the first.</summary>
@@ -327,15 +345,51 @@ public sealed class CoordinatorGrain(
         (r.ConfigJson, r.CheckpointDirectory, r.MaxWorkers, r.State, r.Round, r.Error) = (_configJson, _checkpointDirectory, _maxWorkers, _state, _round, _error);
         (r.Checkpoint, r.CheckpointRound, r.CheckpointPath) = (_checkpoint, _checkpointRound, _checkpointPath);
         (r.WorkerDeadlineBase, r.WorkerDeadlinePerEpisode, r.Redispatched, r.Retried) = (_deadlineBase, _deadlinePerEpisode, _faults.Redispatched, _faults.Retried);
-        (r.Recoveries, r.PauseRequested) = (_recoveries, _pauseRequested);
+        (r.Recoveries, r.PauseRequested, r.PerEpisodeContributions) = (_recoveries, _pauseRequested, _perEpisode);
         try
         {
             await record.WriteStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            StandDown("its record was written by another activation");
         }
         catch (Exception e)
         {
             logger.LogWarning(e, "Could not persist the record of run {RunId}; the previous recovery point stands.", RunId);
         }
+    }
+
+    /// <summary>
+    /// Fencing. While a silo is being declared dead the grain directory can lose this activation's entry, and a call
+    /// then activates the coordinator a second time; the new activation takes the run over from the record (and
+    /// writes it). This one notices — its record's ETag moved, or its own write is refused — and stops, without
+    /// writing, so exactly one activation drives the run. θ is unaffected either way: the rounds are deterministic.
+    /// </summary>
+    private async Task<bool> Superseded()
+    {
+        if (_superseded) return true;
+        if (_sinceOwnershipCheck.Elapsed < OwnershipCheckInterval) return false;
+        _sinceOwnershipCheck.Restart();
+        string? ours = record.Etag;
+        try
+        {
+            await record.ReadStateAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Run {RunId}: could not read the run record to check ownership; going on.", RunId);
+            return false;
+        }
+        if (record.Etag != ours) StandDown("another activation has written its record");
+        return _superseded;
+    }
+
+    private void StandDown(string why)
+    {
+        if (_superseded) return;
+        _superseded = true;
+        logger.LogWarning("Run {RunId}: {Why}; this activation stops at round {Round} and leaves the run to it.", RunId, why, _round);
     }
 
     private async Task RegisterRecoveryReminder()

@@ -30,4 +30,5 @@ public sealed class CoordinatorRecord
     /// <summary>How many times an activation took the run over from this record.</summary>
     [Id(13)] public int Recoveries { get; set; }
     [Id(14)] public bool PauseRequested { get; set; }
+    [Id(15)] public bool PerEpisodeContributions { get; set; }
 }

@@ -7,7 +7,11 @@ namespace MetaCluster.Grains.Coordinator;
 public sealed class RoundFailedException(string message) : Exception(message);
 
 /// <summary>What a round's dispatch produced: one contribution per episode, the workers still live, the silos that computed.</summary>
-internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, int LiveWorkers, string[] Silos);
+/// <summary>
+/// What a round's dispatch produced: one contribution per episode (without values where a worker pre-summed), the
+/// workers' pre-summed shares, the workers still live, the silos that computed.
+/// </summary>
+internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, IReadOnlyList<(long[] Episodes, byte[] Sum)> Shares, int LiveWorkers, string[] Silos);
 
 /// <summary>Run-wide fault counters, updated as they happen so status shows them mid-round and after a failed round.</summary>
 internal sealed class FaultCounters
@@ -63,7 +67,7 @@ internal sealed class RoundDispatcher(
             Launch(state, round);
         }
         var contributions = episodes.Select(i => state.Results[i]).ToArray();
-        return new RoundOutcome(contributions, state.Live.Count, state.Silos.Order(StringComparer.Ordinal).ToArray());
+        return new RoundOutcome(contributions, state.Shares, state.Live.Count, state.Silos.Order(StringComparer.Ordinal).ToArray());
     }
 
     private void Accept(State state, long round, string worker, long[] share, WorkResult result)
@@ -78,8 +82,25 @@ internal sealed class RoundDispatcher(
             logger.LogInformation("Round {Round}: worker {Worker} is shutting down and handed back episodes {Episodes}.", round, worker, Describe(returned));
             Deal(state, round, returned);
         }
-        foreach (var c in result.Contributions)
-            if (share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c)) state.Silos.Add(result.Silo);
+        if (result.PartialSum is { } sum)
+        {
+            // A pre-summed share counts whole or not at all: its sum cannot be split if an episode were already in.
+            var episodes = result.Contributions.Select(c => c.Episode).ToArray();
+            if (episodes.All(share.Contains) && !episodes.Any(state.Results.ContainsKey) && episodes.Distinct().Count() == episodes.Length)
+            {
+                foreach (var c in result.Contributions) state.Results.Add(c.Episode, c);
+                if (episodes.Length > 0)
+                {
+                    state.Shares.Add((episodes, sum));
+                    state.Silos.Add(result.Silo);
+                }
+            }
+        }
+        else
+        {
+            foreach (var c in result.Contributions)
+                if (share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c)) state.Silos.Add(result.Silo);
+        }
         var retry = new List<long>();
         foreach (var f in result.Failures.Where(f => share.Contains(f.Episode)))
         {
@@ -147,6 +168,7 @@ internal sealed class RoundDispatcher(
         public Dictionary<long, EpisodeContribution> Results { get; } = [];
         public Dictionary<long, List<(string Worker, string Error)>> Failures { get; } = [];
         public HashSet<string> Silos { get; } = [];
+        public List<(long[] Episodes, byte[] Sum)> Shares { get; } = [];
         public List<string> WorkerErrors { get; } = [];
 
         public bool Busy(string worker) => InFlight.Values.Any(v => v.Worker == worker);

@@ -44,12 +44,30 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             return new WorkResult { Worker = worker, Silo = silo.SiloAddress.ToParsableString(), Contributions = [], Failures = [], HandedBack = request.Episodes };
         var cached = await GetRun(request);
         var computing = Stopwatch.StartNew();
-        var (contributions, failures) = await Compute.Run(() => ComputeShare(cached, request, worker));
-        metrics.EpisodesComputed(cached.Run.Config.Algorithm, contributions.Length, computing.Elapsed.TotalSeconds);
+        var (computed, failures, partialSum) = await Compute.Run(() =>
+        {
+            var (contributions, failed) = ComputeShare(cached, request, worker);
+            // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
+            byte[]? sum = null;
+            if (request.PreSum)
+            {
+                try
+                {
+                    sum = PartialSum.Of(contributions.Select(c => (c.EpisodeIndex, c.Values)).ToArray(), cached.Run.Algorithm.Layout.TotalCount).Sum.ToBytes();
+                }
+                catch (OverflowException)
+                {
+                    // A non-finite or huge contribution: send the vectors, so the coordinator's error names the episode.
+                }
+            }
+            return (contributions, failed, sum);
+        });
+        metrics.EpisodesComputed(cached.Run.Config.Algorithm, computed.Count, computing.Elapsed.TotalSeconds);
         return new WorkResult
         {
             Worker = worker, Silo = silo.SiloAddress.ToParsableString(),
-            Contributions = contributions, Failures = failures, Seconds = watch.Elapsed.TotalSeconds,
+            Contributions = computed.Select(c => ToMessage(c, withValues: partialSum is null)).ToArray(), Failures = failures,
+            PartialSum = partialSum, Seconds = watch.Elapsed.TotalSeconds,
         };
     }
 
@@ -72,7 +90,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time, so an
     /// episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
     /// </summary>
-    private (EpisodeContribution[], EpisodeFailure[]) ComputeShare(CachedRun cached, WorkRequest request, string worker)
+    private (List<Core.Algorithms.Contribution>, EpisodeFailure[]) ComputeShare(CachedRun cached, WorkRequest request, string worker)
     {
         var algorithm = cached.Run.Algorithm;
         var theta = Core.Models.ParameterSet.FromBytes(algorithm.Layout, request.Theta);
@@ -90,10 +108,10 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
                 failures.Add(Failure(episode, e));
             }
         }
-        var contributions = new List<EpisodeContribution>(healthy.Count);
+        var contributions = new List<Core.Algorithms.Contribution>(healthy.Count);
         try
         {
-            contributions.AddRange(source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample).Select(ToMessage));
+            contributions.AddRange(source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample));
         }
         catch (Exception)
         {
@@ -101,7 +119,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             {
                 try
                 {
-                    contributions.Add(ToMessage(source.Contribute(cached.Run, theta, [episode], cached.Episodes.Sample)[0]));
+                    contributions.Add(source.Contribute(cached.Run, theta, [episode], cached.Episodes.Sample)[0]);
                 }
                 catch (Exception e)
                 {
@@ -109,12 +127,12 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
                 }
             }
         }
-        return (contributions.ToArray(), failures.ToArray());
+        return (contributions, failures.ToArray());
     }
 
-    private static EpisodeContribution ToMessage(Core.Algorithms.Contribution c) => new()
+    private static EpisodeContribution ToMessage(Core.Algorithms.Contribution c, bool withValues) => new()
     {
-        Episode = c.EpisodeIndex, Values = FloatBytes.ToBytes(c.Values),
+        Episode = c.EpisodeIndex, Values = withValues ? FloatBytes.ToBytes(c.Values) : [],
         PreLoss = c.Metrics.PreLoss, PostLoss = c.Metrics.PostLoss, PreAccuracy = c.Metrics.PreAccuracy, PostAccuracy = c.Metrics.PostAccuracy,
     };
 
