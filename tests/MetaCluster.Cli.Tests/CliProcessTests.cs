@@ -80,11 +80,17 @@ public sealed class CliProcessTests : IDisposable
     {
         var (code, stdout, stderr) = Run("bench", "--coordinator", "--workers", "2", "--iterations", "3", "--meta-batch", "4");
         Assert.True(code == 0, stderr);
-        var json = JsonDocument.Parse(stdout).RootElement;
-        Assert.Equal("coordinator", json.GetProperty("bench").GetString());
-        Assert.Equal(3, json.GetProperty("completed_rounds").GetInt64());
-        Assert.Equal(112_893, json.GetProperty("parameters").GetInt32()); // 1-334-334-1: about a 5-way Conv4
-        Assert.True(json.GetProperty("contributions_per_s").GetDouble() > 0);
+        var lines = stdout.Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(["per-episode", "pre-summed"], lines.Select(j => j.GetProperty("wire").GetString()));
+        foreach (var json in lines)
+        {
+            Assert.Equal("coordinator", json.GetProperty("bench").GetString());
+            Assert.Equal(3, json.GetProperty("completed_rounds").GetInt64());
+            Assert.Equal(112_893, json.GetProperty("parameters").GetInt32()); // 1-334-334-1: about a 5-way Conv4
+            Assert.True(json.GetProperty("contributions_per_s").GetDouble() > 0);
+        }
+        Assert.Equal(4L * 112_893 * 4, lines[0].GetProperty("contribution_bytes_per_round").GetInt64());   // float32 per episode
+        Assert.Equal(2L * (8 + 8 * 112_893), lines[1].GetProperty("contribution_bytes_per_round").GetInt64()); // count + int64 per worker
     }
 
     [Theory]

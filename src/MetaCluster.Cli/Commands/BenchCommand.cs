@@ -69,8 +69,10 @@ public sealed class BenchCommand
         {
             int rounds = RunOptions.WasGiven(result, _run.Iterations) ? config.Iterations : 100;
             if (rounds < 1) throw new ArgumentException($"--iterations must be at least 1 (got {rounds}).");
-            JsonReport.Write(CoordinatorBench.RunAsync(Math.Max(1, result.GetValue(_workers)), rounds,
-                RunOptions.WasGiven(result, _run.MetaBatch) ? config.MetaBatch : 32).GetAwaiter().GetResult());
+            // Both wire forms, back to back: a vector per episode, then one exact partial sum per worker share.
+            foreach (bool perEpisode in new[] { true, false })
+                JsonReport.Write(CoordinatorBench.RunAsync(Math.Max(1, result.GetValue(_workers)), rounds,
+                    RunOptions.WasGiven(result, _run.MetaBatch) ? config.MetaBatch : 32, perEpisode).GetAwaiter().GetResult());
             return 0;
         }
         if (result.GetValue(_aggregation))

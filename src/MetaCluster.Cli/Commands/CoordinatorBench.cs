@@ -18,7 +18,7 @@ namespace MetaCluster.Cli.Commands;
 /// </summary>
 public static class CoordinatorBench
 {
-    public static async Task<JsonObject> RunAsync(int workers, int rounds, int metaBatch)
+    public static async Task<JsonObject> RunAsync(int workers, int rounds, int metaBatch, bool perEpisode)
     {
         var config = TrainingConfig.ForDataset("sinusoid", "maml") with
         {
@@ -32,9 +32,12 @@ public static class CoordinatorBench
         try
         {
             var watch = Stopwatch.StartNew();
-            var result = await client.TrainAsync(runId, config with { CheckpointEvery = rounds + 1 }, new ClusterRunOptions(CheckpointDirectory: checkpoints));
+            var result = await client.TrainAsync(runId, config with { CheckpointEvery = rounds + 1 }, new ClusterRunOptions(CheckpointDirectory: checkpoints, PerEpisodeContributions: perEpisode));
             double seconds = watch.Elapsed.TotalSeconds;
             int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
+            // What the workers send the coordinator each round: float32 per episode, or 8-byte fixed point (+ count) per share.
+            long shares = Math.Min(workers, metaBatch);
+            long bytesPerRound = perEpisode ? (long)metaBatch * parameters * sizeof(float) : shares * (8 + 8L * parameters);
             return new JsonObject
             {
                 ["bench"] = "coordinator",
@@ -45,7 +48,9 @@ public static class CoordinatorBench
                 ["seconds"] = Math.Round(seconds, 3),
                 ["contributions_per_s"] = Math.Round((double)rounds * metaBatch / seconds, 1),
                 ["rounds_per_s"] = Math.Round(rounds / seconds, 2),
-                ["contribution_bytes_per_s"] = Math.Round((double)rounds * metaBatch * parameters * sizeof(float) / seconds),
+                ["wire"] = perEpisode ? "per-episode" : "pre-summed",
+                ["contribution_bytes_per_round"] = bytesPerRound,
+                ["contribution_bytes_per_s"] = Math.Round((double)rounds * bytesPerRound / seconds),
                 ["completed_rounds"] = result.Status.Round,
                 ["engine"] = "metacluster",
             };
