@@ -67,6 +67,10 @@ public static class MetaClusterSilo
         });
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        // Orleans refuses reminder periods below ReminderOptions.MinimumReminderPeriod (1 minute): a shorter recovery
+        // period (tests, impatient operators) lowers it.
+        builder.Configure<ReminderOptions>(reminders =>
+            reminders.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(reminders.MinimumReminderPeriod.Ticks, options.RecoveryReminderPeriod.Ticks)));
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<MetaClusterMetrics>();
         builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
