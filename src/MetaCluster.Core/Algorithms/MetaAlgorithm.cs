@@ -110,11 +110,14 @@ public abstract class MetaAlgorithm
     /// </summary>
     public bool UsesTaskBatching(TaskKind kind)
     {
-        bool supported = this is ITaskBatchedAlgorithm && Model is IBatchedModel && kind == TaskKind.Regression;
+        bool supported = this is ITaskBatchedAlgorithm && Model is IBatchedModel;
         if (Options.Batching == BatchingMode.Batched && !supported)
-            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched for {kind.ToString().ToLowerInvariant()} episodes (supported: maml, fomaml and reptile on MLP regression); use --batching loop or auto.");
-        return supported && Options.Batching != BatchingMode.Loop;
+            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched (supported: maml, fomaml, reptile, metasgd and anil on MLP and Conv4 models); use --batching loop or auto.");
+        return supported && (Options.Batching == BatchingMode.Batched || (Options.Batching == BatchingMode.Auto && AutoBatches(kind)));
     }
+
+    /// <summary>What <see cref="BatchingMode.Auto"/> picks where batching is supported (measured; see the README).</summary>
+    private bool AutoBatches(TaskKind kind) => true;
 
     private IReadOnlyList<Contribution> ContributeBatched(ParameterSet theta, long[] indices, Episode first, Func<long, Episode> sample)
     {

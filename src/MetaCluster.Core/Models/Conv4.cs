@@ -12,7 +12,7 @@ namespace MetaCluster.Core.Models;
 /// <see cref="HeadInit.Zeros"/> starts the head at zero instead (as UNICORN-MAML does): every class starts equally
 /// likely, so the first inner steps already separate the classes instead of first undoing a random head's large logits.
 /// </summary>
-public sealed class Conv4 : IFunctionalModel
+public sealed partial class Conv4 : IFunctionalModel
 {
     public const int Blocks = 4;
     private readonly int _inChannels, _filters, _classes, _imageSize;
