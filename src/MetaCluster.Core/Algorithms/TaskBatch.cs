@@ -8,7 +8,7 @@ namespace MetaCluster.Core.Algorithms;
 /// <summary>How a worker runs the episodes it holds.</summary>
 public enum BatchingMode
 {
-    /// <summary>Batched where the model and algorithm support it and it measured faster (see <see cref="MetaAlgorithm.UsesTaskBatching"/>), else one at a time.</summary>
+    /// <summary>Batched where the model and algorithm support it and the model measured faster batched (<see cref="IBatchedModel.AutoBatches"/>), else one at a time.</summary>
     Auto,
     /// <summary>One episode at a time (each with its own graph).</summary>
     Loop,

@@ -10,6 +10,19 @@ namespace MetaCluster.Core.Models;
 /// </summary>
 public interface IBatchedModel : IFunctionalModel
 {
+    /// <summary>
+    /// The most tasks computed in one pass; more are split into passes of this size. A constant of the model (never
+    /// the worker's share), chosen by measurement: past some size a pass only adds memory traffic.
+    /// </summary>
+    int TasksPerPass { get; }
+
+    /// <summary>
+    /// What <c>--batching auto</c> picks for this model: true where task batching measured faster than one episode at
+    /// a time (README, Benchmarks). A property of the model alone, never of the worker's share, so every worker count
+    /// runs the same kernels.
+    /// </summary>
+    bool AutoBatches { get; }
+
     /// <summary>Features of each task's batch, [T, n, features], from the stacked body parameters.</summary>
     Tensor EmbedBatched(Tensor x, IReadOnlyList<Tensor> body);
 
