@@ -13,18 +13,18 @@ namespace MetaCluster.Core.Models;
 public sealed partial class Conv4 : IBatchedModel
 {
     /// <summary>
-    /// Measured on 2 CPU threads (Omniglot 5-way 1-shot, meta-batch 32, fastest round): MAML 1.85 s per iteration
-    /// in passes of 2 tasks, 2.88 s in passes of 8 and 3.17 s in one pass of 32 (peak RSS 0.84 / 1.7 / 4.1 GB),
-    /// against 1.88 s one at a time. Big passes lose: a pass of 32 holds half-gigabyte activations that miss every
-    /// cache and are mmapped afresh (page faults) on each allocation.
+    /// Measured on 2 CPU threads (Omniglot 5-way 1-shot, meta-batch 32, fastest round; README, Benchmarks): MAML
+    /// 1.73–2.50 s per iteration in passes of 2 tasks, 2.88 s in passes of 8 and 3.17 s in one pass of 32 (peak RSS
+    /// 0.85 / 1.7 / 4.1 GB). Big passes lose: a pass of 32 holds half-gigabyte activations that miss every cache and
+    /// are mmapped afresh (page faults) on each allocation.
     /// </summary>
     public const int DefaultTasksPerPass = 2;
 
     public int TasksPerPass => _tasksPerPass;
 
     /// <summary>
-    /// No on CPU: one at a time was as fast for MAML and about 1.5× faster for FOMAML (1.21–1.30 s against 1.87 s
-    /// per iteration, same measurement), since a Conv4 episode is already big enough to keep libtorch's kernels busy.
+    /// No on CPU: one at a time was as fast for MAML (1.81–2.45 s) and faster for FOMAML in every back-to-back pair
+    /// (1.24–1.62 s against 1.61–2.12 s), since one Conv4 episode is already big enough to keep libtorch's kernels busy.
     /// </summary>
     public bool AutoBatches => false;
 
