@@ -74,7 +74,7 @@ public abstract class MetaAlgorithm
     {
         EnsureLayout(theta);
         long[] indices = episodeIndices.ToArray();
-        // Only a batchable model and algorithm need to know the task kind; the episode sampled to learn it is reused.
+        // Forced batching samples the first episode up front (to fail clearly where unsupported); it is reused.
         if (indices.Length > 0 && (Options.Batching == BatchingMode.Batched
             || (Options.Batching == BatchingMode.Auto && this is ITaskBatchedAlgorithm && Model is IBatchedModel { AutoBatches: true })))
         {
@@ -104,9 +104,10 @@ public abstract class MetaAlgorithm
     }
 
     /// <summary>
-    /// True when this algorithm computes episodes of the given kind task-batched. The choice depends only on the model,
-    /// the algorithm, the task kind and the option — never on how many episodes a worker holds — so every worker
-    /// count runs the same kernels.
+    /// True when this algorithm computes episodes task-batched. Batching now covers regression and classification
+    /// alike, so <paramref name="kind"/> does not change the answer; it stays for callers that ask per kind. The
+    /// choice depends only on the model, the algorithm and the option — never on how many episodes a worker holds —
+    /// so every worker count runs the same kernels.
     /// </summary>
     public bool UsesTaskBatching(TaskKind kind)
     {
