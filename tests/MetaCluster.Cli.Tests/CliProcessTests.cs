@@ -55,8 +55,11 @@ public sealed class CliProcessTests : IDisposable
         Assert.True(code == 0, stderr);
         var json = JsonDocument.Parse(stdout).RootElement;
         foreach (string field in new[] { "algo", "mode", "iterations", "meta_batch", "k", "inner_steps", "threads", "seed", "seconds",
-                     "meta_iters_per_s", "tasks_per_s", "train_loss_last100", "eval", "peak_rss_mb", "engine", "torch" })
+                     "meta_iters_per_s", "tasks_per_s", "train_loss_last100", "eval", "peak_rss_mb", "engine", "torch", "batching",
+                     "round_seconds_min", "round_seconds_median" })
             Assert.True(json.TryGetProperty(field, out _), $"missing {field}");
+        Assert.Equal("auto", json.GetProperty("batching").GetString());
+        Assert.Equal("batched", json.GetProperty("mode").GetString()); // auto batches MLP models
         foreach (string field in new[] { "tasks", "eval_seed", "mse_0step", "mse_1step", "mse_10step" })
             Assert.True(json.GetProperty("eval").TryGetProperty(field, out _), $"missing eval.{field}");
         Assert.Equal("maml", json.GetProperty("algo").GetString());

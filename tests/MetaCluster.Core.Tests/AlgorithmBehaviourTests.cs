@@ -97,12 +97,15 @@ public class AlgorithmBehaviourTests
     [InlineData("metasgd")]
     [InlineData("anil")]
     [InlineData("protonet")]
-    public void ContributingLeavesNoTensorAlive(string algorithm)
+    [InlineData("maml", "batched")]
+    [InlineData("reptile", "batched")]
+    [InlineData("anil", "batched")]
+    public void ContributingLeavesNoTensorAlive(string algorithm, string batching = "auto")
     {
-        // Each episode's graph lives in its own dispose scope and the call's leaves in the call's scope: nothing may
-        // outlive Contribute, or a worker's memory would grow round after round.
+        // Each episode's (or pass's) graph lives in its own dispose scope and the call's leaves in the call's scope:
+        // nothing may outlive Contribute, or a worker's memory would grow round after round.
         var model = new Conv4(classes: 3, filters: 4, imageSize: 16);
-        var config = Training.TrainingConfig.ForDataset("omniglot", algorithm) with { Ways = 3, InnerSteps = 2 };
+        var config = Training.TrainingConfig.ForDataset("omniglot", algorithm) with { Ways = 3, InnerSteps = 2, Batching = batching };
         var algo = Training.TrainingRun.CreateAlgorithm(config, model);
         var theta = algo.Initialize(1);
         algo.Contribute(theta, [0L], _ => TestEpisodes.Images(3, 1, 2, 16, 1)); // warm-up: lazily created globals

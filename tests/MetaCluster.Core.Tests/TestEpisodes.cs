@@ -36,7 +36,7 @@ internal static class TestEpisodes
     }
 
     /// <summary>Random small images for Conv4 checks: [n, 1, size, size], labels class-major.</summary>
-    public static Episode Images(int ways, int shots, int queries, int size, ulong seed)
+    public static Episode Images(int ways, int shots, int queries, int size, ulong seed, long index = 0)
     {
         var rng = new DeterministicRandom(seed);
         (Tensor X, Tensor Y) Make(int perClass)
@@ -49,6 +49,6 @@ internal static class TestEpisodes
         }
         var (sx, sy) = Make(shots);
         var (qx, qy) = Make(queries);
-        return new Episode(0, TaskKind.Classification, ways, sx, sy, qx, qy);
+        return new Episode(index, TaskKind.Classification, ways, sx, sy, qx, qy);
     }
 }

@@ -99,6 +99,7 @@ public sealed class BenchCommand
         var trainer = new MetaTrainer(run);
         var stats = new TrainingStats(0, config.Iterations, config.MetaBatch);
         var reports = new List<RoundReport>(config.Iterations);
+        var roundSeconds = new List<double>(config.Iterations);
         var loop = new Stopwatch();
         ProgressView.Run($"bench {config.Dataset}/{config.Algorithm}", stats, live: false, afterRound =>
         {
@@ -110,6 +111,7 @@ public sealed class BenchCommand
                 var report = trainer.RunRound();
                 loop.Stop();
                 reports.Add(report);
+                roundSeconds.Add(round.Elapsed.TotalSeconds);
                 stats.Add(report, round.Elapsed.TotalSeconds);
                 afterRound();
             }
@@ -120,6 +122,12 @@ public sealed class BenchCommand
         var json = config.IsClassification
             ? Classification(config, run, trainer, reports, loadSeconds, seconds, evalCount, evalSeed)
             : Sinusoid(config, run, trainer, reports, seconds, evalCount, evalSeed);
+        // "batching" is what was asked for, "mode" what ran: auto resolves per model and algorithm.
+        json["batching"] = config.Batching;
+        json["mode"] = run.Algorithm.UsesTaskBatching(run.Train.Kind) ? "batched" : "loop";
+        // On a shared machine other load only ever adds time, so the fastest round is the steadiest figure of the work.
+        json["round_seconds_min"] = JsonReport.Number(JsonReport.Round(roundSeconds.DefaultIfEmpty(double.NaN).Min(), 3));
+        json["round_seconds_median"] = JsonReport.Number(JsonReport.Round(Median(roundSeconds), 3));
         json["pre_adaptation_metrics"] = config.PreAdaptationMetrics;
         json["peak_rss_mb"] = ProcessStats.PeakRssMegabytes();
         json["engine"] = "metacluster";
@@ -145,7 +153,6 @@ public sealed class BenchCommand
         var json = new JsonObject
         {
             ["algo"] = run.Algorithm.Name,
-            ["mode"] = run.Algorithm.UsesTaskBatching(run.Train.Kind) ? "batched" : "loop",
             ["iterations"] = config.Iterations,
             ["meta_batch"] = config.MetaBatch,
             ["k"] = config.Shots,
@@ -210,6 +217,13 @@ public sealed class BenchCommand
             };
         }
         return json;
+    }
+
+    private static double Median(List<double> values)
+    {
+        if (values.Count == 0) return double.NaN;
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static int? ClassCount(IEpisodeSource source) => source is ClassEpisodeSource classes ? classes.ClassCount : null;

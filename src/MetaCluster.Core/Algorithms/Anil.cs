@@ -9,7 +9,7 @@ namespace MetaCluster.Core.Algorithms;
 /// are computed once per episode. The contribution is still the gradient with respect to all of θ (the body learns
 /// through the query loss and, second order, through the head's adaptation).
 /// </summary>
-public sealed class Anil(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options)
+public sealed class Anil(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options), ITaskBatchedAlgorithm
 {
     public override string Name => Options.FirstOrder ? "anil-fo" : "anil";
 
@@ -18,6 +18,22 @@ public sealed class Anil(IFunctionalModel model, AlgorithmOptions options) : Met
         var before = ScoreBeforeAdaptation(theta, episode);
         var adapted = InnerLoop(theta, episode, Options.InnerSteps, createGraph: !Options.FirstOrder);
         return QueryMetaGradient(theta, adapted, episode, before);
+    }
+
+    /// <summary>
+    /// All episodes at once. The body is not stepped, but every task still needs its own body leaves: the
+    /// contribution is the gradient with respect to all of θ, body included, per task.
+    /// </summary>
+    public (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch)
+    {
+        var leaves = batch.PerTaskLeaves(theta);
+        var before = Options.MeasureBeforeAdaptation ? BatchedMetaGradient.ScoreQuery(model, leaves, batch) : null;
+        var body = model.Body(leaves);
+        var features = model.EmbedBatched(batch.SupportX, body);
+        var adaptedHead = GradientSteps.Run(
+            h => batch.PerTaskLoss(model.HeadBatched(features, h), batch.SupportY).sum(), model.HeadOf(leaves),
+            Options.InnerLearningRate, Options.InnerSteps, !Options.FirstOrder, retainGraph: true);
+        return BatchedMetaGradient.QueryMetaGradient(model, leaves, body.Concat(adaptedHead).ToArray(), batch, before);
     }
 
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>

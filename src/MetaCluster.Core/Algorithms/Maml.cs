@@ -24,19 +24,10 @@ public sealed class Maml(IFunctionalModel model, AlgorithmOptions options) : Met
     public (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch)
     {
         var leaves = batch.PerTaskLeaves(theta);
-        long shots = batch.SupportX.shape[1];
-        // Support and query through θ in one pass: the support half starts the inner loop, the query half is "before".
-        var both = model.ForwardBatched(cat([batch.SupportX, batch.QueryX], 1), leaves);
-        var supportLoss = TaskBatch.PerTaskMse(both.narrow(1, 0, shots), batch.SupportY).sum();
-        double[]? before = null;
-        if (Options.MeasureBeforeAdaptation)
-            using (no_grad()) before = TaskBatch.ToDoubles(TaskBatch.PerTaskMse(both.narrow(1, shots, both.shape[1] - shots), batch.QueryY));
-        var adapted = GradientSteps.Run(f => TaskBatch.PerTaskMse(model.ForwardBatched(batch.SupportX, f), batch.SupportY).sum(),
-            leaves, Options.InnerLearningRate, Options.InnerSteps, createGraph: !Options.FirstOrder, firstLoss: supportLoss);
-        var queryLoss = TaskBatch.PerTaskMse(model.ForwardBatched(batch.QueryX, adapted), batch.QueryY);
-        var gradient = autograd.grad([queryLoss.sum()], leaves);
-        var after = TaskBatch.ToDoubles(queryLoss);
-        return (gradient.ToArray(), after.Select((a, t) => new EpisodeMetrics(before?[t], a, null, null)).ToArray());
+        var (before, supportLoss) = BatchedMetaGradient.BeforeAndSupportLoss(model, leaves, batch, Options.MeasureBeforeAdaptation);
+        var adapted = GradientSteps.Run(BatchedMetaGradient.SupportLoss(model, batch), leaves, Options.InnerLearningRate,
+            Options.InnerSteps, createGraph: !Options.FirstOrder, firstLoss: supportLoss);
+        return BatchedMetaGradient.QueryMetaGradient(model, leaves, adapted, batch, before);
     }
 
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>

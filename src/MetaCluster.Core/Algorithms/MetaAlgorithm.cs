@@ -74,9 +74,9 @@ public abstract class MetaAlgorithm
     {
         EnsureLayout(theta);
         long[] indices = episodeIndices.ToArray();
-        // Only a batchable model and algorithm need to know the task kind; the episode sampled to learn it is reused.
-        if (indices.Length > 0 && Options.Batching != BatchingMode.Loop
-            && (Options.Batching == BatchingMode.Batched || (this is ITaskBatchedAlgorithm && Model is IBatchedModel)))
+        // Forced batching samples the first episode up front (to fail clearly where unsupported); it is reused.
+        if (indices.Length > 0 && (Options.Batching == BatchingMode.Batched
+            || (Options.Batching == BatchingMode.Auto && this is ITaskBatchedAlgorithm && Model is IBatchedModel { AutoBatches: true })))
         {
             var first = sample(indices[0]);
             bool batched = false;
@@ -104,30 +104,47 @@ public abstract class MetaAlgorithm
     }
 
     /// <summary>
-    /// True when this algorithm computes episodes of the given kind task-batched. The choice depends only on the model,
-    /// the algorithm, the task kind and the option — never on how many episodes a worker holds — so every worker
-    /// count runs the same kernels.
+    /// True when this algorithm computes episodes task-batched. Batching now covers regression and classification
+    /// alike, so <paramref name="kind"/> does not change the answer; it stays for callers that ask per kind. The
+    /// choice depends only on the model, the algorithm and the option — never on how many episodes a worker holds —
+    /// so every worker count runs the same kernels.
     /// </summary>
     public bool UsesTaskBatching(TaskKind kind)
     {
-        bool supported = this is ITaskBatchedAlgorithm && Model is IBatchedModel && kind == TaskKind.Regression;
+        bool supported = this is ITaskBatchedAlgorithm && Model is IBatchedModel;
         if (Options.Batching == BatchingMode.Batched && !supported)
-            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched for {kind.ToString().ToLowerInvariant()} episodes (supported: maml, fomaml and reptile on MLP regression); use --batching loop or auto.");
-        return supported && Options.Batching != BatchingMode.Loop;
+            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched (supported: maml, fomaml, reptile, metasgd and anil on MLP and Conv4 models); use --batching loop or auto.");
+        // Auto follows the model's measured choice (IBatchedModel.AutoBatches).
+        return supported && (Options.Batching == BatchingMode.Batched
+            || (Options.Batching == BatchingMode.Auto && ((IBatchedModel)Model).AutoBatches));
     }
 
+    /// <summary>
+    /// The episodes in passes of at most <see cref="IBatchedModel.TasksPerPass"/> tasks, each pass's graph freed
+    /// before the next. The pass size is the model's constant, and a task's bits do not depend on which other tasks
+    /// share its pass (tested), so the split of a round among workers still cannot change a bit.
+    /// </summary>
     private IReadOnlyList<Contribution> ContributeBatched(ParameterSet theta, long[] indices, Episode first, Func<long, Episode> sample)
     {
+        var model = (IBatchedModel)Model;
+        int perPass = Math.Max(1, model.TasksPerPass);
+        var contributions = new List<Contribution>(indices.Length);
         using var call = NewDisposeScope();
-        Episode[] episodes = [first, .. indices.Skip(1).Select(sample)];
-        // libtorch takes another kernel for a batch of one (bmm → mm), which rounds differently; a lone episode is
-        // therefore computed beside a copy of itself, so its bits do not depend on how a round was split.
-        var batch = new TaskBatch(episodes.Length == 1 ? [episodes[0], episodes[0]] : episodes);
-        foreach (var episode in episodes) episode.Dispose();
         var leaves = theta.ToTensors(requiresGrad: true);
-        var (perTask, metrics) = ((ITaskBatchedAlgorithm)this).ComputeBatch((IBatchedModel)Model, leaves, batch);
-        var values = TaskBatch.FlattenPerTask(Layout, perTask, batch.Count);
-        return indices.Select((index, t) => new Contribution(index, values[t], metrics[t])).ToArray();
+        for (int start = 0; start < indices.Length; start += perPass)
+        {
+            using var pass = NewDisposeScope();
+            var chunk = indices.AsSpan(start, Math.Min(perPass, indices.Length - start)).ToArray();
+            Episode[] episodes = start == 0 ? [first, .. chunk.Skip(1).Select(sample)] : chunk.Select(sample).ToArray();
+            // libtorch takes another kernel for a batch of one (bmm → mm, an ungrouped convolution), which rounds
+            // differently; a lone episode is therefore computed beside a copy of itself.
+            var batch = new TaskBatch(episodes.Length == 1 ? [episodes[0], episodes[0]] : episodes);
+            foreach (var episode in episodes) episode.Dispose();
+            var (perTask, metrics) = ((ITaskBatchedAlgorithm)this).ComputeBatch(model, leaves, batch);
+            var values = TaskBatch.FlattenPerTask(Layout, perTask, batch.Count);
+            contributions.AddRange(chunk.Select((index, t) => new Contribution(index, values[t], metrics[t])));
+        }
+        return contributions;
     }
 
     /// <summary>Query loss and accuracy after <paramref name="steps"/> inner steps from θ.</summary>

@@ -9,7 +9,7 @@ namespace MetaCluster.Core.Algorithms;
 /// as the parameter), meta-trained together with θ: θ' = θ − α ⊙ ∇L_support(θ). The meta-parameters are θ followed
 /// by α ("lr.&lt;name&gt;"); α starts at the configured inner learning rate.
 /// </summary>
-public sealed class MetaSgd : MetaAlgorithm
+public sealed class MetaSgd : MetaAlgorithm, ITaskBatchedAlgorithm
 {
     public MetaSgd(IFunctionalModel model, AlgorithmOptions options) : base(model, options)
     {
@@ -36,6 +36,17 @@ public sealed class MetaSgd : MetaAlgorithm
             Options.InnerSteps, createGraph: !Options.FirstOrder, firstLoss: supportLoss);
         // allow_unused: with zero inner steps the rates do not enter the loss.
         return QueryMetaGradient(theta, adapted, episode, before, allowUnused: true);
+    }
+
+    /// <summary>All episodes at once: each task has its own copy of θ and of the rates α as leaves.</summary>
+    public (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch)
+    {
+        var leaves = batch.PerTaskLeaves(theta);
+        var (weights, rates) = Split(leaves);
+        var (before, supportLoss) = BatchedMetaGradient.BeforeAndSupportLoss(model, weights, batch, Options.MeasureBeforeAdaptation);
+        var adapted = GradientSteps.Run(BatchedMetaGradient.SupportLoss(model, batch), weights, rates,
+            Options.InnerSteps, createGraph: !Options.FirstOrder, firstLoss: supportLoss);
+        return BatchedMetaGradient.QueryMetaGradient(model, leaves, adapted, batch, before, allowUnused: true);
     }
 
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps)

@@ -40,14 +40,12 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
         var (x, y) = Options.ReptileTrainOnQuery
             ? (cat([batch.SupportX, batch.QueryX], 1), cat([batch.SupportY, batch.QueryY], 1))
             : (batch.SupportX, batch.SupportY);
-        double[]? before = null;
-        if (Options.MeasureBeforeAdaptation)
-            using (no_grad()) before = TaskBatch.ToDoubles(TaskBatch.PerTaskMse(model.ForwardBatched(batch.QueryX, start), batch.QueryY));
-        var adapted = Train(start, p => TaskBatch.PerTaskMse(model.ForwardBatched(x, p), y).sum(), Options.InnerSteps);
-        using var _ = no_grad();
-        var delta = adapted.Select((p, i) => p - start[i]).ToArray();
-        var after = TaskBatch.ToDoubles(TaskBatch.PerTaskMse(model.ForwardBatched(batch.QueryX, adapted), batch.QueryY));
-        return (delta, after.Select((a, t) => new EpisodeMetrics(before?[t], a, null, null)).ToArray());
+        var before = Options.MeasureBeforeAdaptation ? BatchedMetaGradient.ScoreQuery(model, start, batch) : null;
+        var adapted = Train(start, p => batch.PerTaskLoss(model.ForwardBatched(x, p), y).sum(), Options.InnerSteps);
+        Tensor[] delta;
+        using (no_grad()) delta = adapted.Select((p, i) => p - start[i]).ToArray();
+        var after = BatchedMetaGradient.ScoreQuery(model, adapted, batch);
+        return (delta, TaskScores.Metrics(before, after));
     }
 
     /// <summary>k optimizer steps on detached copies of θ, updating in place as torch.optim.SGD/Adam would.</summary>

@@ -12,15 +12,20 @@ namespace MetaCluster.Core.Models;
 /// <see cref="HeadInit.Zeros"/> starts the head at zero instead (as UNICORN-MAML does): every class starts equally
 /// likely, so the first inner steps already separate the classes instead of first undoing a random head's large logits.
 /// </summary>
-public sealed class Conv4 : IFunctionalModel
+public sealed partial class Conv4 : IFunctionalModel
 {
     public const int Blocks = 4;
     private readonly int _inChannels, _filters, _classes, _imageSize;
     private readonly HeadInit _headInit;
+    private readonly int _tasksPerPass;
 
-    public Conv4(int classes, int inChannels = 1, int filters = 64, int imageSize = 28, HeadInit headInit = HeadInit.Normal)
+    /// <param name="tasksPerPass">with task batching, the most tasks in one grouped computation (see <see cref="DefaultTasksPerPass"/>).</param>
+    public Conv4(int classes, int inChannels = 1, int filters = 64, int imageSize = 28, HeadInit headInit = HeadInit.Normal,
+        int tasksPerPass = DefaultTasksPerPass)
     {
         _headInit = headInit;
+        if (tasksPerPass < 1) throw new ArgumentException($"tasks per pass must be at least 1 (got {tasksPerPass}).");
+        _tasksPerPass = tasksPerPass;
         if (classes < 2) throw new ArgumentException($"a classifier needs at least 2 classes (got {classes}).");
         _classes = classes;
         _inChannels = inChannels;

@@ -37,7 +37,7 @@ public sealed record TrainingConfig
     public bool PreAdaptationMetrics { get; init; } = true;
     /// <summary>Conv4 head initialisation: "normal" (MAML reference code) or "zeros".</summary>
     public string HeadInit { get; init; } = "normal";
-    /// <summary>"auto" (task-batched where supported), "loop" or "batched".</summary>
+    /// <summary>"auto" (the model's measured choice: task-batched for MLPs, one at a time for Conv4), "loop" or "batched".</summary>
     public string Batching { get; init; } = "auto";
     public int CheckpointEvery { get; init; } = 1000;
 

@@ -1,0 +1,50 @@
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MetaCluster.Core.Models;
+
+/// <summary>
+/// Conv4 over T tasks at once. Tasks are folded into channels — input [n, T·Cin, H, W], weights [T·Cout, Cin, 3, 3],
+/// groups = T — so one grouped convolution does every task's convolution and task t only ever sees its own weights.
+/// Batch norm on the folded channels takes statistics over (n, H, W) per folded channel, i.e. per task and channel:
+/// exactly what <see cref="Embed"/> does for each task alone. ReLU and max-pool are per channel, so unchanged.
+/// Every task of a batch must have the same number of examples n (true of N-way K-shot episodes).
+/// </summary>
+public sealed partial class Conv4 : IBatchedModel
+{
+    /// <summary>
+    /// Measured on 2 CPU threads (Omniglot 5-way 1-shot, meta-batch 32, fastest round; README, Benchmarks): MAML
+    /// 1.73–2.50 s per iteration in passes of 2 tasks, 2.88 s in passes of 8 and 3.17 s in one pass of 32 (peak RSS
+    /// 0.85 / 1.7 / 4.1 GB). Big passes lose: a pass of 32 holds half-gigabyte activations that miss every cache and
+    /// are mmapped afresh (page faults) on each allocation.
+    /// </summary>
+    public const int DefaultTasksPerPass = 2;
+
+    public int TasksPerPass => _tasksPerPass;
+
+    /// <summary>
+    /// No on CPU: one at a time was as fast for MAML (1.81–2.45 s) and faster for FOMAML in every back-to-back pair
+    /// (1.24–1.62 s against 1.61–2.12 s), since one Conv4 episode is already big enough to keep libtorch's kernels busy.
+    /// </summary>
+    public bool AutoBatches => false;
+
+    /// <summary>x [T, n, Cin, H, W] → features [T, n, F], F in <see cref="Embed"/>'s flatten order (channel, row, column).</summary>
+    public Tensor EmbedBatched(Tensor x, IReadOnlyList<Tensor> body)
+    {
+        long tasks = x.shape[0], n = x.shape[1];
+        var h = x.transpose(0, 1).reshape(n, tasks * x.shape[2], x.shape[3], x.shape[4]);
+        for (int b = 0; b < Blocks; b++)
+        {
+            var weight = body[4 * b];
+            h = F.conv2d(h, weight.reshape(tasks * weight.shape[1], weight.shape[2], weight.shape[3], weight.shape[4]),
+                body[4 * b + 1].reshape(-1), padding: [1, 1], groups: tasks);
+            h = F.batch_norm(h, null, null, body[4 * b + 2].reshape(-1), body[4 * b + 3].reshape(-1), training: true);
+            h = F.max_pool2d(F.relu(h), 2);
+        }
+        // [n, T·C, s, s] → [n, T, C·s·s] keeps each task's channels together in (c, row, column) order.
+        return h.reshape(n, tasks, -1).transpose(0, 1);
+    }
+
+    public Tensor HeadBatched(Tensor features, IReadOnlyList<Tensor> head) =>
+        BatchedModelExtensions.LinearBatched(features, head[0], head[1]);
+}
