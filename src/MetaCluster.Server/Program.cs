@@ -17,7 +17,8 @@ ServerOptions server;
 try
 {
     server = ServerOptions.Read(builder.Configuration);
-    if (server.Role != ServerRole.Coordinator) TorchRuntime.EnsureLoaded();
+    // Every role runs libtorch (a coordinator builds the run and its initial θ): fail now, with the loader's real message.
+    TorchRuntime.EnsureLoaded();
 }
 catch (Exception e) when (e is ArgumentException or InvalidOperationException)
 {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -46,7 +45,7 @@ public sealed class MetricsTests(ITestOutputHelper output) : IDisposable
         await client.Runs.StartAsync(runId, config);
         try
         {
-            await WaitForAsync("10 rounds and a checkpoint", async () => await client.Runs.GetStatusAsync(runId) is { Round: >= 10, CheckpointRound: not null });
+            await Poll.UntilAsync("10 rounds and a checkpoint", async () => await client.Runs.GetStatusAsync(runId) is { Round: >= 10, CheckpointRound: not null });
 
             // Prometheus, configured by the project's own file, pointed at this server's HTTP port.
             string prometheusUrl = StartPrometheus(server.HttpPort, out var prometheus);
@@ -54,13 +53,13 @@ public sealed class MetricsTests(ITestOutputHelper output) : IDisposable
             {
                 string query = $"metacluster_rounds_completed_total{{run_id=\"{runId}\",algorithm=\"maml\"}}";
                 JsonElement series = default;
-                await WaitForAsync("prometheus to hold the run's rounds", async () =>
+                await Poll.UntilAsync("prometheus to hold the run's rounds", async () =>
                 {
                     var answer = await Query(prometheusUrl, query);
                     if (answer.GetArrayLength() == 0) return false;
                     series = answer[0];
                     return true;
-                }, prometheus);
+                }, process: prometheus);
                 double rounds = double.Parse(series.GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture);
                 Assert.True(rounds >= 10, $"prometheus saw {rounds} rounds");
                 var loss = await Query(prometheusUrl, $"metacluster_meta_loss{{run_id=\"{runId}\",phase=\"post\"}}");
@@ -165,24 +164,5 @@ public sealed class MetricsTests(ITestOutputHelper output) : IDisposable
         foreach (string dll in Directory.GetFiles(AppContext.BaseDirectory, "Orleans.*.dll"))
             if (File.ReadAllBytes(dll).AsSpan().IndexOf(needle) >= 0) return true;
         return false;
-    }
-
-    private static async Task WaitForAsync(string what, Func<Task<bool>> condition, ChildProcess? process = null)
-    {
-        var watch = Stopwatch.StartNew();
-        Exception? last = null;
-        while (watch.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            try
-            {
-                if (await condition()) return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OrleansException)
-            {
-                last = e;
-            }
-            await Task.Delay(250);
-        }
-        throw new TimeoutException($"waited 60 s for {what}; last error: {last?.Message}\n{process?.Tail()}");
     }
 }

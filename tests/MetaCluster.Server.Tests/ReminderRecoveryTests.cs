@@ -29,12 +29,8 @@ public sealed class ReminderRecoveryTests(ITestOutputHelper output)
             await using var client = await ClusterClient.ConnectAsync(redis.Configuration, clusterId);
             string runId = $"reminder-{clusterId}";
             await client.Runs.StartAsync(runId, config);
-            RunStatus status;
-            do
-            {
-                await Task.Delay(100);
-                status = await client.Runs.GetStatusAsync(runId);
-            } while (status.CheckpointRound is null or < 100 && !status.IsFinished);
+            var status = await Poll.UntilAsync("a checkpoint at round 100", () => client.Runs.GetStatusAsync(runId),
+                s => s.CheckpointRound >= 100 || s.IsFinished, TimeSpan.FromMinutes(2), intervalMs: 100);
             Assert.False(status.IsFinished, "the run ended before the kill; raise Iterations.");
 
             // kill -9 the coordinator's process; no client call may revive it — watch the worker's /metrics instead.
@@ -54,12 +50,8 @@ public sealed class ReminderRecoveryTests(ITestOutputHelper output)
             Assert.True(roundsOnWorker > 0, $"no coordinator came back on the worker within 90 s of the kill.\n{worker.Process.Tail()}");
             output.WriteLine($"coordinator killed at round {status.Round} (checkpoint {status.CheckpointRound}); the reminder revived it on the worker silo {revivedAfter:F1} s later, which ran rounds again.");
 
-            RunStatus final;
-            do
-            {
-                await Task.Delay(200);
-                final = await client.Runs.GetStatusAsync(runId);
-            } while (!final.IsFinished && clock.Elapsed < TimeSpan.FromMinutes(4));
+            var final = await Poll.UntilAsync("the run to finish", () => client.Runs.GetStatusAsync(runId), s => s.IsFinished,
+                TimeSpan.FromMinutes(4), intervalMs: 200);
             Assert.Equal(RunState.Completed, final.State);
             Assert.True(final.Recoveries >= 1);
             var theta = await client.Runs.Coordinator(runId).GetTheta();

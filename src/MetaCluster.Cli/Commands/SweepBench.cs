@@ -89,8 +89,7 @@ public static class SweepBench
             foreach (string mode in modes)
                 foreach (int batch in settings.MetaBatches)
                     points.Add(Report(MeasureInProcess(MetaBatch, config with { MetaBatch = batch, Batching = mode })));
-            var series = points.GroupBy(p => p.Mode).Select(g => new PlotSeries(ModeLabel(g.Key),
-                g.Select(p => (double)p.Config.MetaBatch).ToArray(), g.Select(p => p.TasksPerSecond).ToArray())).ToList();
+            var series = SeriesByMode(points, p => p.Config.MetaBatch);
             return Save(MetaBatch, points, series, $"{Subject}: {RateUnit} vs meta-batch size",
                 "meta-batch size (tasks per round, log scale)", logX: true);
         }
@@ -98,8 +97,7 @@ public static class SweepBench
         public IEnumerable<string> InnerStepCounts()
         {
             var points = settings.InnerSteps.Select(steps => Report(MeasureInProcess(InnerSteps, config with { InnerSteps = steps }))).ToList();
-            var series = points.GroupBy(p => p.Mode).Select(g => new PlotSeries(ModeLabel(g.Key),
-                g.Select(p => (double)p.Config.InnerSteps).ToArray(), g.Select(p => p.TasksPerSecond).ToArray())).ToList();
+            var series = SeriesByMode(points, p => p.Config.InnerSteps);
             var first = points[0];
             series.Add(new PlotSeries($"cost linear in steps, from {first.Config.InnerSteps} step{(first.Config.InnerSteps == 1 ? "" : "s")}",
                 points.Select(p => (double)p.Config.InnerSteps).ToArray(),
@@ -107,6 +105,10 @@ public static class SweepBench
             return Save(InnerSteps, points, series, $"{Subject}: {RateUnit} vs inner steps (meta-batch {config.MetaBatch})",
                 "inner-loop steps per task", logX: false);
         }
+
+        /// <summary>One plotted line per batching mode: tasks/s against <paramref name="x"/>.</summary>
+        private static List<PlotSeries> SeriesByMode(IEnumerable<Point> points, Func<Point, double> x) =>
+            points.GroupBy(p => p.Mode).Select(g => new PlotSeries(ModeLabel(g.Key), g.Select(x).ToArray(), g.Select(p => p.TasksPerSecond).ToArray())).ToList();
 
         public async Task<IEnumerable<string>> WorkerCounts()
         {

@@ -8,12 +8,14 @@ namespace MetaCluster.Core.Runtime;
 /// </summary>
 public static partial class NativeEnvironment
 {
-    /// <summary>Sets <paramref name="name"/> unless the user already did; returns the value in force.</summary>
-    public static string SetDefault(string name, string value)
+    /// <summary>Sets <paramref name="name"/> unless the user already did (Linux; elsewhere a no-op).</summary>
+    public static void SetDefault(string name, string value)
     {
-        if (OperatingSystem.IsLinux() && GetEnv(name) == IntPtr.Zero) SetEnv(name, value, overwrite: 0);
-        return OperatingSystem.IsLinux() ? Marshal.PtrToStringUTF8(GetEnv(name)) ?? value : value;
+        if (OperatingSystem.IsLinux()) SetEnv(name, value, overwrite: 0);
     }
+
+    /// <summary>The native value of <paramref name="name"/>, or null.</summary>
+    public static string? Get(string name) => OperatingSystem.IsLinux() ? Marshal.PtrToStringUTF8(GetEnv(name)) : Environment.GetEnvironmentVariable(name);
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int SetEnv(string name, string value, int overwrite);

@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace MetaCluster.Core.Runtime;
 
@@ -12,26 +11,15 @@ namespace MetaCluster.Core.Runtime;
 /// initialises, so we set it (unless the user already has) before any tensor work: from this assembly's module
 /// initializer, which runs before any MetaCluster.Core code.
 /// </summary>
-public static partial class NumericalReproducibility
+public static class NumericalReproducibility
 {
     public const string Variable = "MKL_CBWR";
     public const string Mode = "AVX2,STRICT";
 
     /// <summary>The MKL_CBWR setting in force for this process.</summary>
-    public static string? Current => Marshal.PtrToStringUTF8(GetEnv(Variable));
+    public static string? Current => NativeEnvironment.Get(Variable);
 
     [SuppressMessage("Usage", "CA2255", Justification = "MKL reads MKL_CBWR once, before the first tensor op: this is the only hook that runs early enough in every host (CLI, silo, tests).")]
     [ModuleInitializer]
-    internal static void Apply()
-    {
-        if (!OperatingSystem.IsLinux() || GetEnv(Variable) != IntPtr.Zero) return;
-        // Environment.SetEnvironmentVariable only changes .NET's copy; native code reads libc's environ.
-        SetEnv(Variable, Mode, overwrite: 0);
-    }
-
-    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int SetEnv(string name, string value, int overwrite);
-
-    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial IntPtr GetEnv(string name);
+    internal static void Apply() => NativeEnvironment.SetDefault(Variable, Mode);
 }
