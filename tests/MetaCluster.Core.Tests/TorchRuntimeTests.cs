@@ -29,6 +29,17 @@ public class TorchRuntimeTests
     }
 
     [Fact]
+    public void LoadingLibtorchKeepsActivationSizedBuffersOnTheHeap()
+    {
+        TorchRuntime.EnsureLoaded();
+        // glibc accepts both settings (mallopt returns 1) unless the environment already tunes malloc, as CI does not.
+        string tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "";
+        Assert.False(tunables.Contains("glibc.malloc.") || Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null,
+            "this test needs an environment without malloc settings of its own");
+        Assert.True(MallocTuning.Applied, "glibc refused the mmap/trim thresholds");
+    }
+
+    [Fact]
     public void ElfReaderFindsTheLibStdCxxNeedsOfTheTorchSharpLibrary()
     {
         var needs = ElfVersionNeeds.Read(File.ReadAllBytes(OutputLibrary));

@@ -59,13 +59,31 @@ public sealed partial class Conv4 : IFunctionalModel
 
     public Tensor Embed(Tensor x, IReadOnlyList<Tensor> body)
     {
+        x = ChannelsLast(x);
         for (int b = 0; b < Blocks; b++)
-        {
-            x = F.conv2d(x, body[4 * b], body[4 * b + 1], padding: [1, 1]);
-            x = F.batch_norm(x, null, null, body[4 * b + 2], body[4 * b + 3], training: true);
-            x = F.max_pool2d(F.relu(x), 2);
-        }
+            x = Block(F.conv2d(x, body[4 * b], body[4 * b + 1], padding: [1, 1]), body[4 * b + 2], body[4 * b + 3]);
         return x.flatten(1);
+    }
+
+    /// <summary>
+    /// Batch norm, 2×2 max-pool, ReLU. Pooling before the ReLU is the same function with the same gradient
+    /// (max(relu(a), relu(b)) = relu(max(a, b)), and both pick the first maximum of a window) on a quarter of the values.
+    /// </summary>
+    private static Tensor Block(Tensor convolved, Tensor gamma, Tensor beta) =>
+        F.relu(F.max_pool2d(F.batch_norm(convolved, null, null, gamma, beta, training: true), 2));
+
+    /// <summary>
+    /// The same tensor laid out channels-last (NHWC strides, NCHW shape). Measured on one CPU thread (Omniglot 5-way
+    /// 1-shot, 75 query images): a query forward pass takes 13 ms instead of 45, since oneDNN then writes the convolutions'
+    /// output as it computes it, and libtorch's batch norm and max-pool kernels run vectorised over channels (the NCHW
+    /// max-pool is a branchy scalar loop that alone took 21 ms). Every later block stays channels-last on its own.
+    /// A single-channel image is already NHWC in memory, so it only needs the strides that say so (no copy).
+    /// </summary>
+    public static Tensor ChannelsLast(Tensor x)
+    {
+        long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        if (c == 1 && x.is_contiguous()) return x.as_strided([n, c, h, w], [h * w, 1, w, 1]);
+        return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
     }
 
     public Tensor Head(Tensor features, IReadOnlyList<Tensor> head) => F.linear(features, head[0], head[1]);

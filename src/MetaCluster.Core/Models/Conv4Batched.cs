@@ -16,15 +16,16 @@ public sealed partial class Conv4 : IBatchedModel
     /// Measured on 2 CPU threads (Omniglot 5-way 1-shot, meta-batch 32, fastest round; README, Benchmarks): MAML
     /// 1.73–2.50 s per iteration in passes of 2 tasks, 2.88 s in passes of 8 and 3.17 s in one pass of 32 (peak RSS
     /// 0.85 / 1.7 / 4.1 GB). Big passes lose: a pass of 32 holds half-gigabyte activations that miss every cache and
-    /// are mmapped afresh (page faults) on each allocation.
+    /// are mmapped afresh (page faults) on each allocation. (Before channels-last; passes of 2 still hold the least.)
     /// </summary>
     public const int DefaultTasksPerPass = 2;
 
     public int TasksPerPass => _tasksPerPass;
 
     /// <summary>
-    /// No on CPU: one at a time was as fast for MAML (1.81–2.45 s) and faster for FOMAML in every back-to-back pair
-    /// (1.24–1.62 s against 1.61–2.12 s), since one Conv4 episode is already big enough to keep libtorch's kernels busy.
+    /// No on CPU: one at a time is as fast and holds less. With channels-last blocks (2 threads, 8 iterations, median
+    /// round): MAML 1.16 s one at a time against 1.21 s in passes of 2, FOMAML 0.76 s against 0.83 s, and peak RSS
+    /// 491 / 519 MB against 634 / 609 MB — one Conv4 episode already keeps libtorch's kernels busy.
     /// </summary>
     public bool AutoBatches => false;
 
@@ -32,14 +33,12 @@ public sealed partial class Conv4 : IBatchedModel
     public Tensor EmbedBatched(Tensor x, IReadOnlyList<Tensor> body)
     {
         long tasks = x.shape[0], n = x.shape[1];
-        var h = x.transpose(0, 1).reshape(n, tasks * x.shape[2], x.shape[3], x.shape[4]);
+        var h = ChannelsLast(x.transpose(0, 1).reshape(n, tasks * x.shape[2], x.shape[3], x.shape[4]));
         for (int b = 0; b < Blocks; b++)
         {
             var weight = body[4 * b];
-            h = F.conv2d(h, weight.reshape(tasks * weight.shape[1], weight.shape[2], weight.shape[3], weight.shape[4]),
-                body[4 * b + 1].reshape(-1), padding: [1, 1], groups: tasks);
-            h = F.batch_norm(h, null, null, body[4 * b + 2].reshape(-1), body[4 * b + 3].reshape(-1), training: true);
-            h = F.max_pool2d(F.relu(h), 2);
+            h = Block(F.conv2d(h, weight.reshape(tasks * weight.shape[1], weight.shape[2], weight.shape[3], weight.shape[4]),
+                body[4 * b + 1].reshape(-1), padding: [1, 1], groups: tasks), body[4 * b + 2].reshape(-1), body[4 * b + 3].reshape(-1));
         }
         // [n, T·C, s, s] → [n, T, C·s·s] keeps each task's channels together in (c, row, column) order.
         return h.reshape(n, tasks, -1).transpose(0, 1);

@@ -29,6 +29,7 @@ public static partial class TorchRuntime
         lock (Gate)
         {
             if (_loaded) return;
+            MallocTuning.Apply();
             string library = Path.Combine(AppContext.BaseDirectory, NativeLibraryFile);
             if (File.Exists(library) && Diagnose(library) is { } problem)
                 throw new TorchRuntimeException(problem);

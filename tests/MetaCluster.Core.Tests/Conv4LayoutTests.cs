@@ -1,0 +1,71 @@
+using MetaCluster.Core.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MetaCluster.Core.Tests;
+
+/// <summary>
+/// Conv4 runs channels-last and pools before its ReLU (both for speed). These tests hold it to the textbook network —
+/// NCHW, conv → batch norm → ReLU → max-pool — in values and in gradients, for grey and colour images.
+/// </summary>
+public class Conv4LayoutTests
+{
+    /// <summary>The MAML reference code's forward pass, in the default (NCHW) layout throughout.</summary>
+    private static Tensor Reference(Tensor x, IReadOnlyList<Tensor> p)
+    {
+        for (int b = 0; b < Conv4.Blocks; b++)
+        {
+            x = F.conv2d(x, p[4 * b], p[4 * b + 1], padding: [1, 1]);
+            x = F.batch_norm(x, null, null, p[4 * b + 2], p[4 * b + 3], training: true);
+            x = F.max_pool2d(F.relu(x), 2);
+        }
+        return F.linear(x.flatten(1), p[16], p[17]);
+    }
+
+    [Theory]
+    [InlineData(1, ScalarType.Float32, 1e-5)]
+    [InlineData(3, ScalarType.Float32, 1e-5)]
+    [InlineData(1, ScalarType.Float64, 1e-12)]
+    public void MatchesTheNchwReferenceInValuesAndGradients(int channels, ScalarType dtype, double tolerance)
+    {
+        using var scope = NewDisposeScope();
+        var model = new Conv4(classes: 5, inChannels: channels, filters: 8, imageSize: 20);
+        var theta = model.Initialize(11).ToTensors(requiresGrad: false).Select(t => t.to_type(dtype).requires_grad_()).ToArray();
+        var x = rand([12, channels, 20, 20], dtype: dtype, generator: new Generator(5));
+        Assert.True(x.is_contiguous());
+
+        var ours = model.Forward(x, theta);
+        var reference = Reference(x, theta);
+        AssertClose(reference, ours, tolerance);
+
+        // A fixed random projection of the outputs, so every logit's gradient counts.
+        var weights = randn(ours.shape, dtype: dtype, generator: new Generator(6));
+        var ourGradients = autograd.grad([(ours * weights).sum()], theta);
+        var referenceGradients = autograd.grad([(reference * weights).sum()], theta);
+        // As one vector: a convolution bias ahead of batch norm has a gradient of zero up to rounding.
+        AssertClose(cat(referenceGradients.Select(g => g.reshape(-1)).ToArray()), cat(ourGradients.Select(g => g.reshape(-1)).ToArray()), tolerance);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void ChannelsLastKeepsTheValuesAndChangesOnlyTheStrides(int channels)
+    {
+        using var scope = NewDisposeScope();
+        var x = rand([4, channels, 6, 5], generator: new Generator(7));
+        var y = Conv4.ChannelsLast(x);
+        Assert.Equal(x.shape, y.shape);
+        Assert.Equal([6L * 5 * channels, 1, 5 * channels, channels], y.stride());
+        Assert.Equal(x.data<float>().ToArray(), y.contiguous().data<float>().ToArray());
+    }
+
+    /// <summary>Relative L2 difference within <paramref name="tolerance"/>.</summary>
+    private static void AssertClose(Tensor expected, Tensor actual, double tolerance)
+    {
+        double norm = expected.norm().to_type(ScalarType.Float64).item<double>();
+        double difference = (expected - actual).norm().to_type(ScalarType.Float64).item<double>();
+        Assert.True(norm > 0, "the reference is all zeros, so the comparison says nothing");
+        Assert.True(difference <= tolerance * norm, $"relative difference {difference / norm:E2}");
+    }
+}
