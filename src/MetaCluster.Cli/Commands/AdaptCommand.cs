@@ -175,7 +175,7 @@ public sealed class AdaptCommand
         using var _ = no_grad();
         using var output = algorithm.Predict(adapted, episode, mode);
         using var probabilities = nn.functional.softmax(output.to_type(ScalarType.Float32), 1);
-        return probabilities.data<float>().ToArray();
+        return TensorData.ToFloats(probabilities);
     }
 
     /// <summary>The query folder's images: those directly in it (class unknown), then each class sub-folder's.</summary>

@@ -76,15 +76,15 @@ public sealed class TaskBatch
     public static float[][] FlattenPerTask(ParameterLayout layout, IReadOnlyList<Tensor> perTask, int tasks)
     {
         using var scope = NewDisposeScope();
-        using var flat = cat(perTask.Select(t => t.detach().reshape(tasks, -1).to_type(ScalarType.Float32)).ToArray(), 1).contiguous();
-        var all = flat.data<float>().ToArray();
-        return Enumerable.Range(0, tasks).Select(t => all.AsSpan(t * layout.TotalCount, layout.TotalCount).ToArray()).ToArray();
+        var rows = TensorData.Rows(cat(perTask.Select(t => t.detach().reshape(tasks, -1).to_type(ScalarType.Float32)).ToArray(), 1));
+        if (rows.Length > 0 && rows[0].Length != layout.TotalCount)
+            throw new ArgumentException($"per-task tensors hold {rows[0].Length} values per task, but {layout.Describe()} has {layout.TotalCount}.");
+        return rows;
     }
 
     public static double[] ToDoubles(Tensor values)
     {
-        using var asDouble = values.detach().to_type(ScalarType.Float64);
-        return asDouble.data<double>().ToArray();
+        return TensorData.ToDoubles(values);
     }
 }
 

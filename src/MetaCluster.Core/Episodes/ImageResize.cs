@@ -1,3 +1,4 @@
+using MetaCluster.Core.Models;
 using static TorchSharp.torch;
 
 namespace MetaCluster.Core.Episodes;
@@ -21,6 +22,6 @@ internal static class ImageResize
         using var noGrad = no_grad();
         var x = tensor(source, [count, 1, height, width]);
         var y = nn.functional.interpolate(x, [outHeight, outWidth], mode: InterpolationMode.Area).contiguous();
-        y.data<float>().CopyTo(target[..(count * outHeight * outWidth)]);
+        TensorData.CopyTo(y, target[..(count * outHeight * outWidth)]);
     }
 }

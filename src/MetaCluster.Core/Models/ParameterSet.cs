@@ -45,7 +45,7 @@ public sealed class ParameterSet
         using var scope = NewDisposeScope();
         using var flat = cat(tensors.Select(t => t.detach().reshape(-1).to_type(ScalarType.Float32)).ToArray(), 0);
         var values = new float[layout.TotalCount];
-        flat.data<float>().CopyTo(values);
+        TensorData.CopyTo(flat, values);
         return values;
     }
 
