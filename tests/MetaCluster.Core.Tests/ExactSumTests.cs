@@ -81,4 +81,19 @@ public class ExactSumTests
         running.Add(big);
         Assert.Contains("overflowed", Assert.Throws<OverflowException>(() => running.Add(big)).Message);
     }
+
+    [Fact]
+    public void AClearedSumStartsOverWithNothingLeftOfThePreviousRound()
+    {
+        var reused = new ExactSum(3);
+        reused.Add([1.5f, -2.25f, 7f]);
+        reused.Add([0.125f, 3f, -1f]);
+        reused.Clear();
+        Assert.Equal(0, reused.Count);
+        reused.Add([0.5f, 0.25f, -4f]);
+        var fresh = new ExactSum(3);
+        fresh.Add([0.5f, 0.25f, -4f]);
+        Assert.Equal(fresh.ToBytes(), reused.ToBytes());
+        Assert.Equal([0.5f, 0.25f, -4f], reused.Mean());
+    }
 }

@@ -61,13 +61,20 @@ public static class CoordinatorBench
         }
     }
 
-    /// <summary>Zero contributions, returned at once: the worker side costs nothing but messaging.</summary>
+    /// <summary>
+    /// Zero contributions, returned at once: the worker side costs nothing but messaging. They all share one zero vector
+    /// — these workers run in the coordinator's process, and allocating 450 KB per episode here would charge the
+    /// coordinator for garbage a real worker makes on its own machine.
+    /// </summary>
     private sealed class InstantContributions : IContributionSource
     {
+        private float[] _zeros = [];
+
         public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample)
         {
             var metrics = new EpisodeMetrics(null, 0, null, null);
-            return episodes.Select(e => new Contribution(e, new float[theta.Values.Length], metrics)).ToArray();
+            var zeros = _zeros.Length == theta.Values.Length ? _zeros : _zeros = new float[theta.Values.Length];
+            return episodes.Select(e => new Contribution(e, zeros, metrics)).ToArray();
         }
     }
 }

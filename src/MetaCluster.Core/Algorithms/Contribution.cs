@@ -21,3 +21,9 @@ public sealed record EpisodeMetrics(double? PreLoss, double PostLoss, double? Pr
 /// makes aggregation independent of which worker computed it and when it arrived.
 /// </summary>
 public sealed record Contribution(long EpisodeIndex, float[] Values, EpisodeMetrics Metrics);
+
+/// <summary>
+/// Receives each episode's contribution as soon as it is computed. <paramref name="values"/> is valid only during the
+/// call: its buffer is reused for the next episode, so a caller that keeps it must copy it.
+/// </summary>
+public delegate void ContributionSink(long episodeIndex, ReadOnlySpan<float> values, EpisodeMetrics metrics);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Models;
 using static TorchSharp.torch;
@@ -66,11 +67,21 @@ public abstract class MetaAlgorithm
         return cat(outputs, 0);
     }
 
-    /// <summary>
-    /// Contributions of a batch of episodes under θ. One dispose scope for the call and one per episode: each
-    /// episode's graph is freed as soon as its gradient is out, which keeps Conv4 memory flat in the meta-batch.
-    /// </summary>
+    /// <summary>Contributions of a batch of episodes under θ, one array each.</summary>
     public IReadOnlyList<Contribution> Contribute(ParameterSet theta, IEnumerable<long> episodeIndices, Func<long, Episode> sample)
+    {
+        var contributions = new List<Contribution>();
+        Contribute(theta, episodeIndices, sample, (index, values, metrics) => contributions.Add(new Contribution(index, values.ToArray(), metrics)));
+        return contributions;
+    }
+
+    /// <summary>
+    /// Contributions of a batch of episodes under θ, handed to <paramref name="sink"/> in episode order as each is
+    /// computed — a caller that only sums them (the single-process trainer, a pre-summing worker) keeps no vector per
+    /// episode. One dispose scope for the call and one per episode: each episode's graph is freed as soon as its
+    /// gradient is out, which keeps Conv4 memory flat in the meta-batch.
+    /// </summary>
+    public void Contribute(ParameterSet theta, IEnumerable<long> episodeIndices, Func<long, Episode> sample, ContributionSink sink)
     {
         EnsureLayout(theta);
         long[] indices = episodeIndices.ToArray();
@@ -88,19 +99,33 @@ public abstract class MetaAlgorithm
             {
                 if (!batched) first.Dispose();
             }
-            if (batched) return ContributeBatched(theta, indices, first, sample);
+            if (batched)
+            {
+                ContributeBatched(theta, indices, first, sample, sink);
+                return;
+            }
         }
         using var call = NewDisposeScope();
         var leaves = theta.ToTensors(requiresGrad: true);
-        var contributions = new List<Contribution>();
-        foreach (long index in indices)
+        // One buffer for every episode's flat vector (450 KB for Conv4): a fresh one per episode was 14 MB of
+        // large-object garbage a round.
+        var buffer = ArrayPool<float>.Shared.Rent(Layout.TotalCount);
+        try
         {
-            using var scope = NewDisposeScope();
-            using var episode = sample(index);
-            var outcome = Compute(leaves, episode);
-            contributions.Add(new Contribution(index, ParameterSet.Flatten(Layout, outcome.Contribution), outcome.Metrics));
+            var values = buffer.AsSpan(0, Layout.TotalCount);
+            foreach (long index in indices)
+            {
+                using var scope = NewDisposeScope();
+                using var episode = sample(index);
+                var outcome = Compute(leaves, episode);
+                ParameterSet.FlattenInto(Layout, outcome.Contribution, values);
+                sink(index, values, outcome.Metrics);
+            }
         }
-        return contributions;
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>
@@ -124,11 +149,10 @@ public abstract class MetaAlgorithm
     /// before the next. The pass size is the model's constant, and a task's bits do not depend on which other tasks
     /// share its pass (tested), so the split of a round among workers still cannot change a bit.
     /// </summary>
-    private IReadOnlyList<Contribution> ContributeBatched(ParameterSet theta, long[] indices, Episode first, Func<long, Episode> sample)
+    private void ContributeBatched(ParameterSet theta, long[] indices, Episode first, Func<long, Episode> sample, ContributionSink sink)
     {
         var model = (IBatchedModel)Model;
         int perPass = Math.Max(1, model.TasksPerPass);
-        var contributions = new List<Contribution>(indices.Length);
         using var call = NewDisposeScope();
         var leaves = theta.ToTensors(requiresGrad: true);
         for (int start = 0; start < indices.Length; start += perPass)
@@ -142,9 +166,8 @@ public abstract class MetaAlgorithm
             foreach (var episode in episodes) episode.Dispose();
             var (perTask, metrics) = ((ITaskBatchedAlgorithm)this).ComputeBatch(model, leaves, batch);
             var values = TaskBatch.FlattenPerTask(Layout, perTask, batch.Count);
-            contributions.AddRange(chunk.Select((index, t) => new Contribution(index, values[t], metrics[t])));
+            for (int t = 0; t < chunk.Length; t++) sink(chunk[t], values[t], metrics[t]);
         }
-        return contributions;
     }
 
     /// <summary>Query loss and accuracy after <paramref name="steps"/> inner steps from θ.</summary>

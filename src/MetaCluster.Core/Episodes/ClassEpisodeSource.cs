@@ -1,3 +1,4 @@
+using MetaCluster.Core.Models;
 using static TorchSharp.torch;
 
 namespace MetaCluster.Core.Episodes;
@@ -71,8 +72,12 @@ public sealed class ClassEpisodeSource : IEpisodeSource
         var rng = new DeterministicRandom(seed);
         int ways = spec.Ways, shots = spec.Shots, queries = spec.Queries;
         int size = _images.PixelsPerImage;
-        var supportX = new float[ways * shots * size];
-        var queryX = new float[ways * queries * size];
+        long h = _images.Height, w = _images.Width;
+        // The pixels go straight into libtorch-owned tensors (see TensorData.Filled).
+        var supportX = empty([ways * shots, 1, h, w], ScalarType.Float32);
+        var queryX = empty([ways * queries, 1, h, w], ScalarType.Float32);
+        var supportPixels = TensorData.Writable(supportX);
+        var queryPixels = TensorData.Writable(queryX);
         var supportY = new long[ways * shots];
         var queryY = new long[ways * queries];
 
@@ -86,15 +91,13 @@ public sealed class ClassEpisodeSource : IEpisodeSource
                 var src = _images.Image(view.BaseClass, picks[k]);
                 bool support = k < shots;
                 int slot = support ? label * shots + k : label * queries + (k - shots);
-                CopyRotated(src, (support ? supportX : queryX).AsSpan(slot * size, size), view.QuarterTurns);
+                CopyRotated(src, (support ? supportPixels : queryPixels).Slice(slot * size, size), view.QuarterTurns);
                 (support ? supportY : queryY)[slot] = label;
             }
         }
 
-        long h = _images.Height, w = _images.Width;
         return new Episode(index, TaskKind.Classification, ways,
-            tensor(supportX, [ways * shots, 1, h, w]), tensor(supportY, [ways * shots]),
-            tensor(queryX, [ways * queries, 1, h, w]), tensor(queryY, [ways * queries]));
+            supportX, tensor(supportY, [ways * shots]), queryX, tensor(queryY, [ways * queries]));
     }
 
     /// <summary>

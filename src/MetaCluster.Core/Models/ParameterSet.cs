@@ -30,7 +30,7 @@ public sealed class ParameterSet
         for (int i = 0; i < Layout.Count; i++)
         {
             var info = Layout[i];
-            var t = tensor(Values.AsSpan(info.Offset, info.Count).ToArray(), info.Shape);
+            var t = TensorData.Copy(Values.AsSpan(info.Offset, info.Count), info.Shape);
             if (dtype != ScalarType.Float32) t = t.to_type(dtype, disposeAfter: true);
             tensors[i] = requiresGrad ? t.requires_grad_() : t;
         }
@@ -40,13 +40,19 @@ public sealed class ParameterSet
     /// <summary>Flattens tensors laid out as <paramref name="layout"/> into one float32 vector.</summary>
     public static float[] Flatten(ParameterLayout layout, IReadOnlyList<Tensor> tensors)
     {
+        var values = new float[layout.TotalCount];
+        FlattenInto(layout, tensors, values);
+        return values;
+    }
+
+    /// <summary>The same into <paramref name="destination"/> (exactly the layout's size).</summary>
+    public static void FlattenInto(ParameterLayout layout, IReadOnlyList<Tensor> tensors, Span<float> destination)
+    {
         if (tensors.Count != layout.Count)
             throw new ArgumentException($"expected {layout.Count} tensors for {layout.Describe()}, got {tensors.Count}.");
         using var scope = NewDisposeScope();
         using var flat = cat(tensors.Select(t => t.detach().reshape(-1).to_type(ScalarType.Float32)).ToArray(), 0);
-        var values = new float[layout.TotalCount];
-        TensorData.CopyTo(flat, values);
-        return values;
+        TensorData.CopyTo(flat, destination);
     }
 
     public static ParameterSet FromTensors(ParameterLayout layout, IReadOnlyList<Tensor> tensors) =>

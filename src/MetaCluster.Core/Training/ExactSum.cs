@@ -38,6 +38,13 @@ public sealed class ExactSum
     /// <summary>How many vectors the sum holds (the divisor of <see cref="Mean"/>).</summary>
     public long Count { get; private set; }
 
+    /// <summary>Back to an empty sum of the same length (reuses the accumulator's memory).</summary>
+    public void Clear()
+    {
+        Array.Clear(_units);
+        Count = 0;
+    }
+
     /// <summary>Adds one contribution. <paramref name="source"/> names it in an overflow error (e.g. "episode 17").</summary>
     public void Add(ReadOnlySpan<float> values, string source = "a contribution")
     {

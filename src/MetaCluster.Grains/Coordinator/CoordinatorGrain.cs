@@ -275,23 +275,26 @@ public sealed class CoordinatorGrain(
             metrics.Redispatched(runId, Algorithm, _faults.Redispatched - redispatchedBefore);
         }
 
-        var contributions = outcome.Contributions.Select(c => new Contribution(c.Episode, FloatBytes.ToFloats(c.Values),
-            new EpisodeMetrics(c.PreLoss, c.PostLoss, c.PreAccuracy, c.PostAccuracy))).ToArray();
+        var episodeMetrics = outcome.Contributions.Select(c => new EpisodeMetrics(c.PreLoss, c.PostLoss, c.PreAccuracy, c.PostAccuracy)).ToArray();
         var (optimizer, parameters) = (_optimizer!, _theta!);
         double learningRate = await Task.Run(() =>
         {
-            if (outcome.Shares.Count == 0) return MetaTrainer.ApplyRound(run, optimizer, parameters, round, contributions, episodes);
-            // Pre-summed shares, plus any episode a worker sent as a vector (it could not sum it): same bits either way.
-            int length = run.Algorithm.Layout.TotalCount;
-            var shares = outcome.Shares.Select(s => new PartialSum(s.Episodes, ExactSum.FromBytes(s.Sum)))
-                .Concat(contributions.Where(c => c.Values.Length > 0).Select(c => PartialSum.Of([(c.EpisodeIndex, c.Values)], length)))
-                .ToArray();
+            // Workers' pre-summed shares, plus one share of every episode sent as a vector: the sum is exact, so these
+            // are the bits of adding every episode one by one, in any order.
+            var shares = outcome.Shares.Select(s => new PartialSum(s.Episodes, ExactSum.FromBytes(s.Sum))).ToList();
+            var vectors = outcome.Contributions.Where(c => c.Values.Length > 0).ToArray();
+            if (vectors.Length > 0)
+            {
+                var sum = new ExactSum(run.Algorithm.Layout.TotalCount);
+                foreach (var c in vectors) sum.Add(FloatBytes.AsFloats(c.Values), $"episode {c.Episode}");
+                shares.Add(new PartialSum(vectors.Select(c => c.Episode).ToArray(), sum));
+            }
             return MetaTrainer.ApplyRound(run, optimizer, parameters, round, shares, episodes);
         });
 
         _round = round + 1;
         _snapshot = Snapshot();
-        var report = _lastRound = RoundReport.From(round, watch.Elapsed.TotalSeconds, learningRate, contributions);
+        var report = _lastRound = RoundReport.From(round, watch.Elapsed.TotalSeconds, learningRate, episodeMetrics);
         _recentRounds.Enqueue(new RoundMetrics
         {
             Round = round, Episodes = report.Episodes, Seconds = report.Seconds, LearningRate = learningRate,
