@@ -34,7 +34,10 @@ for t in $THREADS; do
   if [[ " $WHAT " == *" omniglot "* ]]; then
     for algo in maml fomaml; do
       $MC bench --dataset omniglot --data "$DATA" --algorithm $algo --iterations "$OMNI_ITER" --threads "$t" --eval-episodes 100 | tee -a "$OUT"
-      $PY "$PEER/maml_omniglot.py" --synthetic --algo $algo --iterations "$OMNI_ITER" --threads "$t" --eval-episodes 100 | tee -a "$OUT"
+      # The peer prints no memory figure: its peak RSS comes from /usr/bin/time and joins its JSON line.
+      /usr/bin/time -f %M -o /tmp/peer-rss.$$ $PY "$PEER/maml_omniglot.py" --data "$DATA" --algo $algo --iterations "$OMNI_ITER" --threads "$t" --eval-episodes 100 \
+        | $PY -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); d["peak_rss_mb"]=round(int(open(sys.argv[1]).read().split()[-1])/1024,1); print(json.dumps(d))' /tmp/peer-rss.$$ \
+        | tee -a "$OUT"
     done
   fi
 done

@@ -16,11 +16,11 @@ for line in open(sys.argv[1]):
     who = ("metacluster" if d.get("engine") == "metacluster" else "peer") + " " + d.get("mode", "loop")
     rows[bench][who] = (d[key], key, d.get("peak_rss_mb"))
 
-print("| benchmark | threads | engine / mode | speed | vs best peer |")
-print("|---|---|---|---|---|")
+print("| benchmark | threads | engine / mode | speed | vs best peer | peak RSS MB |")
+print("|---|---|---|---|---|---|")
 for (kind, algo, threads), results in sorted(rows.items()):
     peers = [v[0] for k, v in results.items() if k.startswith("peer")]
     best = max(peers) if peers else None
     for who, (speed, key, rss) in sorted(results.items()):
         ratio = "%.2fx" % (speed / best) if best and who.startswith("metacluster") else ""
-        print("| %s %s | %s | %s | %.1f %s | %s |" % (kind, algo, threads, who, speed, key, ratio))
+        print("| %s %s | %s | %s | %.1f %s | %s | %s |" % (kind, algo, threads, who, speed, key, ratio, "%.0f" % rss if rss else ""))
