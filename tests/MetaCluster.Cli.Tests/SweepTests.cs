@@ -61,6 +61,20 @@ public sealed class SweepTests : IDisposable
     }
 
     [Fact]
+    public void SweepsWithoutListsUseTheDefaultPoints()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("bench", "--sweep", "meta-batch,inner-steps", "--point-tasks", "8", "--out", _directory,
+            "--plot-size", "400x250");
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        var lines = stdout.Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        int[] Values(string sweep, string field) =>
+            lines.Where(l => l.GetProperty("sweep").GetString() == sweep).Select(l => l.GetProperty(field).GetInt32()).ToArray();
+        // 1, 5, 10, 25, 50, 100 tasks one at a time, then batched; 1, 2, 5, 10 inner steps.
+        Assert.Equal([1, 5, 10, 25, 50, 100, 1, 5, 10, 25, 50, 100], Values("meta-batch", "meta_batch"));
+        Assert.Equal([1, 2, 5, 10], Values("inner-steps", "inner_steps"));
+    }
+
+    [Fact]
     public void SweepNamesAreChecked()
     {
         var (code, _, stderr) = CliRunner.Run("bench", "--sweep", "meta-batch,speed", "--out", _directory);

@@ -92,8 +92,12 @@ public sealed class SweepOptions
     {
         Description = $"{description} (default {string.Join(',', defaults)})",
         HelpName = helpName,
+        // Without a default System.CommandLine hands an option that was not given to the parser with no tokens, which
+        // read as an empty list: every sweep then had no points.
+        DefaultValueFactory = _ => defaults,
         CustomParser = result =>
         {
+            if (result.Tokens.Count == 0) return defaults;
             string text = string.Join(',', result.Tokens.Select(t => t.Value));
             var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var values = new int[parts.Length];
