@@ -22,7 +22,14 @@ public static partial class MallocTuning
     /// </summary>
     public const int TrimThreshold = 64 << 20;
 
-    private const int MTrimThreshold = -1, MMmapThreshold = -3;
+    /// <summary>
+    /// One malloc arena for the process. glibc gives other threads their own arenas, built of 64 MB heaps that are
+    /// mapped and unmapped as they fill and empty: a worker slot computing on its own thread met fresh pages again
+    /// (Omniglot FOMAML through one embedded worker slot, 2 threads: 19.6 episodes/s, 28.1 with one arena; in process 25.6).
+    /// </summary>
+    public const int Arenas = 1;
+
+    private const int MTrimThreshold = -1, MMmapThreshold = -3, MArenaMax = -8;
 
     /// <summary>True when the settings took effect (Linux with glibc, and the user set none of their own).</summary>
     public static bool Applied { get; private set; }
@@ -32,7 +39,8 @@ public static partial class MallocTuning
         if (!OperatingSystem.IsLinux() || UserTuned()) return;
         try
         {
-            Applied = MallOpt(MMmapThreshold, MmapThreshold) == 1 && MallOpt(MTrimThreshold, TrimThreshold) == 1;
+            Applied = MallOpt(MMmapThreshold, MmapThreshold) == 1 && MallOpt(MTrimThreshold, TrimThreshold) == 1
+                && (NativeEnvironment.Get("MALLOC_ARENA_MAX") is not null || MallOpt(MArenaMax, Arenas) == 1);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
