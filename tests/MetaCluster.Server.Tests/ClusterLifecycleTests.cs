@@ -107,27 +107,19 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Polls the run's status until <paramref name="condition"/>; calls that fail while a silo is lost are retried.</summary>
-    private static async Task<RunStatus> WaitFor(ClusterClient watcher, string runId, ChildProcess cli, string what, Func<RunStatus, bool> condition)
-    {
-        var watch = Stopwatch.StartNew();
-        string last = "no status yet";
-        while (watch.Elapsed < EventTimeout)
-        {
-            if (cli.HasExited && cli.ExitCode != 0) throw new InvalidOperationException($"the CLI exited with {cli.ExitCode} while waiting for {what}.\n{cli.Tail()}");
-            try
+    /// <summary>
+    /// Polls the run's status until <paramref name="condition"/>; calls that fail while a silo is lost are retried, and a
+    /// failed run or a CLI that exits with an error ends the wait at once.
+    /// </summary>
+    private static Task<RunStatus> WaitFor(ClusterClient watcher, string runId, ChildProcess cli, string what, Func<RunStatus, bool> condition) =>
+        Poll.UntilAsync(what, async () =>
             {
+                if (cli.HasExited && cli.ExitCode != 0) throw new InvalidOperationException($"the CLI exited with {cli.ExitCode} while waiting for {what}.\n{cli.Tail()}");
                 var status = await watcher.Runs.GetStatusAsync(runId);
-                if (status.State != RunState.NotStarted && condition(status)) return status;
-                if (status.State == RunState.Failed) throw new InvalidOperationException($"the run failed while waiting for {what}: {status.Error}");
-                last = $"round {status.Round}, state {status.State}, silos [{string.Join(", ", status.ContributingSilos)}]";
-            }
-            catch (Exception e) when (e is OrleansException or TimeoutException)
-            {
-                last = $"{e.GetType().Name}: {e.Message.Split('\n')[0]}";
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"waited {EventTimeout.TotalSeconds:F0} s for {what}; last: {last}\n{cli.Tail()}");
-    }
+                bool reached = status.State != RunState.NotStarted && condition(status);
+                if (!reached && status.State == RunState.Failed) throw new InvalidOperationException($"the run failed while waiting for {what}: {status.Error}");
+                return status;
+            },
+            status => status.State != RunState.NotStarted && condition(status), EventTimeout, cli, intervalMs: 100,
+            describe: status => $"round {status.Round}, state {status.State}, silos [{string.Join(", ", status.ContributingSilos)}]");
 }

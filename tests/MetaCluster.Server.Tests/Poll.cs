@@ -7,9 +7,12 @@ public static class Poll
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
-    /// <summary>Reads until <paramref name="done"/> holds and returns that value; HTTP and Orleans errors are retried.</summary>
+    /// <summary>
+    /// Reads until <paramref name="done"/> holds and returns that value; HTTP and Orleans errors are retried, any other
+    /// exception from <paramref name="read"/> ends the wait. <paramref name="describe"/> says what was last seen.
+    /// </summary>
     public static async Task<T> UntilAsync<T>(string what, Func<Task<T>> read, Func<T, bool> done, TimeSpan? timeout = null,
-        ChildProcess? process = null, int intervalMs = 250)
+        ChildProcess? process = null, int intervalMs = 250, Func<T, string>? describe = null)
     {
         var limit = timeout ?? DefaultTimeout;
         var watch = Stopwatch.StartNew();
@@ -20,7 +23,7 @@ public static class Poll
             {
                 var value = await read();
                 if (done(value)) return value;
-                last = $"{value}";
+                last = describe is null ? $"{value}" : describe(value);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OrleansException or TimeoutException)
             {
