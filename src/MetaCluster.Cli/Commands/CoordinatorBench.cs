@@ -76,5 +76,10 @@ public static class CoordinatorBench
             var zeros = _zeros.Length == theta.Values.Length ? _zeros : _zeros = new float[theta.Values.Length];
             return episodes.Select(e => new Contribution(e, zeros, metrics)).ToArray();
         }
+
+        public void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink)
+        {
+            foreach (var c in Contribute(run, theta, episodes, sample)) sink(c.EpisodeIndex, c.Values, c.Metrics);
+        }
     }
 }

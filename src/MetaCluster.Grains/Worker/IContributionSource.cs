@@ -12,10 +12,16 @@ namespace MetaCluster.Grains.Worker;
 public interface IContributionSource
 {
     IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample);
+
+    /// <summary>The same contributions, each handed to <paramref name="sink"/> as it is computed (a pre-summing worker keeps none).</summary>
+    void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink);
 }
 
 internal sealed class AlgorithmContributions : IContributionSource
 {
     public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample) =>
         run.Algorithm.Contribute(theta, episodes, sample);
+
+    public void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink) =>
+        run.Algorithm.Contribute(theta, episodes, sample, sink);
 }

@@ -44,29 +44,21 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             return new WorkResult { Worker = worker, Silo = silo.SiloAddress.ToParsableString(), Contributions = [], Failures = [], HandedBack = request.Episodes };
         var cached = await GetRun(request);
         var computing = Stopwatch.StartNew();
-        var (computed, failures, partialSum) = await Compute.Run(() =>
+        var (computed, failures, partialSum) = await Compute.Run<(List<Core.Algorithms.Contribution>, List<EpisodeFailure>, byte[]?)>(() =>
         {
-            var (contributions, failed) = ComputeShare(cached, request, worker);
+            var theta = Core.Models.ParameterSet.FromBytes(cached.Run.Algorithm.Layout, request.Theta);
+            var (healthy, failed) = Admit(request, worker);
             // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
-            byte[]? sum = null;
-            if (request.PreSum)
-            {
-                try
-                {
-                    sum = PartialSum.Of(contributions.Select(c => (c.EpisodeIndex, c.Values)).ToArray(), cached.Run.Algorithm.Layout.TotalCount).Sum.ToBytes();
-                }
-                catch (OverflowException)
-                {
-                    // A non-finite or huge contribution: send the vectors, so the coordinator's error names the episode.
-                }
-            }
-            return (contributions, failed, sum);
+            // Each contribution goes into the sum as it is computed, so no vector is kept per episode.
+            if (request.PreSum && SumShare(cached, theta, healthy) is { } summed) return (summed.Metrics, failed, summed.Sum);
+            var (contributions, failedToo) = ComputeShare(cached, theta, healthy);
+            return (contributions, [.. failed, .. failedToo], null);
         });
         metrics.EpisodesComputed(cached.Run.Config.Algorithm, computed.Count, computing.Elapsed.TotalSeconds);
         return new WorkResult
         {
             Worker = worker, Silo = silo.SiloAddress.ToParsableString(),
-            Contributions = computed.Select(c => ToMessage(c, withValues: partialSum is null)).ToArray(), Failures = failures,
+            Contributions = computed.Select(c => ToMessage(c, withValues: partialSum is null)).ToArray(), Failures = failures.ToArray(),
             PartialSum = partialSum, Seconds = watch.Elapsed.TotalSeconds,
         };
     }
@@ -85,15 +77,9 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         return _cached = new CachedRun(request.RunId, request.ConfigJson, run, run.TrainingStream());
     }
 
-    /// <summary>
-    /// The whole share in one call to the algorithm — task-batched where the model allows it, and each episode's bits
-    /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time, so an
-    /// episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
-    /// </summary>
-    private (List<Core.Algorithms.Contribution>, EpisodeFailure[]) ComputeShare(CachedRun cached, WorkRequest request, string worker)
+    /// <summary>The episodes of the share the fault injector lets through, and a failure for each it stops.</summary>
+    private (List<long> Healthy, List<EpisodeFailure> Failures) Admit(WorkRequest request, string worker)
     {
-        var algorithm = cached.Run.Algorithm;
-        var theta = Core.Models.ParameterSet.FromBytes(algorithm.Layout, request.Theta);
         var failures = new List<EpisodeFailure>();
         var healthy = new List<long>(request.Episodes.Length);
         foreach (long episode in request.Episodes)
@@ -108,6 +94,42 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
                 failures.Add(Failure(episode, e));
             }
         }
+        return (healthy, failures);
+    }
+
+    /// <summary>
+    /// The share summed as it is computed: the exact partial sum's bytes and each episode's metrics (no values). Null if
+    /// anything went wrong — a failing episode, or a non-finite or huge contribution — and then the caller computes the
+    /// share episode by episode with vectors, so a failure stays with its episode and an overflow is named at the
+    /// coordinator.
+    /// </summary>
+    private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy)
+    {
+        var sum = new ExactSum(cached.Run.Algorithm.Layout.TotalCount);
+        var metrics = new List<Core.Algorithms.Contribution>(healthy.Count);
+        try
+        {
+            source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, (episode, values, episodeMetrics) =>
+            {
+                sum.Add(values, $"episode {episode}");
+                metrics.Add(new Core.Algorithms.Contribution(episode, [], episodeMetrics));
+            });
+            return (metrics, sum.ToBytes());
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The whole share in one call to the algorithm — task-batched where the model allows it, and each episode's bits
+    /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time, so an
+    /// episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
+    /// </summary>
+    private (List<Core.Algorithms.Contribution>, List<EpisodeFailure>) ComputeShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy)
+    {
+        var failures = new List<EpisodeFailure>();
         var contributions = new List<Core.Algorithms.Contribution>(healthy.Count);
         try
         {
@@ -127,7 +149,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
                 }
             }
         }
-        return (contributions, failures.ToArray());
+        return (contributions, failures);
     }
 
     private static EpisodeContribution ToMessage(Core.Algorithms.Contribution c, bool withValues) => new()
