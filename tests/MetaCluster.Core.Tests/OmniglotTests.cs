@@ -114,9 +114,26 @@ public sealed class OmniglotTests : IDisposable
     }
 
     [Fact]
+    public void LoadsInOneProcessShareThePixels_UntilTheZipsChange()
+    {
+        var options = new OmniglotOptions { TrainCharacters = 5, CacheDirectory = Path.Combine(_scratch, "shared-cache") };
+        var first = OmniglotDataset.Load(_data.Dir, options);
+        var second = OmniglotDataset.Load(_data.Dir, options with { Rotate = true });
+        Assert.Same(first.Characters, second.Characters);          // one copy of the pixels, split two ways
+        Assert.Equal(4 * first.Train.Views.Count, second.Train.Views.Count);
+        Assert.NotSame(first.Characters, OmniglotDataset.Load(_data.Dir, options with { ImageSize = 14 }).Characters);
+
+        // A zip that changes on disk is decoded again.
+        string zip = Path.Combine(_data.Dir, "images_background.zip");
+        File.SetLastWriteTimeUtc(zip, File.GetLastWriteTimeUtc(zip).AddMinutes(1));
+        Assert.NotSame(first.Characters, OmniglotDataset.Load(_data.Dir, options).Characters);
+    }
+
+    [Fact]
     public void Cache_SecondLoadHitsWithIdenticalPixels_AndADamagedFileIsRebuilt()
     {
-        var options = new OmniglotOptions { TrainCharacters = 5, CacheDirectory = Path.Combine(_scratch, "cache") };
+        // Every load reads the cache file (not the pixels this process already holds).
+        var options = new OmniglotOptions { TrainCharacters = 5, CacheDirectory = Path.Combine(_scratch, "cache"), ReuseLoaded = false };
         var first = OmniglotDataset.Load(_data.Dir, options);
         Assert.False(first.CacheHit);
         Assert.True(File.Exists(first.CachePath));

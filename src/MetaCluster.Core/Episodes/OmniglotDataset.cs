@@ -43,9 +43,22 @@ public sealed class OmniglotDataset
         string[] zips = OmniglotArchive.ZipPaths(dataDir);
         string? cachePath = null;
         bool hit = false;
-        var characters = options.UseCache
-            ? OmniglotCache.Load(zips, options.ImageSize, options.CacheDirectory, out cachePath, out hit)
-            : OmniglotArchive.Read(zips, options.ImageSize);
+        string key = LoadedKey(zips, options);
+        ImageClassSet? characters;
+        lock (Loaded)
+        {
+            if (options.ReuseLoaded && Loaded.TryGetValue(key, out var loaded) && loaded.Characters.TryGetTarget(out characters))
+            {
+                (cachePath, hit) = (loaded.CachePath, true);
+            }
+            else
+            {
+                characters = options.UseCache
+                    ? OmniglotCache.Load(zips, options.ImageSize, options.CacheDirectory, out cachePath, out hit)
+                    : OmniglotArchive.Read(zips, options.ImageSize);
+                Loaded[key] = (new WeakReference<ImageClassSet>(characters), cachePath);
+            }
+        }
         var dataset = Split(characters, options);
         return new OmniglotDataset(characters, options, dataset.Train, dataset.Validation, dataset.Test)
         {
@@ -54,6 +67,18 @@ public sealed class OmniglotDataset
             CachePath = cachePath,
         };
     }
+
+    /// <summary>
+    /// The pixels each set of zips decoded to, while anything still uses them. An embedded cluster builds the run in the
+    /// coordinator, in every worker slot and for the final evaluation — all in one process — and each held its own
+    /// 101 MB copy of Omniglot; now they share one (the splits are views over it, and nothing writes to it).
+    /// </summary>
+    private static readonly Dictionary<string, (WeakReference<ImageClassSet> Characters, string? CachePath)> Loaded = [];
+
+    /// <summary>Which zips (path, size, time) at which image size: a changed file is decoded again.</summary>
+    private static string LoadedKey(string[] zips, OmniglotOptions options) =>
+        string.Join('|', zips.Select(z => new FileInfo(z)).Select(f => $"{f.FullName}:{f.Length}:{f.LastWriteTimeUtc.Ticks}"))
+        + $"|{options.ImageSize}|{options.UseCache}";
 
     /// <summary>Splits characters already in memory (class names must start with images_background/ or images_evaluation/ for the Lake split).</summary>
     public static OmniglotDataset Split(ImageClassSet characters, OmniglotOptions? options = null)

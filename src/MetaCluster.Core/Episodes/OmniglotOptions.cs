@@ -41,4 +41,10 @@ public sealed record OmniglotOptions
 
     /// <summary>False decodes the zips on every load and writes no cache.</summary>
     public bool UseCache { get; init; } = true;
+
+    /// <summary>
+    /// Share the pixels with any part of this process that already loaded the same zips at the same size (an embedded
+    /// cluster's coordinator, worker slots and evaluation). Off only to exercise the cache file itself.
+    /// </summary>
+    public bool ReuseLoaded { get; init; } = true;
 }
