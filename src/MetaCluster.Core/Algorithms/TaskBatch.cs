@@ -64,8 +64,8 @@ public sealed class TaskBatch
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         double[]? accuracy = Kind == TaskKind.Regression ? null
-            : ToDoubles(output.argmax(2).eq(target).to_type(ScalarType.Float64).mean([1]));
-        return new TaskScores(ToDoubles(perTaskLoss), accuracy);
+            : TensorData.ToDoubles(output.argmax(2).eq(target).to_type(ScalarType.Float64).mean([1]));
+        return new TaskScores(TensorData.ToDoubles(perTaskLoss), accuracy);
     }
 
     /// <summary>θ copied once per task, as leaves [T, …]: the gradient with respect to slice t is task t's alone.</summary>
@@ -80,11 +80,6 @@ public sealed class TaskBatch
         if (rows.Length > 0 && rows[0].Length != layout.TotalCount)
             throw new ArgumentException($"per-task tensors hold {rows[0].Length} values per task, but {layout.Describe()} has {layout.TotalCount}.");
         return rows;
-    }
-
-    public static double[] ToDoubles(Tensor values)
-    {
-        return TensorData.ToDoubles(values);
     }
 }
 

@@ -73,7 +73,7 @@ public sealed class ClassEpisodeSource : IEpisodeSource
         int ways = spec.Ways, shots = spec.Shots, queries = spec.Queries;
         int size = _images.PixelsPerImage;
         long h = _images.Height, w = _images.Width;
-        // The pixels go straight into libtorch-owned tensors (see TensorData.Filled).
+        // The pixels go straight into libtorch-owned tensors (see TensorData.Writable).
         var supportX = empty([ways * shots, 1, h, w], ScalarType.Float32);
         var queryX = empty([ways * queries, 1, h, w], ScalarType.Float32);
         var supportPixels = TensorData.Writable(supportX);

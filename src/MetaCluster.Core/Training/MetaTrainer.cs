@@ -64,30 +64,19 @@ public sealed class MetaTrainer
         var watch = Stopwatch.StartNew();
         var indices = EpisodeStream.RoundEpisodes(Round, _run.Config.MetaBatch);
         _sum.Clear();
-        var episodes = new List<long>();
-        var metrics = new List<EpisodeMetrics>();
-        _run.Algorithm.Contribute(Theta, indices, _episodes.Sample, (index, values, episodeMetrics) =>
-        {
-            _sum.Add(values, $"episode {index}");
-            episodes.Add(index);
-            metrics.Add(episodeMetrics);
-        });
-        double learningRate = ApplyRound(_run, _optimizer, Theta, Round, [new PartialSum(episodes.ToArray(), _sum)], indices);
-        return RoundReport.From(Round++, watch.Elapsed.TotalSeconds, learningRate, metrics);
+        var (share, episodes) = PartialSum.Collect(_sum, sink => _run.Algorithm.Contribute(Theta, indices, _episodes.Sample, sink));
+        double learningRate = ApplyRound(_run, _optimizer, Theta, Round, [share], indices);
+        return RoundReport.From(Round++, watch.Elapsed.TotalSeconds, learningRate, episodes.Select(e => e.Metrics).ToArray());
     }
 
-    /// <summary>Aggregates a round's contributions (in episode order) and takes the outer step on θ in place.</summary>
-    public static double ApplyRound(TrainingRun run, IOuterOptimizer optimizer, ParameterSet theta, long round,
-        IReadOnlyCollection<Contribution> contributions, IReadOnlyCollection<long> expectedEpisodes)
-        => Step(run, optimizer, theta, round, Aggregator.Mean(contributions, expectedEpisodes));
-
-    /// <summary>The same outer step from workers' pre-summed shares (same bits: the sum is exact).</summary>
+    /// <summary>
+    /// Adds up a round's exact partial sums (the trainer's one, or the workers' shares: the same bits either way) and
+    /// takes the outer step on θ in place.
+    /// </summary>
     public static double ApplyRound(TrainingRun run, IOuterOptimizer optimizer, ParameterSet theta, long round,
         IReadOnlyCollection<PartialSum> shares, IReadOnlyCollection<long> expectedEpisodes)
-        => Step(run, optimizer, theta, round, Aggregator.Mean(shares, expectedEpisodes));
-
-    private static double Step(TrainingRun run, IOuterOptimizer optimizer, ParameterSet theta, long round, float[] mean)
     {
+        var mean = Aggregator.Mean(shares, expectedEpisodes);
         if (run.Algorithm.Kind == ContributionKind.Delta)
             for (int i = 0; i < mean.Length; i++) mean[i] = -mean[i]; // move toward the adapted weights
         double learningRate = run.Config.OuterLearningRate(round);

@@ -105,16 +105,11 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// </summary>
     private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy)
     {
-        var sum = new ExactSum(cached.Run.Algorithm.Layout.TotalCount);
-        var metrics = new List<Core.Algorithms.Contribution>(healthy.Count);
         try
         {
-            source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, (episode, values, episodeMetrics) =>
-            {
-                sum.Add(values, $"episode {episode}");
-                metrics.Add(new Core.Algorithms.Contribution(episode, [], episodeMetrics));
-            });
-            return (metrics, sum.ToBytes());
+            var (share, episodes) = PartialSum.Collect(new ExactSum(cached.Run.Algorithm.Layout.TotalCount),
+                sink => source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, sink));
+            return (episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList(), share.Sum.ToBytes());
         }
         catch (Exception)
         {
