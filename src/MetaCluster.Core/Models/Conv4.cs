@@ -1,4 +1,5 @@
 using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Runtime;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -23,6 +24,8 @@ public sealed partial class Conv4 : IFunctionalModel
     public Conv4(int classes, int inChannels = 1, int filters = 64, int imageSize = 28, HeadInit headInit = HeadInit.Normal,
         int tasksPerPass = DefaultTasksPerPass)
     {
+        // Refuses native settings under which oneDNN's convolution gradients are wrong (NumericalReproducibility).
+        TorchRuntime.EnsureLoaded();
         _headInit = headInit;
         if (tasksPerPass < 1) throw new ArgumentException($"tasks per pass must be at least 1 (got {tasksPerPass}).");
         _tasksPerPass = tasksPerPass;

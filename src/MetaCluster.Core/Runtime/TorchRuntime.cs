@@ -10,7 +10,8 @@ namespace MetaCluster.Core.Runtime;
 /// older Linux systems is the dynamic loader refusing libLibTorchSharp.so because the system libstdc++ lacks a
 /// symbol version it was linked against (GLIBCXX_3.4.32). We load the library ourselves to get the loader's
 /// own message and turn it into advice.
-/// (MKL's reproducibility setting lives in <see cref="NumericalReproducibility"/>.)
+/// It also refuses native settings that would let known-bad kernels compute (<see cref="NumericalReproducibility"/>,
+/// which sets MKL, oneDNN and ATen to reproducible, right code paths); every model that convolves calls it first.
 /// </summary>
 public static partial class TorchRuntime
 {
@@ -19,7 +20,10 @@ public static partial class TorchRuntime
     private static readonly Lock Gate = new();
     private static bool _loaded;
 
-    /// <summary>Makes sure libtorch is loaded and usable; throws <see cref="TorchRuntimeException"/> naming the real cause if not.</summary>
+    /// <summary>
+    /// Makes sure libtorch is loaded, usable and set to compute right; throws <see cref="TorchRuntimeException"/> naming
+    /// the real cause if not.
+    /// </summary>
     /// <remarks>
     /// The library next to the program is probed first: when it cannot load, TorchSharp would otherwise print a long
     /// trace on stdout and copy the whole libtorch package into a "cpu" folder beside the program before failing.
@@ -29,6 +33,7 @@ public static partial class TorchRuntime
         lock (Gate)
         {
             if (_loaded) return;
+            NumericalReproducibility.CheckOneDnnIsa();
             MallocTuning.Apply();
             string library = Path.Combine(AppContext.BaseDirectory, NativeLibraryFile);
             if (File.Exists(library) && Diagnose(library) is { } problem)
