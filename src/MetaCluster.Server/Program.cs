@@ -4,6 +4,7 @@ using MetaCluster.Grains.Telemetry;
 using MetaCluster.Server;
 using Orleans.Runtime;
 using OpenTelemetry.Metrics;
+using StackExchange.Redis;
 
 // metacluster-server: one Orleans silo (coordinator, worker or both) with /healthz, /readyz and /metrics.
 
@@ -22,6 +23,26 @@ try
 }
 catch (Exception e) when (e is ArgumentException or InvalidOperationException)
 {
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+// Before the silo goes near the membership table: a port in use (a second server on a running one's port would evict
+// it), Redis refusing the password or not answering, a live silo already at this address — one error line, exit 2.
+ConnectionMultiplexer? preflight = null;
+try
+{
+    PortProbe.EnsureFree(server);
+    if (server.Redis is not null)
+    {
+        preflight = await RedisPreflight.ConnectAsync(server.Redis, TimeSpan.FromSeconds(server.RedisConnectTimeout));
+        await RedisPreflight.EnsureEndpointNotLiveAsync(preflight, server);
+        preflight.Dispose();
+    }
+}
+catch (StartupRefusal e)
+{
+    preflight?.Dispose();
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
@@ -51,5 +72,14 @@ var app = builder.Build();
 app.MapGet("/healthz", () => Results.Text("ok\n"));
 app.MapGet("/readyz", (SiloReadiness readiness) => readiness.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
 app.MapPrometheusScrapingEndpoint("/metrics");
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    // Taken between the port probe and Kestrel's bind (see PortProbe on that race): still one line, not a stack trace.
+    Console.Error.WriteLine($"error: port {server.HttpPort} (--http-port) is already in use; choose another port or stop the process that holds it.");
+    return 2;
+}
 return 0;
