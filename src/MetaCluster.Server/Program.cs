@@ -2,6 +2,8 @@ using MetaCluster.Core.Runtime;
 using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Telemetry;
 using MetaCluster.Server;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Runtime;
 using OpenTelemetry.Metrics;
 using StackExchange.Redis;
@@ -37,7 +39,6 @@ try
     {
         preflight = await RedisPreflight.ConnectAsync(server.Redis, TimeSpan.FromSeconds(server.RedisConnectTimeout));
         await RedisPreflight.EnsureEndpointNotLiveAsync(preflight, server);
-        preflight.Dispose();
     }
 }
 catch (StartupRefusal e)
@@ -55,6 +56,9 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(server.HttpPort)
 // Orleans' Kubernetes guidance: finish a graceful leave (hand back work, deregister) inside the pod's grace period.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(server.ShutdownTimeout));
 builder.Services.AddSingleton<SiloReadiness>();
+builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => new ClusterReport(server,
+    services.GetRequiredService<IClusterMembershipService>(), services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value,
+    services.GetRequiredService<ILogger<ClusterReport>>(), preflight));
 builder.Services.AddHostedService(_ => new ReadinessDrain(TimeSpan.FromSeconds(server.ReadinessDrain)));
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloReadiness>());
 builder.UseOrleans(silo =>
