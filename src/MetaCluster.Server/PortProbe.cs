@@ -11,7 +11,9 @@ namespace MetaCluster.Server;
 /// one's silo or gateway port binds without an error and shares the port; and when its silo then joins, membership sees
 /// the same IP:port with a newer generation and declares the running silo dead ("Detected older version of myself").
 /// A live silo must never be evicted by a typo, so each port is bound here, exclusively (no reuse option: a listener
-/// holding the port, with or without reuse, makes this bind fail) and released at once.
+/// holding the port, with or without reuse, makes this bind fail) and released at once. Connections in TIME_WAIT that
+/// a killed predecessor left on the port do not: .NET binds TCP sockets on Linux with SO_REUSEADDR (checked: a server
+/// restarts at once on the ports of one killed with SIGKILL, as the lifecycle test's coordinator does).
 /// <para>
 /// The race — probe, release, the silo binds a second or two later — is acceptable: losing it takes a second process
 /// started with the same port within that moment, and the silo that a loser could evict is one that has not finished
