@@ -2,8 +2,11 @@ using MetaCluster.Core.Runtime;
 using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Telemetry;
 using MetaCluster.Server;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Runtime;
 using OpenTelemetry.Metrics;
+using StackExchange.Redis;
 
 // metacluster-server: one Orleans silo (coordinator, worker or both) with /healthz, /readyz and /metrics.
 
@@ -26,6 +29,25 @@ catch (Exception e) when (e is ArgumentException or InvalidOperationException)
     return 2;
 }
 
+// Before the silo goes near the membership table: a port in use (a second server on a running one's port would evict
+// it), Redis refusing the password or not answering, a live silo already at this address — one error line, exit 2.
+ConnectionMultiplexer? preflight = null;
+try
+{
+    PortProbe.EnsureFree(server);
+    if (server.Redis is not null)
+    {
+        preflight = await RedisPreflight.ConnectAsync(server.Redis, TimeSpan.FromSeconds(server.RedisConnectTimeout));
+        await RedisPreflight.EnsureEndpointNotLiveAsync(preflight, server);
+    }
+}
+catch (StartupRefusal e)
+{
+    preflight?.Dispose();
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
 // Slots compute on their own threads; the silo's messaging and grain turns need the pool to be there at once.
 ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
 ThreadPool.SetMinThreads(Math.Max(minWorkers, 16 + server.Slots), minIo);
@@ -34,6 +56,9 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(server.HttpPort)
 // Orleans' Kubernetes guidance: finish a graceful leave (hand back work, deregister) inside the pod's grace period.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(server.ShutdownTimeout));
 builder.Services.AddSingleton<SiloReadiness>();
+builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => new ClusterReport(server,
+    services.GetRequiredService<IClusterMembershipService>(), services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value,
+    services.GetRequiredService<ILogger<ClusterReport>>(), preflight));
 builder.Services.AddHostedService(_ => new ReadinessDrain(TimeSpan.FromSeconds(server.ReadinessDrain)));
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloReadiness>());
 builder.UseOrleans(silo =>
@@ -51,5 +76,14 @@ var app = builder.Build();
 app.MapGet("/healthz", () => Results.Text("ok\n"));
 app.MapGet("/readyz", (SiloReadiness readiness) => readiness.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
 app.MapPrometheusScrapingEndpoint("/metrics");
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    // Taken between the port probe and Kestrel's bind (see PortProbe on that race): still one line, not a stack trace.
+    Console.Error.WriteLine($"error: port {server.HttpPort} (--http-port) is already in use; choose another port or stop the process that holds it.");
+    return 2;
+}
 return 0;

@@ -40,6 +40,7 @@ public sealed class ServerOptions
         ["--readiness-drain"] = $"{Section}:ReadinessDrain",
         ["--shutdown-timeout"] = $"{Section}:ShutdownTimeout",
         ["--recovery-reminder-period"] = $"{Section}:RecoveryReminderPeriod",
+        ["--redis-connect-timeout"] = $"{Section}:RedisConnectTimeout",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -67,6 +68,8 @@ public sealed class ServerOptions
     public double ReadinessDrain { get; init; } = 2;
     /// <summary>Seconds between a live run's recovery reminder ticks.</summary>
     public double RecoveryReminderPeriod { get; init; } = 60;
+    /// <summary>Seconds the server waits at start for Redis to answer (it may be starting too) before it gives up with exit code 2.</summary>
+    public double RedisConnectTimeout { get; init; } = 15;
 
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
@@ -108,6 +111,7 @@ public sealed class ServerOptions
         if (ReadinessDrain < 0 || ReadinessDrain >= ShutdownTimeout)
             throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
         if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
+        if (RedisConnectTimeout <= 0) throw new ArgumentException($"--redis-connect-timeout must be a positive number of seconds (got {RedisConnectTimeout}).");
         _ = AdvertisedAddress;
     }
 

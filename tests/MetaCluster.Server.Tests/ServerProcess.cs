@@ -22,9 +22,9 @@ public sealed class ServerProcess : IDisposable
 
     /// <summary>Starts the process; <paramref name="ready"/> waits for /readyz to answer 200.</summary>
     public static async Task<ServerProcess> StartAsync(string name, string role, string? redis, string clusterId, bool ready = true,
-        int? siloPort = null, int? gatewayPort = null, params string[] extra)
+        int? siloPort = null, int? gatewayPort = null, int? httpPort = null, params string[] extra)
     {
-        var (silo, gateway, http) = (siloPort ?? ChildProcess.FreePort(), gatewayPort ?? ChildProcess.FreePort(), ChildProcess.FreePort());
+        var (silo, gateway, http) = (siloPort ?? ChildProcess.FreePort(), gatewayPort ?? ChildProcess.FreePort(), httpPort ?? ChildProcess.FreePort());
         var arguments = new List<string>
         {
             Paths.Server, "--role", role, "--name", name, "--cluster-id", clusterId, "--advertised-ip", "127.0.0.1",
