@@ -5,9 +5,9 @@ namespace MetaCluster.Core.Runtime;
 
 /// <summary>
 /// Makes libtorch's CPU math reproducible bit for bit. libtorch's x86 build carries Intel oneMKL, whose kernels pick
-/// code paths by the memory alignment of their arguments: measured here, the same seed gave four different θ in four
-/// runs inside one process. MKL's Conditional Numerical Reproducibility mode "AVX2,STRICT" fixes the code path —
-/// and then 1 and 2 torch threads gave the same bits too. MKL reads MKL_CBWR from the native environment when it
+/// code paths by the memory alignment of their arguments, so the same seed can give a different θ on every run, even
+/// inside one process. MKL's Conditional Numerical Reproducibility mode "AVX2,STRICT" fixes the code path, which also
+/// makes the MLP's bits the same for 1 and 2 torch threads. MKL reads MKL_CBWR from the native environment when it
 /// initialises, so we set it (unless the user already has) before any tensor work: from this assembly's module
 /// initializer, which runs before any MetaCluster.Core code.
 /// </summary>
