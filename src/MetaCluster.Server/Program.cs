@@ -11,8 +11,8 @@ using StackExchange.Redis;
 // metacluster-server: one Orleans silo (coordinator, worker or both) with /healthz, /readyz and /metrics.
 
 // Several server processes often share a machine's cores (a local cluster, worker pods on one node). OpenMP threads that
-// spin while waiting for work then steal the cores the other processes compute on: a coordinator and two workers on 2
-// cores ran 467 episodes/s with OpenMP's default and 1,504 with passive waiting. Set before libtorch loads.
+// spin while waiting for work then steal the cores the other processes compute on, which cuts a shared machine's
+// throughput several times over (docs/benchmarks.md). Set before libtorch loads.
 NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddCommandLine(args, ServerOptions.Switches.ToDictionary());

@@ -62,7 +62,7 @@ public class Conv4TaskBatchingTests
     [Fact]
     public void AutoRunsConv4OneAtATimeAndMlpTaskBatched()
     {
-        // The measured choice (README, Benchmarks): on CPU, batching Conv4 episodes did not pay; batching MLP ones did.
+        // The measured choice (docs/benchmarks.md): on CPU, batching Conv4 episodes did not pay; batching MLP ones did.
         Assert.False(new Maml(new Conv4(classes: Ways, filters: 4, imageSize: Size), new AlgorithmOptions()).UsesTaskBatching(TaskKind.Classification));
         Assert.True(new Maml(new Mlp(1, 8, 1), new AlgorithmOptions()).UsesTaskBatching(TaskKind.Regression));
     }

@@ -41,9 +41,8 @@ public sealed class ClusterHost : IAsyncDisposable
         if (gatewayPort is < 1 or > 65535) throw new ArgumentException($"--gateway-port must be a TCP port, 1 to 65535 (got {gatewayPort}).");
         int gateway = gatewayPort ?? FreePort();
         // The silo, the client and the command share this process's thread pool; with the pool's default minimum (one
-        // thread a core) the silo's work waited for the pool to grow, which took seconds per round at start on 2 cores
-        // (first 3 sinusoid rounds: 0.2–10 s; with 16 + slots threads: 0.2 s every time). Slots compute on their own
-        // threads (ComputeThread).
+        // thread a core) the silo's work waits for the pool to grow, which costs seconds per round at start on a small
+        // machine (docs/benchmarks.md). Slots compute on their own threads (ComputeThread).
         ThreadPool.GetMinThreads(out int minWorkerThreads, out int minIoThreads);
         ThreadPool.SetMinThreads(Math.Max(minWorkerThreads, 16 + workers), minIoThreads);
         var builder = NewBuilder();

@@ -107,8 +107,8 @@ public abstract class MetaAlgorithm
         }
         using var call = NewDisposeScope();
         var leaves = theta.ToTensors(requiresGrad: true);
-        // One buffer for every episode's flat vector (450 KB for Conv4): a fresh one per episode was 14 MB of
-        // large-object garbage a round.
+        // One buffer for every episode's flat vector (450 KB for Conv4): a fresh one per episode would leave a
+        // meta-batch's worth of large-object garbage every round.
         var buffer = ArrayPool<float>.Shared.Rent(Layout.TotalCount);
         try
         {
@@ -129,7 +129,7 @@ public abstract class MetaAlgorithm
     }
 
     /// <summary>
-    /// True when this algorithm computes episodes task-batched. Batching now covers regression and classification
+    /// True when this algorithm computes episodes task-batched. Batching covers regression and classification
     /// alike, so <paramref name="kind"/> does not change the answer; it stays for callers that ask per kind. The
     /// choice depends only on the model, the algorithm and the option — never on how many episodes a worker holds —
     /// so every worker count runs the same kernels.

@@ -70,8 +70,8 @@ public sealed class OmniglotDataset
 
     /// <summary>
     /// The pixels each set of zips decoded to, while anything still uses them. An embedded cluster builds the run in the
-    /// coordinator, in every worker slot and for the final evaluation — all in one process — and each held its own
-    /// 101 MB copy of Omniglot; now they share one (the splits are views over it, and nothing writes to it).
+    /// coordinator, in every worker slot and for the final evaluation — all in one process — so they share one
+    /// decoded copy of Omniglot rather than one each (the splits are views over it, and nothing writes to it).
     /// </summary>
     private static readonly Dictionary<string, (WeakReference<ImageClassSet> Characters, string? CachePath)> Loaded = [];
 

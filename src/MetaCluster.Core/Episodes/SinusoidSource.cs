@@ -35,7 +35,7 @@ public sealed class SinusoidSource : IEpisodeSource
             y[i] = (float)(amplitude * Math.Sin(x[i] - phase));
         }
         // Copied into libtorch-owned tensors: torch.tensor(float[]) pins the array and calls back into .NET to unpin it
-        // when the tensor dies, which measured a third of a batched sinusoid round's sampling.
+        // when the tensor dies, which costs more than sampling a small episode does.
         return new Episode(index, TaskKind.Regression, 1,
             TensorData.Copy(x.AsSpan(0, spec.Shots), [spec.Shots, 1]), TensorData.Copy(y.AsSpan(0, spec.Shots), [spec.Shots, 1]),
             TensorData.Copy(x.AsSpan(spec.Shots), [spec.Queries, 1]), TensorData.Copy(y.AsSpan(spec.Shots), [spec.Queries, 1]));

@@ -76,10 +76,10 @@ public sealed partial class Conv4 : IFunctionalModel
         F.relu(F.max_pool2d(F.batch_norm(convolved, null, null, gamma, beta, training: true), 2));
 
     /// <summary>
-    /// The same tensor laid out channels-last (NHWC strides, NCHW shape). Measured on one CPU thread (Omniglot 5-way
-    /// 1-shot, 75 query images): a query forward pass takes 13 ms instead of 45, since oneDNN then writes the convolutions'
-    /// output as it computes it, and libtorch's batch norm and max-pool kernels run vectorised over channels (the NCHW
-    /// max-pool is a branchy scalar loop that alone took 21 ms). Every later block stays channels-last on its own.
+    /// The same tensor laid out channels-last (NHWC strides, NCHW shape). It makes the forward pass several times
+    /// faster on CPU: oneDNN then writes the convolutions' output as it computes it, and libtorch's batch norm and
+    /// max-pool kernels run vectorised over channels (the NCHW max-pool is a branchy scalar loop that dominates the
+    /// pass; measurements: docs/benchmarks.md). Every later block stays channels-last on its own.
     /// A single-channel image is already NHWC in memory, so it only needs the strides that say so (no copy).
     /// </summary>
     public static Tensor ChannelsLast(Tensor x)

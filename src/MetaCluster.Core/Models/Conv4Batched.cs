@@ -13,19 +13,17 @@ namespace MetaCluster.Core.Models;
 public sealed partial class Conv4 : IBatchedModel
 {
     /// <summary>
-    /// Measured on 2 CPU threads (Omniglot 5-way 1-shot, meta-batch 32, fastest round; README, Benchmarks): MAML
-    /// 1.73–2.50 s per iteration in passes of 2 tasks, 2.88 s in passes of 8 and 3.17 s in one pass of 32 (peak RSS
-    /// 0.85 / 1.7 / 4.1 GB). Big passes lose: a pass of 32 holds half-gigabyte activations that miss every cache and
-    /// are mmapped afresh (page faults) on each allocation. (Before channels-last; passes of 2 still hold the least.)
+    /// Small passes when Conv4 is batched at all: a big pass holds activations of hundreds of megabytes that miss
+    /// every cache and are mmapped afresh (page faults) on each allocation, so it is slower and holds more memory.
+    /// Passes of 2 are the fastest and hold the least (measurements: docs/benchmarks.md).
     /// </summary>
     public const int DefaultTasksPerPass = 2;
 
     public int TasksPerPass => _tasksPerPass;
 
     /// <summary>
-    /// No on CPU: one at a time is as fast and holds less. With channels-last blocks (2 threads, 8 iterations, median
-    /// round): MAML 1.16 s one at a time against 1.21 s in passes of 2, FOMAML 0.76 s against 0.83 s, and peak RSS
-    /// 491 / 519 MB against 634 / 609 MB — one Conv4 episode already keeps libtorch's kernels busy.
+    /// No on CPU: one Conv4 episode already keeps libtorch's kernels busy, so one at a time is as fast as grouped
+    /// convolutions and holds less memory (measurements: docs/benchmarks.md).
     /// </summary>
     public bool AutoBatches => false;
 

@@ -18,7 +18,7 @@ public interface IBatchedModel : IFunctionalModel
 
     /// <summary>
     /// What <c>--batching auto</c> picks for this model: true where task batching measured faster than one episode at
-    /// a time (README, Benchmarks). A property of the model alone, never of the worker's share, so every worker count
+    /// a time (docs/benchmarks.md). A property of the model alone, never of the worker's share, so every worker count
     /// runs the same kernels.
     /// </summary>
     bool AutoBatches { get; }

@@ -33,7 +33,7 @@ public sealed class Mlp : IBatchedModel
     /// <summary>An MLP task's activations are tiny: every task of a call in one pass.</summary>
     public int TasksPerPass => int.MaxValue;
 
-    /// <summary>Batched sinusoid MAML measured 3–5× the tasks/s of one at a time (README, Benchmarks).</summary>
+    /// <summary>An MLP task is too small to keep libtorch busy alone: batching shares the per-op overhead.</summary>
     public bool AutoBatches => true;
     public IReadOnlyList<int> Widths => _widths;
 

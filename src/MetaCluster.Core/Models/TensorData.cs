@@ -5,8 +5,8 @@ namespace MetaCluster.Core.Models;
 
 /// <summary>
 /// Copies tensor values into managed memory straight from the tensor's buffer. TorchSharp's <c>data&lt;T&gt;()</c>
-/// accessor walks the elements one by one through stride arithmetic: measured with perf, copying a sinusoid round's
-/// 25 × 1,761 contributions that way was a third of the whole round.
+/// accessor walks the elements one by one through stride arithmetic, which for a sinusoid round's contributions takes a
+/// large share of the round itself (docs/benchmarks.md).
 /// </summary>
 public static class TensorData
 {
@@ -29,7 +29,8 @@ public static class TensorData
     /// <summary>
     /// The memory of a contiguous float32 CPU tensor, to fill in place. Building tensors this way (torch.empty, then
     /// write) keeps managed memory out of them: torch.tensor(float[]) pins the managed array for the tensor's lifetime,
-    /// and an episode's 250 KB of Omniglot pixels then sat pinned on the large-object heap, where the GC cannot compact.
+    /// and an episode's 250 KB of Omniglot pixels would sit pinned on the large-object heap, where the GC cannot
+    /// compact.
     /// </summary>
     public static Span<float> Writable(Tensor t)
     {

@@ -5,10 +5,10 @@ namespace MetaCluster.Core.Runtime;
 /// <summary>
 /// Keeps glibc from handing libtorch's big activation buffers back to the kernel after every use. By default glibc
 /// serves allocations above a sliding threshold with fresh mmap()s and trims the heap's free top, so a Conv4 episode's
-/// 15 MB activations came back as new, untouched pages every pass: measured on one thread, page faults were 16% of a
-/// MAML round and a 15 MB ReLU took 6.8 ms instead of 1. With allocations up to 32 MB (glibc's ceiling) served from the
-/// heap and freed memory kept for reuse, the round loses that cost. Set once, at start (<see cref="TorchRuntime.EnsureLoaded"/>);
-/// a user's own MALLOC_* or GLIBC_TUNABLES malloc settings win.
+/// 15 MB activations would come back as new, untouched pages every pass, and the page faults cost a sizeable share of
+/// a MAML round (docs/benchmarks.md). With allocations up to 32 MB (glibc's ceiling) served from the heap and freed
+/// memory kept for reuse, the round does not pay that cost. Set once, at start
+/// (<see cref="TorchRuntime.EnsureLoaded"/>); a user's own MALLOC_* or GLIBC_TUNABLES malloc settings win.
 /// </summary>
 public static partial class MallocTuning
 {
@@ -17,15 +17,14 @@ public static partial class MallocTuning
 
     /// <summary>
     /// Free memory at the heap's top is returned to the kernel only beyond this: enough for the next episode's buffers,
-    /// not so much that a fragmented heap holds on to every peak (Omniglot FOMAML peak RSS 520 MB with 64 MB, 544–573
-    /// MB with 1 GB, at the same speed).
+    /// not so much that a fragmented heap holds on to every peak (a larger one raises peak RSS at the same speed).
     /// </summary>
     public const int TrimThreshold = 64 << 20;
 
     /// <summary>
     /// One malloc arena for the process. glibc gives other threads their own arenas, built of 64 MB heaps that are
-    /// mapped and unmapped as they fill and empty: a worker slot computing on its own thread met fresh pages again
-    /// (Omniglot FOMAML through one embedded worker slot, 2 threads: 19.6 episodes/s, 28.1 with one arena; in process 25.6).
+    /// mapped and unmapped as they fill and empty, so a worker slot computing on its own thread would meet fresh pages
+    /// again and run slower than the in-process trainer (docs/benchmarks.md).
     /// </summary>
     public const int Arenas = 1;
 

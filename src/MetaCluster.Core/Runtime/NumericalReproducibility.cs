@@ -9,9 +9,9 @@ namespace MetaCluster.Core.Runtime;
 /// libtorch computes with three libraries that each pick their kernels by the CPU; each is pinned to its AVX2 code path
 /// through the variable it reads when it initialises, so an AVX2 and an AVX-512 machine run the same instructions:
 /// <list type="bullet">
-/// <item>Intel oneMKL (matrix products): its kernels also pick code paths by the memory alignment of their arguments —
-/// the same seed gave four different θ in four runs inside one process — and Conditional Numerical Reproducibility
-/// "AVX2,STRICT" fixes the path; 1 and 2 torch threads then give the same bits too.</item>
+/// <item>Intel oneMKL (matrix products): its kernels also pick code paths by the memory alignment of their arguments, so
+/// the same seed can give a different θ on every run, even inside one process. Conditional Numerical Reproducibility
+/// "AVX2,STRICT" fixes the path, which also makes the MLP's bits the same for 1 and 2 torch threads.</item>
 /// <item>oneDNN 3.7.1 (convolutions): its AVX-512 kernels for grouped convolutions over one input channel per group —
 /// Conv4 task-batched on grey images — compute wrong gradients (measured here against float64: 40–1,000 % off at 4 to
 /// 64 filters, with NaN where the allocator leaves NaN), so AVX-512 is not only a question of bits. Its AVX2 kernels

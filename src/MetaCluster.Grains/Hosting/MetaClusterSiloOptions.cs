@@ -22,8 +22,8 @@ public sealed class MetaClusterSiloOptions
     public int TorchThreads { get; set; }
 
     /// <summary>
-    /// Failure detection sized for a training cluster: with Orleans' defaults (5 s probes, 3 misses) a killed silo
-    /// was declared dead after 11–14 s — a stalled round; 1 s probes and 2 misses gave about 1 s.
+    /// Failure detection sized for a training cluster: Orleans' defaults (5 s probes, 3 misses) take over ten seconds
+    /// to declare a killed silo dead, and the round stalls meanwhile; 1 s probes and 2 misses take about a second.
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
     public int NumMissedProbesLimit { get; set; } = 2;
