@@ -79,6 +79,22 @@ public sealed class AdaptTests : IDisposable
         Assert.Contains("unlabelled.png", stdout);
         Assert.Contains(Path.Combine("dark", "0.png"), stdout);
         Assert.Contains("accuracy 4/4", stdout);
+
+        // With a huge inner rate the adapted model's outputs are not finite: counted as diverged, no NaN printed.
+        var diverged = CliRunner.Json([.. arguments, "--inner-lr", "1e30", "--json"]);
+        Assert.Equal(1e30, diverged.GetProperty("inner_lr").GetDouble());
+        Assert.Equal(5, diverged.GetProperty("diverged").GetInt32());
+        Assert.Equal(JsonValueKind.Null, diverged.GetProperty("accuracy").ValueKind);
+        Assert.All(diverged.GetProperty("predictions").EnumerateArray(), p =>
+        {
+            Assert.True(p.GetProperty("diverged").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, p.GetProperty("predicted").ValueKind);
+        });
+        Assert.DoesNotContain("NaN", diverged.GetRawText());
+        (code, stdout, stderr) = CliRunner.Run([.. arguments, "--inner-lr", "1e30"]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("adaptation diverged", stdout);
+        Assert.DoesNotContain("NaN", stdout);
     }
 
     [Fact]

@@ -49,6 +49,50 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
+    public void EvaluateInnerLrChangesTheAdaptationAndDivergedTasksAreCountedNotAveraged()
+    {
+        Train("sine", "--iterations", "10", "--in-process");
+        string checkpoint = Path.Combine(_directory, "sine", "checkpoint.mcc");
+        JsonElement[] Evaluate(params string[] extra)
+        {
+            var (code, stdout, stderr) = Run(["evaluate", "--checkpoint", checkpoint, "--episodes", "20", "--json", .. extra]);
+            Assert.True(code == 0, stderr);
+            Assert.DoesNotContain("NaN", stdout);
+            Assert.DoesNotContain("Infinity", stdout);
+            var json = JsonDocument.Parse(stdout).RootElement;
+            Assert.Equal(extra.Length > 0 ? double.Parse(extra[1], System.Globalization.CultureInfo.InvariantCulture) : 0.01, json.GetProperty("inner_lr").GetDouble());
+            return json.GetProperty("evaluation").GetProperty("results").EnumerateArray().ToArray();
+        }
+
+        // The training rate (0.01): nothing diverges.
+        var trained = Evaluate();
+        Assert.All(trained, r => Assert.Equal(0, r.GetProperty("diverged").GetInt32()));
+        // 0.5: some of the 20 tasks blow up over 10 steps; the mean is over the others, and finite.
+        var large = Evaluate("--inner-lr", "0.5");
+        Assert.Equal(trained[0].GetProperty("mse").GetRawText(), large[0].GetProperty("mse").GetRawText()); // 0 steps: the rate is unused
+        Assert.NotEqual(trained[1].GetProperty("mse").GetRawText(), large[1].GetProperty("mse").GetRawText());
+        int diverged = large[2].GetProperty("diverged").GetInt32();
+        Assert.InRange(diverged, 1, 19);
+        Assert.True(double.IsFinite(large[2].GetProperty("mse").GetProperty("mean").GetDouble()));
+        // A huge rate: every task diverges after 10 steps, and there is no mean.
+        var huge = Evaluate("--inner-lr", "1000");
+        Assert.Equal(20, huge[2].GetProperty("diverged").GetInt32());
+        Assert.Equal(JsonValueKind.Null, huge[2].GetProperty("mse").ValueKind);
+
+        var (exit, table, _) = Run("evaluate", "--checkpoint", checkpoint, "--episodes", "20", "--inner-lr", "1000");
+        Assert.Equal(0, exit);
+        Assert.Contains("all 20 diverged", table);
+        Assert.Contains("20 of 20", table);
+        Assert.Contains("1000 (the run trained with 0.01)", table);
+        Assert.DoesNotContain("NaN", table);
+
+        Train("metasgd", "--iterations", "2", "--in-process", "--algorithm", "metasgd");
+        var (code, _, stderr) = Run("evaluate", "--checkpoint", Path.Combine(_directory, "metasgd", "checkpoint.mcc"), "--episodes", "2", "--inner-lr", "0.1");
+        Assert.Equal(2, code);
+        Assert.Contains("--inner-lr does not apply to metasgd", stderr);
+    }
+
+    [Fact]
     public void BenchPrintsThePeerFields()
     {
         var (code, stdout, stderr) = Run("bench", "--iterations", "5", "--eval-tasks", "10");

@@ -20,10 +20,10 @@ public class TrainingTests
 
         var before = Evaluator.Evaluate(run.Algorithm, trainer.Theta, fixedTasks, 100, steps: 0, BatchNormMode.Transductive);
         var after = Evaluator.Evaluate(run.Algorithm, trainer.Theta, fixedTasks, 100, steps: 1, BatchNormMode.Transductive);
-        Assert.True(after.Loss.Mean < 0.6 * before.Loss.Mean,
-            $"after one step the query MSE should drop clearly: {before.Loss.Mean:F3} → {after.Loss.Mean:F3} (untrained: {untrainedAfterOne.Loss.Mean:F3})");
-        Assert.True(after.Loss.Mean < 0.6 * untrainedAfterOne.Loss.Mean,
-            $"meta-training should beat the untrained initialisation: {untrainedAfterOne.Loss.Mean:F3} vs {after.Loss.Mean:F3}");
+        Assert.True(after.Loss!.Mean < 0.6 * before.Loss!.Mean,
+            $"after one step the query MSE should drop clearly: {before.Loss!.Mean:F3} → {after.Loss!.Mean:F3} (untrained: {untrainedAfterOne.Loss!.Mean:F3})");
+        Assert.True(after.Loss!.Mean < 0.6 * untrainedAfterOne.Loss!.Mean,
+            $"meta-training should beat the untrained initialisation: {untrainedAfterOne.Loss!.Mean:F3} vs {after.Loss!.Mean:F3}");
     }
 
     [Theory]

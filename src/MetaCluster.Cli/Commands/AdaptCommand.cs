@@ -39,6 +39,7 @@ public sealed class AdaptCommand
         HelpName = "non-transductive|transductive",
         DefaultValueFactory = _ => "non-transductive",
     };
+    private readonly Option<double?> _innerLr = EvaluationOptions.InnerLr();
     private readonly Option<int?> _threads = EvaluationOptions.Threads();
     private readonly Option<bool> _json = EvaluationOptions.Json();
 
@@ -46,7 +47,7 @@ public sealed class AdaptCommand
     {
         _batchNorm.AcceptOnlyFromAmong("non-transductive", "transductive");
         var command = new Command("adapt", "Fine-tune a meta-trained classifier on a few labelled images of your classes and classify new images.");
-        foreach (var option in new Option[] { _checkpoint, _support, _query, _steps, _batchNorm, _threads, _json })
+        foreach (var option in new Option[] { _checkpoint, _support, _query, _steps, _innerLr, _batchNorm, _threads, _json })
             command.Add(option);
         command.SetAction(Execute);
         return command;
@@ -63,6 +64,8 @@ public sealed class AdaptCommand
         if (!config.IsClassification)
             throw new ArgumentException($"adapt takes an image classifier, but {path} holds a {config.Dataset} regression model ({config.Algorithm}); " +
                 "train one with --dataset omniglot or --dataset folder, or score this one with 'metacluster evaluate'.");
+        config = EvaluationOptions.WithInnerLr(config, result.GetValue(_innerLr));
+        double? innerLr = EvaluationOptions.AdaptationRate(config);
         int steps = result.GetValue(_steps) ?? config.EvalSteps;
         if (steps < 0) throw new ArgumentException($"--steps must be 0 or more (got {steps}).");
         var mode = result.GetValue(_batchNorm) == "transductive" ? BatchNormMode.Transductive : BatchNormMode.NonTransductive;
@@ -91,15 +94,20 @@ public sealed class AdaptCommand
         var labels = Enumerable.Range(0, support.ClassCount).SelectMany(c => Enumerable.Repeat((long)c, support.ImageCount(c))).ToArray();
         float[] probabilities = Classify(algorithm, checkpoint.Theta, support, labels, queryPixels, queries, steps, mode);
 
+        // An image whose class probabilities are not finite diverged: the inner steps blew the adapted parameters up
+        // (the inner rate is too large for this support set). It gets no prediction and no place in the accuracy.
         var rows = queries.Select((q, i) =>
         {
             var p = probabilities.AsSpan(i * config.Ways, config.Ways);
+            bool finite = true;
+            foreach (float v in p) finite &= float.IsFinite(v);
             int best = 0;
             for (int c = 1; c < p.Length; c++) if (p[c] > p[best]) best = c;
-            return (Query: q, Predicted: best, Probabilities: p.ToArray());
+            return (Query: q, Predicted: finite ? best : (int?)null, Probabilities: p.ToArray());
         }).ToArray();
-        int known = rows.Count(r => r.Query.Truth is not null);
-        int correct = rows.Count(r => r.Query.Truth == r.Predicted);
+        int diverged = rows.Count(r => r.Predicted is null);
+        int known = rows.Count(r => r.Query.Truth is not null && r.Predicted is not null);
+        int correct = rows.Count(r => r.Predicted is not null && r.Query.Truth == r.Predicted);
         double? accuracy = known > 0 ? (double)correct / known : null;
         string Relative(string file) => Path.GetRelativePath(queryDir, file);
 
@@ -109,13 +117,14 @@ public sealed class AdaptCommand
             foreach (var r in rows)
             {
                 var perClass = new JsonObject();
-                for (int c = 0; c < config.Ways; c++) perClass[support.ClassNames[c]] = JsonReport.Number(r.Probabilities[c]);
+                for (int c = 0; c < config.Ways; c++) perClass[support.ClassNames[c]] = r.Predicted is null ? null : JsonReport.Number(r.Probabilities[c]);
                 predictions.Add(new JsonObject
                 {
                     ["file"] = Relative(r.Query.File),
-                    ["predicted"] = support.ClassNames[r.Predicted],
-                    ["probability"] = JsonReport.Number(r.Probabilities[r.Predicted]),
+                    ["predicted"] = r.Predicted is { } p ? support.ClassNames[p] : null,
+                    ["probability"] = r.Predicted is { } q ? JsonReport.Number(r.Probabilities[q]) : null,
                     ["probabilities"] = perClass,
+                    ["diverged"] = r.Predicted is null,
                     ["truth"] = r.Query.Truth is { } t ? support.ClassNames[t] : null,
                 });
             }
@@ -128,9 +137,11 @@ public sealed class AdaptCommand
                 ["classes"] = new JsonArray([.. support.ClassNames.Select(n => (JsonNode?)JsonValue.Create(n))]),
                 ["support_images"] = support.TotalImages,
                 ["steps"] = steps,
+                ["inner_lr"] = innerLr,
                 ["batch_norm"] = EvaluationResult.BatchNormName(algorithm.Model.UsesBatchStatistics ? mode : null),
                 ["predictions"] = predictions,
                 ["accuracy"] = JsonReport.Number(accuracy),
+                ["diverged"] = diverged,
                 ["torch"] = TorchStartup.Version,
             });
             return 0;
@@ -138,24 +149,38 @@ public sealed class AdaptCommand
 
         var table = new Table().Border(TableBorder.Rounded)
             .Title($"[bold]predictions[/]")
-            .Caption(Markup.Escape($"{config.Algorithm}, {config.Ways}-way, adapted {steps} step(s) on {support.TotalImages} support image(s); " +
+            .Caption(Markup.Escape($"{config.Algorithm}, {config.Ways}-way, adapted {steps} step(s)" +
+                (innerLr is { } rate ? FormattableString.Invariant($" at inner rate {rate}") : "") + $" on {support.TotalImages} support image(s); " +
                 $"batch norm {EvaluationResult.BatchNormName(algorithm.Model.UsesBatchStatistics ? mode : null)}"));
         table.AddColumn("file");
         table.AddColumn("predicted");
         table.AddColumn(new TableColumn("probability").RightAligned());
-        if (known > 0) table.AddColumn("truth");
+        bool hasTruth = rows.Any(r => r.Query.Truth is not null);
+        if (hasTruth) table.AddColumn("truth");
         foreach (var r in rows)
         {
             var cells = new List<string>
             {
-                Markup.Escape(Relative(r.Query.File)), Markup.Escape(support.ClassNames[r.Predicted]), Format.Percent(r.Probabilities[r.Predicted]),
+                Markup.Escape(Relative(r.Query.File)),
+                r.Predicted is { } p ? Markup.Escape(support.ClassNames[p]) : "[red]diverged[/]",
+                r.Predicted is { } q ? Format.Percent(r.Probabilities[q]) : "–",
             };
-            if (known > 0)
+            if (hasTruth)
                 cells.Add(r.Query.Truth is { } t ? (t == r.Predicted ? "[green]" : "[red]") + Markup.Escape(support.ClassNames[t]) + "[/]" : "–");
             table.AddRow(cells.ToArray());
         }
         Terminal.Out.Write(table);
-        if (accuracy is { } a) Terminal.Out.MarkupLine($"accuracy [bold]{correct}/{known}[/] ({Format.Percent(a)}) on the query images of known class");
+        if (accuracy is { } a)
+            Terminal.Out.MarkupLine($"accuracy [bold]{correct}/{known}[/] ({Format.Percent(a)}) on the query images of known class" +
+                (diverged > 0 ? " that did not diverge" : ""));
+        if (diverged > 0)
+        {
+            string line = diverged == rows.Length
+                ? $"adaptation diverged: no image has finite class probabilities after {steps} step(s)"
+                : $"{diverged} of {rows.Length} image(s) diverged (non-finite class probabilities after {steps} step(s))";
+            if (innerLr is not null) line += "; try a smaller --inner-lr";
+            Terminal.Out.MarkupLine($"[red]{Markup.Escape(line)}[/]");
+        }
         return 0;
     }
 

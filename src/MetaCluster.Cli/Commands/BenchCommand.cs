@@ -170,7 +170,8 @@ public sealed class BenchCommand
             foreach (int steps in SinusoidEvalSteps)
             {
                 var report = HeldOutEvaluation.Evaluate(run, trainer.Theta, evalTasks, evalSeed, steps, BatchNormMode.Transductive);
-                eval[$"mse_{steps}step"] = JsonReport.MeanCi(report.Loss);
+                eval[$"mse_{steps}step"] = JsonReport.MeanCi(report.Loss); // over the tasks that stayed finite
+                if (report.Diverged > 0) eval[$"diverged_{steps}step"] = report.Diverged;
             }
             json["eval"] = eval;
         }

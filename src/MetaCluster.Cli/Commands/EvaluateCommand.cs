@@ -33,12 +33,13 @@ public sealed class EvaluateCommand
     private readonly Option<bool> _json = EvaluationOptions.Json();
     private readonly Option<int?> _shots = new("--shots") { Description = "support examples per class in the evaluation episodes (default: the run's K), e.g. K=5 for a K=10-trained sinusoid model", HelpName = "K" };
     private readonly Option<int?> _queries = new("--queries") { Description = "query examples per class in the evaluation episodes (default: the run's)", HelpName = "Q" };
+    private readonly Option<double?> _innerLr = EvaluationOptions.InnerLr();
 
     public Command Build()
     {
         _batchNorm.AcceptOnlyFromAmong("transductive", "non-transductive", "both");
         var command = new Command("evaluate", "Evaluate a checkpoint on held-out episodes: mean ± 95% CI over E episodes.");
-        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _shots, _queries, _batchNorm, _evalSeed, _threads, _data, _json })
+        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _shots, _queries, _innerLr, _batchNorm, _evalSeed, _threads, _data, _json })
             command.Add(option);
         command.SetAction(Execute);
         return command;
@@ -54,6 +55,9 @@ public sealed class EvaluateCommand
         // K and Q shape the evaluation episodes only; θ does not depend on them (N-way would change the head).
         if (result.GetValue(_shots) is { } shots) config = config with { Shots = shots };
         if (result.GetValue(_queries) is { } queries) config = config with { Queries = queries };
+        // So is the inner rate: adapting with another one is a question about θ, not another θ.
+        config = EvaluationOptions.WithInnerLr(config, result.GetValue(_innerLr));
+        double? innerLr = EvaluationOptions.AdaptationRate(config);
         int steps = result.GetValue(_steps) ?? config.EvalSteps;
         int episodes = result.GetValue(_episodes);
         ulong seed = result.GetValue(_evalSeed);
@@ -78,6 +82,7 @@ public sealed class EvaluateCommand
                 ["round"] = checkpoint.Round,
                 ["shots"] = config.Shots,
                 ["queries"] = config.Queries,
+                ["inner_lr"] = innerLr,
                 ["theta_sha256"] = checkpoint.Theta.Sha256(),
                 ["evaluation"] = EvaluationView.ToJson(results, episodes, seed),
                 ["config"] = JsonReport.Config(config),
@@ -92,6 +97,9 @@ public sealed class EvaluateCommand
         table.AddRow("checkpoint", Markup.Escape(path));
         table.AddRow("run", Markup.Escape($"{config.Dataset} / {config.Algorithm}, round {checkpoint.Round} of {config.Iterations}"));
         table.AddRow("episodes", Markup.Escape($"{config.Ways}-way {config.Shots}-shot, {config.Queries} queries"));
+        if (innerLr is { } rate)
+            table.AddRow("inner rate", Markup.Escape(rate == checkpoint.Config.InnerLr ? FormattableString.Invariant($"{rate} (the run's)")
+                : FormattableString.Invariant($"{rate} (the run trained with {checkpoint.Config.InnerLr})")));
         Terminal.Out.Write(table);
         Terminal.Out.MarkupLine($"θ SHA-256 [bold]{checkpoint.Theta.Sha256()}[/]");
         Terminal.Out.Write(EvaluationView.ToTable(results, episodes, seed));

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using MetaCluster.Core.Training;
 
 namespace MetaCluster.Cli.Options;
 
@@ -26,4 +27,28 @@ public static class EvaluationOptions
         HelpName = "SEED",
         DefaultValueFactory = _ => DefaultEvalSeed,
     };
+
+    public static Option<double?> InnerLr() => new("--inner-lr")
+    {
+        Description = "inner-loop learning rate to adapt with (default: the run's training rate); a smaller one when tasks diverge",
+        HelpName = "LR",
+    };
+
+    /// <summary>
+    /// The config to adapt with: <paramref name="innerLr"/> replaces the training rate. Meta-SGD adapts with the rates it
+    /// learned (part of θ) and prototypical networks do not adapt by gradient steps, so neither takes one.
+    /// </summary>
+    public static TrainingConfig WithInnerLr(TrainingConfig config, double? innerLr)
+    {
+        if (innerLr is not { } lr) return config;
+        if (!(lr > 0) || !double.IsFinite(lr)) throw new ArgumentException($"--inner-lr must be a positive number (got {lr}).");
+        if (AdaptationRate(config) is null)
+            throw new ArgumentException(config.Algorithm == "metasgd"
+                ? "--inner-lr does not apply to metasgd: it adapts with the per-parameter rates it learned, which are part of θ."
+                : $"--inner-lr does not apply to {config.Algorithm}: it does not adapt by gradient steps.");
+        return config with { InnerLr = lr };
+    }
+
+    /// <summary>The inner learning rate adaptation uses, or null where the config's rate is not what adapts θ.</summary>
+    public static double? AdaptationRate(TrainingConfig config) => config.Algorithm is "metasgd" or "protonet" ? null : config.InnerLr;
 }

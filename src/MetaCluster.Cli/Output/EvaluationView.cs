@@ -1,46 +1,62 @@
 using System.Text.Json.Nodes;
 using MetaCluster.Cli.Evaluation;
+using MetaCluster.Core.Training;
 using Spectre.Console;
 
 namespace MetaCluster.Cli.Output;
 
-/// <summary>Evaluation results as a table and as JSON; every accuracy names its batch-norm setting.</summary>
+/// <summary>
+/// Evaluation results as a table and as JSON; every accuracy names its batch-norm setting. Means are over the tasks
+/// that stayed finite, and the tasks that diverged (<see cref="EpisodeScore.Diverged"/>) are counted beside them —
+/// a column in the table when any did, <c>diverged</c> in every JSON entry — never a bare NaN.
+/// </summary>
 public static class EvaluationView
 {
     public static Table ToTable(IReadOnlyList<EvaluationResult> results, int episodes, ulong seed)
     {
-        bool classification = results.Any(r => r.Report.Accuracy is not null);
+        bool classification = results.Any(r => r.Report.HasAccuracy);
+        bool diverged = results.Any(r => r.Report.Diverged > 0);
         string unit = classification ? "episodes" : "tasks";
         var table = new Table().Border(TableBorder.Rounded)
             .Title("[bold]held-out evaluation[/]")
-            .Caption($"{episodes} {unit}, eval seed {seed}; mean ± 95% CI (1.96·σ/√n)");
+            .Caption(Markup.Escape($"{episodes} {unit}, eval seed {seed}; mean ± 95% CI (1.96·σ/√n)" +
+                (diverged ? $" over the {unit} that stayed finite; diverged: a non-finite query loss after adaptation" : "")));
         table.AddColumn(new TableColumn("metric"));
         table.AddColumn(new TableColumn("inner steps").RightAligned());
         if (classification) table.AddColumn(new TableColumn("batch norm"));
         table.AddColumn(new TableColumn("mean ± 95% CI").RightAligned());
+        if (diverged) table.AddColumn(new TableColumn("diverged").RightAligned());
         foreach (var result in results)
         {
             var report = result.Report;
-            if (report.Accuracy is { } accuracy)
-                table.AddRow("query accuracy", result.Steps.ToString(), result.BatchNormLabel, Format.PercentCi(accuracy.Mean, accuracy.Ci95));
+            var cells = new List<string>();
+            if (report.HasAccuracy)
+                cells.AddRange(["query accuracy", result.Steps.ToString(), result.BatchNormLabel, Cell(report, report.Accuracy, Format.PercentCi)]);
             else if (classification)
-                table.AddRow("query loss", result.Steps.ToString(), result.BatchNormLabel, Format.MeanCi(report.Loss.Mean, report.Loss.Ci95));
+                cells.AddRange(["query loss", result.Steps.ToString(), result.BatchNormLabel, Cell(report, report.Loss, (m, c) => Format.MeanCi(m, c))]);
             else
-                table.AddRow("query MSE", result.Steps.ToString(), Format.MeanCi(report.Loss.Mean, report.Loss.Ci95));
+                cells.AddRange(["query MSE", result.Steps.ToString(), Cell(report, report.Loss, (m, c) => Format.MeanCi(m, c))]);
+            if (diverged)
+                cells.Add(report.Diverged == 0 ? "0" : $"[yellow]{report.Diverged} of {report.Episodes}[/]");
+            table.AddRow(cells.ToArray());
         }
         return table;
     }
+
+    private static string Cell(EvaluationReport report, MeanCi? value, Func<double, double, string> format) =>
+        value is { } v ? format(v.Mean, v.Ci95) : $"[red]all {report.Episodes} diverged[/]";
 
     public static JsonObject ToJson(IReadOnlyList<EvaluationResult> results, int episodes, ulong seed)
     {
         var entries = new JsonArray();
         foreach (var result in results)
         {
-            var entry = new JsonObject { ["steps"] = result.Steps };
-            if (result.Report.Accuracy is { } accuracy)
+            // Means over the finite tasks; null when every task diverged.
+            var entry = new JsonObject { ["steps"] = result.Steps, ["diverged"] = result.Report.Diverged };
+            if (result.Report.HasAccuracy)
             {
                 entry["batch_norm"] = result.BatchNormLabel;
-                entry["accuracy"] = JsonReport.MeanCi(accuracy);
+                entry["accuracy"] = JsonReport.MeanCi(result.Report.Accuracy);
                 entry["loss"] = JsonReport.MeanCi(result.Report.Loss);
             }
             else

@@ -7,7 +7,9 @@ public static class Format
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static string Number(double value, string format = "0.0000") => value.ToString(format, Invariant);
+    /// <summary>In <paramref name="format"/>, or in scientific notation from 10⁶ on (e.g. the mean of nearly diverged tasks).</summary>
+    public static string Number(double value, string format = "0.0000") =>
+        value.ToString(double.IsFinite(value) && Math.Abs(value) >= 1e6 ? "0.###E+0" : format, Invariant);
 
     public static string Number(double? value, string format = "0.0000") => value is { } v ? Number(v, format) : "–";
 

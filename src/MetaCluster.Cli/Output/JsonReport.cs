@@ -20,7 +20,8 @@ public static class JsonReport
     /// <summary>The run's config as a JSON object with snake_case keys.</summary>
     public static JsonNode Config(TrainingConfig config) => JsonSerializer.SerializeToNode(config, Options)!;
 
-    public static JsonObject MeanCi(MeanCi value) => new() { ["mean"] = Number(value.Mean), ["ci95"] = Number(value.Ci95) };
+    /// <summary>Mean and CI; null when there is no mean (e.g. every evaluation task diverged).</summary>
+    public static JsonObject? MeanCi(MeanCi? value) => value is { } v ? new() { ["mean"] = Number(v.Mean), ["ci95"] = Number(v.Ci95) } : null;
 
     /// <summary>A number that stays valid JSON when it is not finite (NaN/Infinity become strings, as Python writes them bare).</summary>
     public static JsonNode? Number(double value) => double.IsFinite(value) ? JsonValue.Create(value) : JsonValue.Create(value.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -8,14 +8,36 @@ public sealed record MeanCi(double Mean, double Ci95)
 {
     public static MeanCi Of(IReadOnlyList<double> values)
     {
+        if (values.Count == 0) throw new ArgumentException("the mean of no values is undefined.");
         double mean = values.Average();
         double variance = values.Count > 1 ? values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1) : 0;
         return new MeanCi(mean, 1.96 * Math.Sqrt(variance) / Math.Sqrt(values.Count));
     }
 }
 
-/// <summary>Held-out performance after adapting θ with a given number of inner steps.</summary>
-public sealed record EvaluationReport(int Episodes, int Steps, BatchNormMode BatchNorm, MeanCi Loss, MeanCi? Accuracy);
+/// <summary>One episode's query loss and (classification) accuracy after adaptation.</summary>
+public readonly record struct EpisodeScore(double Loss, double? Accuracy)
+{
+    /// <summary>
+    /// An episode <em>diverged</em> when its query loss or accuracy after adaptation is not finite (NaN or ±∞): the
+    /// inner steps blew the adapted parameters up, usually because the inner learning rate is too large for that
+    /// task. A large but finite loss is a (bad) result, not a divergence.
+    /// </summary>
+    public bool Diverged => !double.IsFinite(Loss) || Accuracy is { } a && !double.IsFinite(a);
+}
+
+/// <summary>
+/// Held-out performance after adapting θ with a given number of inner steps. <see cref="Loss"/> and
+/// <see cref="Accuracy"/> are the mean ± 95% CI over the <see cref="Finite"/> episodes that did not diverge
+/// (<see cref="EpisodeScore.Diverged"/>); <see cref="Diverged"/> counts the others. When every episode diverged there
+/// is no mean: <see cref="Loss"/> and <see cref="Accuracy"/> are null. <see cref="HasAccuracy"/>: the episodes are
+/// scored by accuracy too (classification), whether or not any stayed finite.
+/// </summary>
+public sealed record EvaluationReport(int Episodes, int Steps, BatchNormMode BatchNorm, MeanCi? Loss, MeanCi? Accuracy, int Diverged, bool HasAccuracy)
+{
+    public int Finite => Episodes - Diverged;
+    public bool AllDiverged => Diverged == Episodes;
+}
 
 /// <summary>Adapts θ on each of E held-out episodes and scores the query sets.</summary>
 public static class Evaluator
@@ -24,15 +46,31 @@ public static class Evaluator
         int count, int steps, BatchNormMode mode)
     {
         if (count < 1) throw new ArgumentException($"evaluation needs at least one episode (got {count}).");
-        var losses = new List<double>(count);
-        var accuracies = new List<double>(count);
+        var scores = new List<EpisodeScore>(count);
         for (long i = 0; i < count; i++)
         {
             using var episode = episodes.Sample(i);
             var (loss, accuracy) = algorithm.Evaluate(theta, episode, steps, mode);
-            losses.Add(loss);
-            if (accuracy is { } a) accuracies.Add(a);
+            scores.Add(new EpisodeScore(loss, accuracy));
         }
-        return new EvaluationReport(count, steps, mode, MeanCi.Of(losses), accuracies.Count == count ? MeanCi.Of(accuracies) : null);
+        return Summarize(scores, steps, mode);
+    }
+
+    /// <summary>
+    /// The report of a list of episode scores: mean ± 95% CI of the loss (and of the accuracy, when every episode has
+    /// one) over the episodes that did not diverge, and how many did. One NaN must not turn the mean into NaN, and
+    /// leaving the diverged episodes out silently would flatter the result, so both are reported.
+    /// </summary>
+    public static EvaluationReport Summarize(IReadOnlyList<EpisodeScore> scores, int steps, BatchNormMode mode)
+    {
+        if (scores.Count < 1) throw new ArgumentException("evaluation needs at least one episode.");
+        var finite = scores.Where(s => !s.Diverged).ToArray();
+        int diverged = scores.Count - finite.Length;
+        bool classification = scores.All(s => s.Accuracy is not null);
+        if (finite.Length == 0) return new EvaluationReport(scores.Count, steps, mode, null, null, diverged, classification);
+        return new EvaluationReport(scores.Count, steps, mode,
+            MeanCi.Of(finite.Select(s => s.Loss).ToArray()),
+            classification ? MeanCi.Of(finite.Select(s => s.Accuracy!.Value).ToArray()) : null,
+            diverged, classification);
     }
 }
