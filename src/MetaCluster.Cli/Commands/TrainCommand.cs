@@ -28,7 +28,7 @@ public sealed class TrainCommand
         Description = "folder for checkpoint.mcc (default ./runs/<dataset>-<algorithm>)",
         HelpName = "DIR",
     };
-    private readonly Option<int?> _checkpointEvery = new("--checkpoint-every") { Description = "save a checkpoint every N rounds (default 1000)", HelpName = "N" };
+    private readonly Option<int?> _checkpointEvery = new("--checkpoint-every") { Description = "save a checkpoint every N rounds (default 1000; 0 = only at the end)", HelpName = "N" };
     private readonly Option<bool> _resume = new("--resume") { Description = "continue the checkpoint in --checkpoint-dir with its own config", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _overwrite = new("--overwrite") { Description = "start afresh even if --checkpoint-dir already holds a checkpoint", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _json = EvaluationOptions.Json();
@@ -117,7 +117,7 @@ public sealed class TrainCommand
         }
         if (result.GetValue(_checkpointEvery) is { } every)
         {
-            if (every < 1) throw new ArgumentException($"--checkpoint-every must be at least 1 (got {every}).");
+            if (every < 0) throw new ArgumentException($"--checkpoint-every must be 0 (only at the end) or more (got {every}).");
             config = config with { CheckpointEvery = every };
         }
         double? timeLimit = result.GetValue(_timeLimit);

@@ -5,20 +5,22 @@ using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Placement;
 using MetaCluster.Grains.Telemetry;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
 namespace MetaCluster.Grains.Worker;
 
 /// <summary>
-/// One compute slot: turns (θ, episode indices) into per-episode contributions with Core's algorithm. The run (data,
-/// model, algorithm) is built once per run and kept warm between rounds. Torch work runs synchronously inside
+/// One compute slot: turns (θ, episode indices) into per-episode contributions with Core's algorithm. The run (model,
+/// algorithm) is built once per run from the config its coordinator hands out, and kept warm between rounds; the data
+/// is loaded once per process (<see cref="WorkerDatasets"/>). Torch work runs synchronously inside
 /// the slot's own <see cref="ComputeThread"/> — off the Orleans scheduler, always the same thread for libtorch, and
 /// with no await inside a dispose scope (scopes are thread-static).
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
 public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults,
-    IContributionSource source, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics)
+    IContributionSource source, WorkerDatasets datasets, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics, ILogger<TaskWorkerGrain> logger)
     : Grain, ITaskWorkerGrain
 {
     private CachedRun? _cached;
@@ -32,7 +34,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         return Task.CompletedTask;
     }
 
-    private sealed record CachedRun(string RunId, string ConfigJson, TrainingRun Run, EpisodeStream Episodes);
+    private sealed record CachedRun(string RunId, string ConfigVersion, TrainingRun Run, EpisodeStream Episodes);
 
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
@@ -50,7 +52,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             var (healthy, failed) = Admit(request, worker);
             // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
             // Each contribution goes into the sum as it is computed, so no vector is kept per episode.
-            if (request.PreSum && SumShare(cached, theta, healthy) is { } summed) return (summed.Metrics, failed, summed.Sum);
+            if (request.PreSum && SumShare(cached, theta, healthy, request) is { } summed) return (summed.Metrics, failed, summed.Sum);
             var (contributions, failedToo) = ComputeShare(cached, theta, healthy);
             return (contributions, [.. failed, .. failedToo], null);
         });
@@ -68,13 +70,17 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         Worker = this.GetPrimaryKeyString(), Silo = silo.SiloAddress.ToParsableString(), SiloName = silo.Name, Device = options.Value.Device,
     });
 
+    /// <summary>The run this request belongs to: built here once per run (and config version), its config fetched from the coordinator.</summary>
     private async Task<CachedRun> GetRun(WorkRequest request)
     {
-        if (_cached is { } c && c.RunId == request.RunId && c.ConfigJson == request.ConfigJson) return c;
-        _cached = null; // let the previous run's data go before loading the next
-        var config = ConfigJson.Read(request.ConfigJson);
-        var run = await Compute.Run(() => RunFactory.Create(options.Value.Localize(config)));
-        return _cached = new CachedRun(request.RunId, request.ConfigJson, run, run.TrainingStream());
+        if (_cached is { } c && c.RunId == request.RunId && c.ConfigVersion == request.ConfigVersion) return c;
+        _cached = null; // let the previous run go before building the next
+        string json = await GrainFactory.GetGrain<ICoordinatorGrain>(request.RunId).GetConfigJson();
+        if (ConfigJson.Version(json) != request.ConfigVersion)
+            throw new InvalidOperationException($"run '{request.RunId}' asks for config version {request.ConfigVersion}, but its coordinator now holds version {ConfigJson.Version(json)}.");
+        var config = options.Value.Localize(ConfigJson.Read(json));
+        var run = await Compute.Run(() => RunFactory.WithData(RunFactory.CreateBlueprint(config), datasets.Get(config)));
+        return _cached = new CachedRun(request.RunId, request.ConfigVersion, run, run.TrainingStream());
     }
 
     /// <summary>The episodes of the share the fault injector lets through, and a failure for each it stops.</summary>
@@ -101,9 +107,10 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// The share summed as it is computed: the exact partial sum's bytes and each episode's metrics (no values). Null if
     /// anything went wrong — a failing episode, or a non-finite or huge contribution — and then the caller computes the
     /// share episode by episode with vectors, so a failure stays with its episode and an overflow is named at the
-    /// coordinator.
+    /// coordinator. The fallback is logged with its cause and counted (metacluster.presum_fallbacks): it costs a
+    /// second pass over the share.
     /// </summary>
-    private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy)
+    private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
         try
         {
@@ -111,8 +118,11 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
                 sink => source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, sink));
             return (episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList(), share.Sum.ToBytes());
         }
-        catch (Exception)
+        catch (Exception e)
         {
+            logger.LogWarning(e, "Run {RunId} round {Round}: summing the share of episodes [{Episodes}] on {Worker} failed ({Error}); computing it episode by episode.",
+                request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{e.GetType().Name}: {e.Message}");
+            metrics.PreSumFallback(request.RunId, cached.Run.Config.Algorithm);
             return null;
         }
     }
