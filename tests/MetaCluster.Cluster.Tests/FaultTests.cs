@@ -18,7 +18,7 @@ public class FaultTests(TestCluster fixture)
             if (work.Episode == 10 && Interlocked.Increment(ref failures) == 1) throw new InjectedEpisodeFault("injected: episode 10 fails once");
         });
 
-        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, pollInterval: TimeSpan.FromMilliseconds(50));
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
 
         Assert.Equal(RunState.Completed, result.Status.State);
         Assert.Equal(1, result.Status.Retried);
@@ -40,7 +40,7 @@ public class FaultTests(TestCluster fixture)
         {
             var client = new ClusterTrainingClient(fixture.Client);
             var failure = await Assert.ThrowsAsync<ClusterTrainingException>(() =>
-                client.TrainAsync(runId, config, new ClusterRunOptions(directory), pollInterval: TimeSpan.FromMilliseconds(50)));
+                client.TrainAsync(runId, config, new ClusterRunOptions(directory), following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) }));
 
             Assert.Equal(RunState.Failed, failure.Status.State);
             Assert.Equal(2, failure.Status.Round); // rounds 0 and 1 completed; episode 17 is in round 2
@@ -67,7 +67,7 @@ public class FaultTests(TestCluster fixture)
         bool sent = false;
         TestFaults.Instance.For(runId, _ => sent = true);
 
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => new ClusterTrainingClient(fixture.Client).StartAsync(runId, config));
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => new ClusterTrainingClient(fixture.Client).StartAsync(runId, config));
 
         Assert.Contains("36,024,001 parameters", error.Message);
         Assert.Contains("137.4 MiB", error.Message);
@@ -89,7 +89,7 @@ public class FaultTests(TestCluster fixture)
         });
         var options = new ClusterRunOptions(WorkerDeadlineBase: TimeSpan.FromSeconds(1.5), WorkerDeadlinePerEpisode: TimeSpan.Zero);
 
-        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, options, pollInterval: TimeSpan.FromMilliseconds(50));
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, options, following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
 
         Assert.Equal(RunState.Completed, result.Status.State);
         Assert.True(result.Status.Redispatched > 0);

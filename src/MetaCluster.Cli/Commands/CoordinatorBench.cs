@@ -32,7 +32,7 @@ public static class CoordinatorBench
         try
         {
             var watch = Stopwatch.StartNew();
-            var result = await client.TrainAsync(runId, config with { CheckpointEvery = rounds + 1 }, new ClusterRunOptions(CheckpointDirectory: checkpoints, PerEpisodeContributions: perEpisode));
+            var result = await client.TrainAsync(runId, config with { CheckpointEvery = 0 }, new ClusterRunOptions(CheckpointDirectory: checkpoints, PerEpisodeContributions: perEpisode));
             double seconds = watch.Elapsed.TotalSeconds;
             int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
             // What the workers send the coordinator each round: float32 per episode, or 8-byte fixed point (+ count) per share.

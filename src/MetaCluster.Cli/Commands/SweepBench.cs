@@ -216,17 +216,13 @@ public static class SweepBench
             var client = new ClusterTrainingClient(host.Grains);
             string runId = $"sweep-workers-{workers}-{Guid.NewGuid():N}";
             var wall = Stopwatch.StartNew();
-            await client.StartAsync(runId, c); // no checkpoint directory: nothing is written
             var rounds = new List<RoundMetrics>();
-            RunStatus status;
-            while (true)
+            // No checkpoint directory: nothing is written.
+            var result = await client.TrainAsync(runId, c, following: new RunFollowing
             {
-                status = await client.GetStatusAsync(runId);
-                foreach (var round in await client.GetRoundsAsync(runId, rounds.Count)) rounds.Add(round);
-                if (status.IsFinished) break;
-                await Task.Delay(50);
-            }
-            if (status.State == RunState.Failed) throw new ClusterTrainingException(status);
+                PollInterval = TimeSpan.FromMilliseconds(50), OnProgress = (_, latest) => rounds.AddRange(latest),
+            });
+            var status = result.Status;
             // The coordinator's own clock per round (dispatch, contributions, aggregation, the outer step), warm-up rounds left out.
             var timedRounds = rounds.Where(r => r.Round >= WarmupRounds).ToList();
             var reports = timedRounds.Select(r => new RoundReport(r.Round, r.Episodes, r.Seconds, r.LearningRate, r.PreLoss, r.PostLoss, r.PreAccuracy, r.PostAccuracy)).ToList();

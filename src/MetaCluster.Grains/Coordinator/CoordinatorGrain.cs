@@ -56,7 +56,7 @@ public sealed class CoordinatorGrain(
     public async Task<RunStatus> Start(StartRunRequest request)
     {
         if (Run.IsLive)
-            throw new InvalidOperationException($"run '{RunId}' is already {Run.State.ToString().ToLowerInvariant()}; cancel it or use another run id.");
+            throw new ArgumentException($"run '{RunId}' is already {Run.State.ToString().ToLowerInvariant()}; cancel it or use another run id.");
         var deadlineBase = request.WorkerDeadlineBase ?? options.Value.WorkerDeadlineBase;
         var deadlinePerEpisode = request.WorkerDeadlinePerEpisode ?? options.Value.WorkerDeadlinePerEpisode;
         if (deadlineBase <= TimeSpan.Zero || deadlinePerEpisode < TimeSpan.Zero)
