@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using MetaCluster.Contracts;
 using MetaCluster.Core.Training;
 using MetaCluster.Grains.Hosting;
@@ -31,11 +30,9 @@ public sealed class CoordinatorGrain(
     IOptions<MetaClusterSiloOptions> options, IOptions<SiloMessagingOptions> messaging, ILogger<CoordinatorGrain> logger)
     : Grain, ICoordinatorGrain, IRemindable
 {
-    /// <summary>The reminder that reactivates a live run's coordinator after the silo hosting it died.</summary>
-    public const string RecoveryReminder = "metacluster-recover";
-
     private readonly WorkerDirectory _workers = new(membership, siloMetadata);
     private RunFence? _fence;
+    private RecoveryReminder? _reminder;
     private ActiveRun? _active;
     private RoundWindow _window = new();
     private bool _cancelRequested, _loopRunning, _roundInFlight;
@@ -45,6 +42,7 @@ public sealed class CoordinatorGrain(
     private string RunId => this.GetPrimaryKeyString();
     private string Algorithm => _active?.Config.Algorithm ?? "unknown";
     private RunFence Fence => _fence ??= new RunFence(record, RunId, logger);
+    private RecoveryReminder Reminder => _reminder ??= new RecoveryReminder(this, options.Value.RecoveryReminderPeriod, RunId, logger);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -75,7 +73,7 @@ public sealed class CoordinatorGrain(
         (record.State, _active, _window, _cancelRequested) = (started, active, new RoundWindow(), false);
         metrics.RunStarted(RunId, Algorithm);
         await Fence.Write();
-        await RegisterRecoveryReminder();
+        await Reminder.Register();
         _ = RunLoop();
         return Status();
     }
@@ -108,16 +106,7 @@ public sealed class CoordinatorGrain(
         return Task.FromResult(Status());
     }
 
-    /// <summary>
-    /// θ is hashed here, when asked, not every round. While a round is in flight θ is the bytes sent for it (θ itself
-    /// may be under the outer step on another thread); between rounds it is the trainer's.
-    /// </summary>
-    public Task<ThetaSnapshot?> GetTheta()
-    {
-        if (_active is not { } active) return Task.FromResult<ThetaSnapshot?>(null);
-        var (round, values) = _roundInFlight && active.Contributions.LastSent is { } sent ? sent : (active.Trainer.Round, active.Trainer.Theta.ToBytes());
-        return Task.FromResult<ThetaSnapshot?>(new ThetaSnapshot { Round = round, Values = values, Sha256 = Convert.ToHexStringLower(SHA256.HashData(values)) });
-    }
+    public Task<ThetaSnapshot?> GetTheta() => Task.FromResult(_active?.Snapshot(_roundInFlight));
 
     public Task<RoundMetrics[]> GetRounds(long fromRound) => Task.FromResult(_window.From(fromRound));
 
@@ -134,22 +123,11 @@ public sealed class CoordinatorGrain(
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         // Activation already resumed a live run (OnActivateAsync); a reminder left over from a finished run goes.
-        if (reminderName == RecoveryReminder && !Run.IsLive) await UnregisterRecoveryReminder();
+        if (reminderName == RecoveryReminder.Name && !Run.IsLive) await Reminder.Unregister();
     }
 
-    /// <summary>The run of <paramref name="run"/>'s config, from its checkpoint bytes or from the seed's initial θ.</summary>
-    private Task<ActiveRun> Build(CoordinatorRecord run, string what)
-    {
-        string runId = RunId;
-        var workerWait = options.Value.WorkerWaitTimeout;
-        return ActiveRun.Build(run.ConfigJson!, run.Checkpoint, what, options.Value, messaging.Value.MaxMessageBodySize, (blueprint, version) =>
-        {
-            int parameters = blueprint.Layout.TotalCount;
-            var settings = new DispatchSettings(runId, version, run.MaxWorkers, run.WorkerDeadlineBase, run.WorkerDeadlinePerEpisode,
-                PreSum: !run.PerEpisodeContributions, MessageSizeGuard.EpisodesPerCall(parameters, messaging.Value.MaxMessageBodySize));
-            return new ClusterContributions(GrainFactory, settings, parameters, run.Faults, max => _workers.WaitForSlots(max, workerWait), logger);
-        });
-    }
+    private Task<ActiveRun> Build(CoordinatorRecord run, string what) =>
+        ActiveRun.Build(run, RunId, what, options.Value, messaging.Value.MaxMessageBodySize, GrainFactory, _workers, logger);
 
     /// <summary>Takes over a live run from the persisted record: the previous activation (and maybe its process) is gone.</summary>
     private async Task Recover()
@@ -167,7 +145,7 @@ public sealed class CoordinatorGrain(
             (Run.Error, Run.State) = ($"run '{RunId}' could not be recovered from its persisted record: {e.Message}", RunState.Failed);
             logger.LogError(e, "Run {RunId} could not be recovered.", RunId);
             await Fence.Write();
-            await UnregisterRecoveryReminder();
+            await Reminder.Unregister();
             return;
         }
         metrics.RunStarted(RunId, Algorithm);
@@ -175,7 +153,7 @@ public sealed class CoordinatorGrain(
         logger.LogWarning("Run {RunId}: took over from the persisted record at round {Round} (recovery {Recoveries}, {Seconds:F1} s to rebuild); rounds {Round}–{Reached} are recomputed.",
             RunId, Run.Round, Run.Recoveries, watch.Elapsed.TotalSeconds, Run.Round, reached);
         await Fence.Write();
-        await RegisterRecoveryReminder();
+        await Reminder.Register();
         _ = RunLoop();
     }
 
@@ -219,7 +197,7 @@ public sealed class CoordinatorGrain(
             if (Fence.Superseded) DeactivateOnIdle();
         }
         await Fence.Write();
-        await UnregisterRecoveryReminder();
+        await Reminder.Unregister();
         metrics.RunEnded(RunId);
     }
 
@@ -261,37 +239,5 @@ public sealed class CoordinatorGrain(
         metrics.Persisted(RunId, Algorithm);
     }
 
-    private async Task RegisterRecoveryReminder()
-    {
-        try
-        {
-            var period = options.Value.RecoveryReminderPeriod;
-            await this.RegisterOrUpdateReminder(RecoveryReminder, period, period);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "Run {RunId}: could not register the recovery reminder; the run recovers only when a client calls it.", RunId);
-        }
-    }
-
-    private async Task UnregisterRecoveryReminder()
-    {
-        try
-        {
-            if (await this.GetReminder(RecoveryReminder) is { } reminder) await this.UnregisterReminder(reminder);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning(e, "Run {RunId}: could not remove the recovery reminder (harmless: it finds the run finished).", RunId);
-        }
-    }
-
-    private RunStatus Status() => new()
-    {
-        RunId = RunId, State = Run.State, Round = Run.Round, TotalRounds = _active?.Config.Iterations ?? 0,
-        MetaLoss = _window.Last?.PostLoss, PreAdaptationLoss = _window.Last?.PreLoss, Accuracy = _window.Last?.PostAccuracy,
-        EpisodesPerSecond = _window.Last is { Seconds: > 0 } l ? l.Episodes / l.Seconds : 0,
-        LiveWorkers = _window.LiveWorkers, Redispatched = Run.Faults.Redispatched, Retried = Run.Faults.Retried, Error = Run.Error,
-        CheckpointRound = Run.CheckpointRound, CheckpointPath = Run.CheckpointPath, ContributingSilos = _window.Silos, Recoveries = Run.Recoveries,
-    };
+    private RunStatus Status() => Run.ToStatus(RunId, _active?.Config.Iterations ?? 0, _window);
 }

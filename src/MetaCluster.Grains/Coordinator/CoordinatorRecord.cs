@@ -32,4 +32,14 @@ public sealed class CoordinatorRecord
     [Id(15)] public bool PerEpisodeContributions { get; set; }
 
     public bool IsLive => State is RunState.Running or RunState.Paused;
+
+    /// <summary>What clients see: this record with what the coordinator remembers of the last rounds.</summary>
+    internal RunStatus ToStatus(string runId, long totalRounds, RoundWindow window) => new()
+    {
+        RunId = runId, State = State, Round = Round, TotalRounds = totalRounds,
+        MetaLoss = window.Last?.PostLoss, PreAdaptationLoss = window.Last?.PreLoss, Accuracy = window.Last?.PostAccuracy,
+        EpisodesPerSecond = window.Last is { Seconds: > 0 } l ? l.Episodes / l.Seconds : 0,
+        LiveWorkers = window.LiveWorkers, Redispatched = Faults.Redispatched, Retried = Faults.Retried, Error = Error,
+        CheckpointRound = CheckpointRound, CheckpointPath = CheckpointPath, ContributingSilos = window.Silos, Recoveries = Recoveries,
+    };
 }
