@@ -33,7 +33,7 @@ public static class SweepBench
     private const int MinTimedRounds = 3;
     private const int CurveJsonLines = 20;
 
-    public static int Run(SweepSettings settings, TrainingConfig config, bool batchingGiven)
+    public static async Task<int> RunAsync(SweepSettings settings, TrainingConfig config, bool batchingGiven)
     {
         config.Validate();
         Directory.CreateDirectory(settings.OutDir);
@@ -51,7 +51,7 @@ public static class SweepBench
             {
                 MetaBatch => sweep.MetaBatches(batchingGiven),
                 InnerSteps => sweep.InnerStepCounts(),
-                Workers => sweep.WorkerCounts().GetAwaiter().GetResult(),
+                Workers => await sweep.WorkerCounts(),
                 _ => sweep.Curve(),
             });
         }
