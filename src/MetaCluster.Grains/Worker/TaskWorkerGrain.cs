@@ -48,7 +48,8 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         var computing = Stopwatch.StartNew();
         var (computed, failures, partialSum) = await Compute.Run<(List<Core.Algorithms.Contribution>, List<EpisodeFailure>, byte[]?)>(() =>
         {
-            var theta = Core.Models.ParameterSet.FromBytes(cached.Run.Algorithm.Layout, request.Theta);
+            // θ straight from the message's bytes into tensors: the one conversion on this side of the hop.
+            var theta = Core.Models.ParameterSet.OverBytes(cached.Run.Algorithm.Layout, request.Theta);
             var (healthy, failed) = Admit(request, worker);
             // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
             // Each contribution goes into the sum as it is computed, so no vector is kept per episode.
