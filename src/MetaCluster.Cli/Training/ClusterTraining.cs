@@ -24,7 +24,8 @@ public static class ClusterTraining
         var client = new ClusterTrainingClient(cluster.Grains);
         var stats = new TrainingStats(plan.Resume?.Round ?? 0, config.Iterations, config.MetaBatch) { LiveWorkers = 0, Redispatched = 0 };
         using var timeLimit = new CancellationTokenSource();
-        if (plan.TimeLimit < TimeSpan.MaxValue) timeLimit.CancelAfter(plan.TimeLimit);
+        // A timer reaches about 49 days; a longer limit is no limit.
+        if (plan.TimeLimit < TimeSpan.FromDays(49)) timeLimit.CancelAfter(plan.TimeLimit);
         using var stopOrLimit = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, timeLimit.Token);
 
         var result = await ProgressView.RunAsync(plan.Title, stats, plan.Live, afterRound => client.TrainAsync(runId, config,
