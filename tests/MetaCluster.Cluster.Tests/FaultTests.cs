@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using MetaCluster.Contracts;
 using MetaCluster.Core.Training;
 using MetaCluster.Grains;
+using MetaCluster.Grains.Telemetry;
 
 namespace MetaCluster.Cluster.Tests;
 
@@ -94,6 +96,37 @@ public class FaultTests(TestCluster fixture)
         Assert.Equal(RunState.Completed, result.Status.State);
         Assert.True(result.Status.Redispatched > 0);
         Assert.Equal(0, result.Status.Retried);
+        Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values));
+    }
+
+    [Fact]
+    public async Task AShareWhoseSummedPassFailsIsRedoneEpisodeByEpisodeCountedAndTheRunKeepsItsBits()
+    {
+        var config = Reference.Sinusoid("maml") with { Seed = 4242 };
+        string runId = Reference.NewRunId("fallback");
+        TestContributions.Instance.FailSummedPass(config.Seed, "injected: the summed pass fails");
+        long fallbacks = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == MetaClusterMetrics.MeterName && instrument.Name == "metacluster.presum_fallbacks") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "run_id" && tag.Value as string == runId) Interlocked.Add(ref fallbacks, value);
+        });
+        listener.Start();
+
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, new ClusterRunOptions(MaxWorkers: 2),
+            new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
+
+        Assert.Equal(RunState.Completed, result.Status.State);
+        Assert.Equal(0, result.Status.Retried + result.Status.Redispatched);
+        Assert.Equal(3 * 2, Interlocked.Read(ref fallbacks)); // every share of the 3 rounds, on each of the 2 workers
+        var warnings = TestLog.Instance.Entries.Where(e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains($"Run {runId} round ")).ToArray();
+        Assert.Equal(3 * 2, warnings.Length);
+        Assert.All(warnings, w => Assert.Contains("failed (InvalidOperationException: injected: the summed pass fails); computing it episode by episode", w.Message));
         Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values));
     }
 }
