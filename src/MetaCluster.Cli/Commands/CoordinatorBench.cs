@@ -73,7 +73,8 @@ public static class CoordinatorBench
         public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample)
         {
             var metrics = new EpisodeMetrics(null, 0, null, null);
-            var zeros = _zeros.Length == theta.Values.Length ? _zeros : _zeros = new float[theta.Values.Length];
+            int count = theta.Layout.TotalCount; // not theta.Values: θ over wire bytes would copy them
+            var zeros = _zeros.Length == count ? _zeros : _zeros = new float[count];
             return episodes.Select(e => new Contribution(e, zeros, metrics)).ToArray();
         }
 

@@ -54,7 +54,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
             // Each contribution goes into the sum as it is computed, so no vector is kept per episode.
             if (request.PreSum && SumShare(cached, theta, healthy, request) is { } summed) return (summed.Metrics, failed, summed.Sum);
-            var (contributions, failedToo) = ComputeShare(cached, theta, healthy);
+            var (contributions, failedToo) = ComputeShare(cached, theta, healthy, request);
             return (contributions, [.. failed, .. failedToo], null);
         });
         metrics.EpisodesComputed(cached.Run.Config.Algorithm, computed.Count, computing.Elapsed.TotalSeconds);
@@ -130,10 +130,10 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
 
     /// <summary>
     /// The whole share in one call to the algorithm — task-batched where the model allows it, and each episode's bits
-    /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time, so an
-    /// episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
+    /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time (logged),
+    /// so an episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
     /// </summary>
-    private (List<Core.Algorithms.Contribution>, List<EpisodeFailure>) ComputeShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy)
+    private (List<Core.Algorithms.Contribution>, List<EpisodeFailure>) ComputeShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
         var failures = new List<EpisodeFailure>();
         var contributions = new List<Core.Algorithms.Contribution>(healthy.Count);
@@ -141,8 +141,10 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         {
             contributions.AddRange(source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample));
         }
-        catch (Exception)
+        catch (Exception whole)
         {
+            logger.LogWarning(whole, "Run {RunId} round {Round}: computing episodes [{Episodes}] on {Worker} in one call failed ({Error}); computing them one at a time.",
+                request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{whole.GetType().Name}: {whole.Message}");
             foreach (long episode in healthy)
             {
                 try
