@@ -25,7 +25,7 @@ if (parsed.Errors.Count > 0)
 try
 {
     // Our own handlers: errors become one line (ErrorReporter), Ctrl+C stops training after a round (StopSignal).
-    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
+    return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
 }
 catch (Exception e)
 {

@@ -36,6 +36,13 @@ public interface ICoordinatorGrain : IGrainWithStringKey
     [Alias("GetRounds")]
     Task<RoundMetrics[]> GetRounds(long fromRound);
 
+    /// <summary>
+    /// The run's TrainingConfig as JSON, for a worker that meets the run (or a new config version of it) for the first
+    /// time; fails when no run was started here.
+    /// </summary>
+    [Alias("GetConfigJson")]
+    Task<string> GetConfigJson();
+
     /// <summary>The bytes of the last checkpoint file written, or null when none was.</summary>
     [Alias("GetLatestCheckpoint")]
     Task<byte[]?> GetLatestCheckpoint();

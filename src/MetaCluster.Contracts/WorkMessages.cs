@@ -9,8 +9,11 @@ public sealed class WorkRequest
 {
     [Id(0)] public required string RunId { get; init; }
     [Id(1)] public required long Round { get; init; }
-    /// <summary>The run's TrainingConfig as JSON: the worker builds (and caches) the same TrainingRun from it.</summary>
-    [Id(2)] public required string ConfigJson { get; init; }
+    /// <summary>
+    /// Names the run's config (a hash of its JSON) instead of carrying it: a worker that has not built this config yet
+    /// asks the run's coordinator for it once (<see cref="ICoordinatorGrain.GetConfigJson"/>) and keeps the run warm.
+    /// </summary>
+    [Id(2)] public required string ConfigVersion { get; init; }
     [Id(3)] public required byte[] Theta { get; init; }
     [Id(4)] public required long[] Episodes { get; init; }
     /// <summary>Send one exact partial sum for the share (<see cref="WorkResult.PartialSum"/>) instead of a vector per episode.</summary>

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using MetaCluster.Core.Training;
 
@@ -7,6 +9,9 @@ namespace MetaCluster.Grains;
 public static class ConfigJson
 {
     public static string Write(TrainingConfig config) => JsonSerializer.Serialize(config);
+
+    /// <summary>Names a config in work requests: the first 16 hex digits of its JSON's SHA-256.</summary>
+    public static string Version(string json) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..16];
 
     public static TrainingConfig Read(string json)
     {

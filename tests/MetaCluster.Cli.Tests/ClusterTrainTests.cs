@@ -46,6 +46,29 @@ public sealed class ClusterTrainTests : IDisposable
         Assert.Equal(straight, resumed.GetProperty("theta_sha256").GetString());
     }
 
+    /// <summary>
+    /// The time limit stops a cluster run through the client loop's stop: the coordinator finishes the round in flight,
+    /// checkpoints, and θ is that of the rounds reached, every one of them reported.
+    /// </summary>
+    [Fact]
+    public void TheTimeLimitStopsAClusterRunWithACheckpointAndTheThetaOfTheRoundsReached()
+    {
+        string directory = Path.Combine(_directory, "limited");
+        var json = CliRunner.Json("train", "--checkpoint-dir", directory, "--json", "--no-eval", "--iterations", "1000000", "--meta-batch", "4",
+            "--checkpoint-every", "0", "--time-limit", "0.03");
+        long reached = json.GetProperty("iterations").GetInt64();
+        Assert.InRange(reached, 1, 999_999);
+        Assert.Equal(reached, json.GetProperty("iterations_this_run").GetInt64());
+        var checkpoint = Core.Training.Checkpoint.Load(Path.Combine(directory, Core.Training.Checkpoint.FileName));
+        Assert.Equal(reached, checkpoint.Round);
+        Assert.Equal(checkpoint.Theta.Sha256(), json.GetProperty("theta_sha256").GetString());
+
+        var config = checkpoint.Config with { Iterations = (int)reached };
+        var trainer = new Core.Training.MetaTrainer(Core.Training.RunFactory.Create(config));
+        while (!trainer.Finished) trainer.RunRound();
+        Assert.Equal(trainer.Theta.Sha256(), json.GetProperty("theta_sha256").GetString());
+    }
+
     [Theory]
     [InlineData("--in-process", "--workers", "2")]
     [InlineData("--in-process", "--cluster", "localhost:30000")]

@@ -34,7 +34,7 @@ public class CrashTests : IAsyncLifetime
         var watch = Stopwatch.StartNew();
         await _fixture.Cluster.KillSiloAsync(victim);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var status = await client.WaitAsync(runId, pollInterval: TimeSpan.FromMilliseconds(50), cancellationToken: timeout.Token);
+        var status = await client.FollowAsync(runId, following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) }, cancellationToken: timeout.Token);
 
         Assert.Equal(RunState.Completed, status.State);
         Assert.True(status.Redispatched > 0, "the victim's episodes should have been handed to the other silo's workers");

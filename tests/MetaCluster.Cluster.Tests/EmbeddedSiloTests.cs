@@ -34,7 +34,7 @@ public class EmbeddedSiloTests
 
             var config = Reference.Sinusoid("fomaml");
             var client = new ClusterTrainingClient(host.Services.GetRequiredService<IGrainFactory>());
-            var result = await client.TrainAsync("embedded", config, pollInterval: TimeSpan.FromMilliseconds(50));
+            var result = await client.TrainAsync("embedded", config, following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
 
             Assert.Equal(RunState.Completed, result.Status.State);
             Assert.Equal(2, result.Status.LiveWorkers);

@@ -22,7 +22,7 @@ public class ExactnessTests(TestCluster fixture)
         foreach (int workers in new[] { 1, 2, 3 })
         {
             var result = await client.TrainAsync(Reference.NewRunId($"{algorithm}-{workers}"), config, new ClusterRunOptions(MaxWorkers: workers),
-                pollInterval: TimeSpan.FromMilliseconds(50));
+                following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
             Assert.Equal(RunState.Completed, result.Status.State);
             Assert.Equal(workers, result.Status.LiveWorkers);
             Assert.Equal(3, result.Theta.Round);

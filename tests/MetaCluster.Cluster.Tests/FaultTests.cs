@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using MetaCluster.Contracts;
 using MetaCluster.Core.Training;
 using MetaCluster.Grains;
+using MetaCluster.Grains.Telemetry;
 
 namespace MetaCluster.Cluster.Tests;
 
@@ -18,7 +20,7 @@ public class FaultTests(TestCluster fixture)
             if (work.Episode == 10 && Interlocked.Increment(ref failures) == 1) throw new InjectedEpisodeFault("injected: episode 10 fails once");
         });
 
-        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, pollInterval: TimeSpan.FromMilliseconds(50));
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
 
         Assert.Equal(RunState.Completed, result.Status.State);
         Assert.Equal(1, result.Status.Retried);
@@ -40,7 +42,7 @@ public class FaultTests(TestCluster fixture)
         {
             var client = new ClusterTrainingClient(fixture.Client);
             var failure = await Assert.ThrowsAsync<ClusterTrainingException>(() =>
-                client.TrainAsync(runId, config, new ClusterRunOptions(directory), pollInterval: TimeSpan.FromMilliseconds(50)));
+                client.TrainAsync(runId, config, new ClusterRunOptions(directory), following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) }));
 
             Assert.Equal(RunState.Failed, failure.Status.State);
             Assert.Equal(2, failure.Status.Round); // rounds 0 and 1 completed; episode 17 is in round 2
@@ -67,7 +69,7 @@ public class FaultTests(TestCluster fixture)
         bool sent = false;
         TestFaults.Instance.For(runId, _ => sent = true);
 
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => new ClusterTrainingClient(fixture.Client).StartAsync(runId, config));
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => new ClusterTrainingClient(fixture.Client).StartAsync(runId, config));
 
         Assert.Contains("36,024,001 parameters", error.Message);
         Assert.Contains("137.4 MiB", error.Message);
@@ -89,11 +91,42 @@ public class FaultTests(TestCluster fixture)
         });
         var options = new ClusterRunOptions(WorkerDeadlineBase: TimeSpan.FromSeconds(1.5), WorkerDeadlinePerEpisode: TimeSpan.Zero);
 
-        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, options, pollInterval: TimeSpan.FromMilliseconds(50));
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, options, following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
 
         Assert.Equal(RunState.Completed, result.Status.State);
         Assert.True(result.Status.Redispatched > 0);
         Assert.Equal(0, result.Status.Retried);
+        Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values));
+    }
+
+    [Fact]
+    public async Task AShareWhoseSummedPassFailsIsRedoneEpisodeByEpisodeCountedAndTheRunKeepsItsBits()
+    {
+        var config = Reference.Sinusoid("maml") with { Seed = 4242 };
+        string runId = Reference.NewRunId("fallback");
+        TestContributions.Instance.FailSummedPass(config.Seed, "injected: the summed pass fails");
+        long fallbacks = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == MetaClusterMetrics.MeterName && instrument.Name == "metacluster.presum_fallbacks") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "run_id" && tag.Value as string == runId) Interlocked.Add(ref fallbacks, value);
+        });
+        listener.Start();
+
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, new ClusterRunOptions(MaxWorkers: 2),
+            new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
+
+        Assert.Equal(RunState.Completed, result.Status.State);
+        Assert.Equal(0, result.Status.Retried + result.Status.Redispatched);
+        Assert.Equal(3 * 2, Interlocked.Read(ref fallbacks)); // every share of the 3 rounds, on each of the 2 workers
+        var warnings = TestLog.Instance.Entries.Where(e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains($"Run {runId} round ")).ToArray();
+        Assert.Equal(3 * 2, warnings.Length);
+        Assert.All(warnings, w => Assert.Contains("failed (InvalidOperationException: injected: the summed pass fails); computing it episode by episode", w.Message));
         Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values));
     }
 }

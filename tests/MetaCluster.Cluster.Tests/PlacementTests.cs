@@ -1,5 +1,6 @@
 using MetaCluster.Contracts;
 using MetaCluster.Grains;
+using Orleans.Runtime;
 
 namespace MetaCluster.Cluster.Tests;
 
@@ -23,7 +24,9 @@ public class PlacementTests(TestCluster fixture)
 
         var coordinatorOnly = fixture.Cluster.Silos.Single(s => s.Name == TestCluster.CoordinatorSilo);
         string refused = WorkerKey.Create(coordinatorOnly.SiloAddress.ToParsableString(), 0);
-        await Assert.ThrowsAnyAsync<Exception>(() => fixture.Client.GetGrain<ITaskWorkerGrain>(refused).Describe());
+        var error = await Assert.ThrowsAsync<SiloUnavailableException>(() => fixture.Client.GetGrain<ITaskWorkerGrain>(refused).Describe());
+        Assert.StartsWith($"worker slot '{refused}' names silo ", error.Message);
+        Assert.Contains("which is not an active worker silo", error.Message);
     }
 
     [Fact]
@@ -31,7 +34,7 @@ public class PlacementTests(TestCluster fixture)
     {
         string runId = Reference.NewRunId("spread");
         var client = new ClusterTrainingClient(fixture.Client);
-        var result = await client.TrainAsync(runId, Reference.Sinusoid("maml", rounds: 2), pollInterval: TimeSpan.FromMilliseconds(50));
+        var result = await client.TrainAsync(runId, Reference.Sinusoid("maml", rounds: 2), following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
 
         Assert.Equal(RunState.Completed, result.Status.State);
         Assert.Equal(2, result.Status.Round);

@@ -17,14 +17,14 @@ public class ResumeTests(TestCluster fixture)
         try
         {
             var first = await client.TrainAsync(Reference.NewRunId("first"), config with { Iterations = 2 }, new ClusterRunOptions(directory),
-                pollInterval: TimeSpan.FromMilliseconds(20));
+                following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(20) });
             Assert.Equal(2, first.Status.CheckpointRound);
             var checkpoint = Checkpoint.Load(Path.Combine(directory, Checkpoint.FileName));
 
             string runId = Reference.NewRunId("resumed");
             var started = await client.StartAsync(runId, config, new ClusterRunOptions(directory, ResumeFrom: checkpoint));
             Assert.True(started.Round >= 2);
-            var resumed = await client.WaitAsync(runId, pollInterval: TimeSpan.FromMilliseconds(20));
+            var resumed = await client.FollowAsync(runId, following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(20) });
             Assert.Equal(RunState.Completed, resumed.State);
             var theta = (await client.Coordinator(runId).GetTheta())!;
             Assert.Equal(4, theta.Round);

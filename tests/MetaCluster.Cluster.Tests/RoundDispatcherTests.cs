@@ -62,4 +62,57 @@ public class RoundDispatcherTests
         Assert.Contains("round 3: no live worker is left", failure.Message);
         Assert.Contains("no data on a:1@1/0", failure.Message);
     }
+
+    private static WorkResult PreSummed(string worker, long[] episodes) => new()
+    {
+        Worker = worker, Silo = worker.Split('/')[0],
+        Contributions = episodes.Select(i => new EpisodeContribution { Episode = i, Values = [] }).ToArray(),
+        Failures = [], PartialSum = episodes.Select(i => (byte)i).ToArray(),
+    };
+
+    [Fact]
+    public async Task APreSummedShareCountsWholeAndOneNamingAnEpisodeOutsideItsShareIsComputedAgain()
+    {
+        var counters = new FaultCounters();
+        var calls = new List<(string Worker, long[] Share)>();
+        bool misbehaved = false;
+        var outcome = await Dispatcher((w, share) =>
+        {
+            lock (calls) calls.Add((w, share));
+            // The first reply of b/0 claims an episode it was not given: the whole share is refused, none of it counted.
+            if (w == "b:1@1/0" && !misbehaved)
+            {
+                misbehaved = true;
+                return Task.FromResult(PreSummed(w, [.. share, 99]));
+            }
+            return Task.FromResult(PreSummed(w, share));
+        }, 100, counters).Run(0, Workers[..2], [0, 1, 2, 3]);
+
+        Assert.Equal([0L, 1, 2, 3], outcome.Contributions.Select(c => c.Episode));
+        Assert.Equal([0L, 1, 2, 3], outcome.Shares.SelectMany(s => s.Episodes).Order());
+        Assert.All(outcome.Shares, s => Assert.Equal(s.Episodes.Select(i => (byte)i), s.Sum));
+        Assert.Equal(2, counters.Redispatched); // b/0's share (episodes 1 and 3) went out again
+        Assert.Equal(2, calls.Count(c => c.Share.Contains(1L)));
+        Assert.Equal(0, counters.Retried);
+    }
+
+    [Fact]
+    public async Task AWorkerThatHandsItsShareBackGetsNoMoreAndItsEpisodesGoToTheOthers()
+    {
+        var counters = new FaultCounters();
+        var calls = new List<string>();
+        var outcome = await Dispatcher((w, share) =>
+        {
+            lock (calls) calls.Add(w);
+            if (w == "a:1@1/0")
+                return Task.FromResult(new WorkResult { Worker = w, Silo = "a:1@1", Contributions = [], Failures = [], HandedBack = share });
+            return Task.FromResult(Compute(w, share));
+        }, 1, counters).Run(5, Workers, [0, 1, 2, 3, 4, 5]);
+
+        Assert.Equal([0L, 1, 2, 3, 4, 5], outcome.Contributions.Select(c => c.Episode));
+        Assert.Equal(2, outcome.LiveWorkers);
+        Assert.Equal(["b:1@1"], outcome.Silos);
+        Assert.Single(calls, w => w == "a:1@1/0");
+        Assert.Equal(2, counters.Redispatched); // its share (one episode a call) and the one still queued for it
+    }
 }

@@ -1,6 +1,7 @@
 using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Worker;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.TestingHost;
 
 namespace MetaCluster.Cluster.Tests;
@@ -40,6 +41,8 @@ public sealed class TestCluster : IAsyncLifetime
                 options.WorkerDeadlinePerEpisode = TimeSpan.FromSeconds(2);
             });
             siloBuilder.Services.AddSingleton<IEpisodeFaultInjector>(TestFaults.Instance);
+            siloBuilder.Services.AddSingleton<IContributionSource>(TestContributions.Instance);
+            siloBuilder.Services.AddSingleton<ILoggerProvider>(TestLog.Instance);
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();

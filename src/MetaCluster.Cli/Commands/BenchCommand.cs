@@ -55,14 +55,14 @@ public sealed class BenchCommand
         command.Add(_contributions);
         command.Add(_workers);
         _sweep.AddTo(command);
-        command.SetAction(Execute);
+        command.SetAction((result, _) => Execute(result));
         return command;
     }
 
-    private int Execute(ParseResult result)
+    private async Task<int> Execute(ParseResult result)
     {
         var config = _run.ToConfig(result);
-        if (_sweep.Requested(result)) return Sweep(result, config);
+        if (_sweep.Requested(result)) return await Sweep(result, config);
         if (_sweep.GivenSweepOnly(result).ToArray() is { Length: > 0 } sweepOnly)
             throw new ArgumentException($"{string.Join(", ", sweepOnly)} only {(sweepOnly.Length == 1 ? "applies" : "apply")} with --sweep.");
         if (result.GetValue(_coordinator))
@@ -71,8 +71,8 @@ public sealed class BenchCommand
             if (rounds < 1) throw new ArgumentException($"--iterations must be at least 1 (got {rounds}).");
             // Both wire forms, back to back: a vector per episode, then one exact partial sum per worker share.
             foreach (bool perEpisode in new[] { true, false })
-                JsonReport.Write(CoordinatorBench.RunAsync(Math.Max(1, result.GetValue(_workers)), rounds,
-                    RunOptions.WasGiven(result, _run.MetaBatch) ? config.MetaBatch : 32, perEpisode).GetAwaiter().GetResult());
+                JsonReport.Write(await CoordinatorBench.RunAsync(Math.Max(1, result.GetValue(_workers)), rounds,
+                    RunOptions.WasGiven(result, _run.MetaBatch) ? config.MetaBatch : 32, perEpisode));
             return 0;
         }
         if (result.GetValue(_aggregation))
@@ -136,14 +136,14 @@ public sealed class BenchCommand
         return 0;
     }
 
-    private int Sweep(ParseResult result, TrainingConfig config)
+    private Task<int> Sweep(ParseResult result, TrainingConfig config)
     {
         var others = new Option[] { _aggregation, _coordinator, _evalTasks, _evalSeed, _parameters, _contributions, _workers }
             .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name).ToArray();
         if (others.Length > 0)
             throw new ArgumentException($"--sweep does not take {string.Join(", ", others)} (the workers sweep's slot counts are --sweep-workers).");
         int? curveRounds = RunOptions.WasGiven(result, _run.Iterations) ? config.Iterations : null;
-        return SweepBench.Run(_sweep.ToSettings(result, config, curveRounds), config, RunOptions.WasGiven(result, _run.Batching));
+        return SweepBench.RunAsync(_sweep.ToSettings(result, config, curveRounds), config, RunOptions.WasGiven(result, _run.Batching));
     }
 
     private static JsonObject Sinusoid(TrainingConfig config, TrainingRun run, MetaTrainer trainer, List<RoundReport> reports,

@@ -32,7 +32,7 @@ public static class CoordinatorBench
         try
         {
             var watch = Stopwatch.StartNew();
-            var result = await client.TrainAsync(runId, config with { CheckpointEvery = rounds + 1 }, new ClusterRunOptions(CheckpointDirectory: checkpoints, PerEpisodeContributions: perEpisode));
+            var result = await client.TrainAsync(runId, config with { CheckpointEvery = 0 }, new ClusterRunOptions(CheckpointDirectory: checkpoints, PerEpisodeContributions: perEpisode));
             double seconds = watch.Elapsed.TotalSeconds;
             int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
             // What the workers send the coordinator each round: float32 per episode, or 8-byte fixed point (+ count) per share.
@@ -73,7 +73,8 @@ public static class CoordinatorBench
         public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample)
         {
             var metrics = new EpisodeMetrics(null, 0, null, null);
-            var zeros = _zeros.Length == theta.Values.Length ? _zeros : _zeros = new float[theta.Values.Length];
+            int count = theta.Layout.TotalCount; // not theta.Values: θ over wire bytes would copy them
+            var zeros = _zeros.Length == count ? _zeros : _zeros = new float[count];
             return episodes.Select(e => new Contribution(e, zeros, metrics)).ToArray();
         }
 

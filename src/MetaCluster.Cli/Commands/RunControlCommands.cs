@@ -33,7 +33,7 @@ public sealed class RunControlCommand
         _cluster.AddTo(command);
         if (_cancel) command.Add(_wait);
         command.Add(_json);
-        command.SetAction(result => Execute(result).GetAwaiter().GetResult());
+        command.SetAction((result, _) => Execute(result));
         return command;
     }
 
@@ -50,7 +50,7 @@ public sealed class RunControlCommand
         if (_cancel && !status.IsFinished)
         {
             status = await client.CancelAsync(runId);
-            if (result.GetValue(_wait)) status = await client.WaitAsync(runId, pollInterval: TimeSpan.FromMilliseconds(200));
+            if (result.GetValue(_wait)) status = await client.FollowAsync(runId, status.Round, new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(200) });
         }
 
         string command = _cancel ? "cancel" : "status";

@@ -33,7 +33,7 @@ public static class SweepBench
     private const int MinTimedRounds = 3;
     private const int CurveJsonLines = 20;
 
-    public static int Run(SweepSettings settings, TrainingConfig config, bool batchingGiven)
+    public static async Task<int> RunAsync(SweepSettings settings, TrainingConfig config, bool batchingGiven)
     {
         config.Validate();
         Directory.CreateDirectory(settings.OutDir);
@@ -51,7 +51,7 @@ public static class SweepBench
             {
                 MetaBatch => sweep.MetaBatches(batchingGiven),
                 InnerSteps => sweep.InnerStepCounts(),
-                Workers => sweep.WorkerCounts().GetAwaiter().GetResult(),
+                Workers => await sweep.WorkerCounts(),
                 _ => sweep.Curve(),
             });
         }
@@ -216,17 +216,13 @@ public static class SweepBench
             var client = new ClusterTrainingClient(host.Grains);
             string runId = $"sweep-workers-{workers}-{Guid.NewGuid():N}";
             var wall = Stopwatch.StartNew();
-            await client.StartAsync(runId, c); // no checkpoint directory: nothing is written
             var rounds = new List<RoundMetrics>();
-            RunStatus status;
-            while (true)
+            // No checkpoint directory: nothing is written.
+            var result = await client.TrainAsync(runId, c, following: new RunFollowing
             {
-                status = await client.GetStatusAsync(runId);
-                foreach (var round in await client.GetRoundsAsync(runId, rounds.Count)) rounds.Add(round);
-                if (status.IsFinished) break;
-                await Task.Delay(50);
-            }
-            if (status.State == RunState.Failed) throw new ClusterTrainingException(status);
+                PollInterval = TimeSpan.FromMilliseconds(50), OnProgress = (_, latest) => rounds.AddRange(latest),
+            });
+            var status = result.Status;
             // The coordinator's own clock per round (dispatch, contributions, aggregation, the outer step), warm-up rounds left out.
             var timedRounds = rounds.Where(r => r.Round >= WarmupRounds).ToList();
             var reports = timedRounds.Select(r => new RoundReport(r.Round, r.Episodes, r.Seconds, r.LearningRate, r.PreLoss, r.PostLoss, r.PreAccuracy, r.PostAccuracy)).ToList();

@@ -28,7 +28,7 @@ public sealed class TrainCommand
         Description = "folder for checkpoint.mcc (default ./runs/<dataset>-<algorithm>)",
         HelpName = "DIR",
     };
-    private readonly Option<int?> _checkpointEvery = new("--checkpoint-every") { Description = "save a checkpoint every N rounds (default 1000)", HelpName = "N" };
+    private readonly Option<int?> _checkpointEvery = new("--checkpoint-every") { Description = "save a checkpoint every N rounds (default 1000; 0 = only at the end)", HelpName = "N" };
     private readonly Option<bool> _resume = new("--resume") { Description = "continue the checkpoint in --checkpoint-dir with its own config", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _overwrite = new("--overwrite") { Description = "start afresh even if --checkpoint-dir already holds a checkpoint", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _json = EvaluationOptions.Json();
@@ -85,11 +85,11 @@ public sealed class TrainCommand
         command.Add(_gatewayPort);
         command.Add(_runId);
         _cluster.AddTo(command);
-        command.SetAction(Execute);
+        command.SetAction((result, _) => Execute(result));
         return command;
     }
 
-    private int Execute(ParseResult result)
+    private async Task<int> Execute(ParseResult result)
     {
         bool json = result.GetValue(_json);
         var requested = _run.ToConfig(result);
@@ -117,7 +117,7 @@ public sealed class TrainCommand
         }
         if (result.GetValue(_checkpointEvery) is { } every)
         {
-            if (every < 1) throw new ArgumentException($"--checkpoint-every must be at least 1 (got {every}).");
+            if (every < 0) throw new ArgumentException($"--checkpoint-every must be 0 (only at the end) or more (got {every}).");
             config = config with { CheckpointEvery = every };
         }
         double? timeLimit = result.GetValue(_timeLimit);
@@ -133,7 +133,7 @@ public sealed class TrainCommand
         if (resume is not null && !json)
             Terminal.WriteStatus($"resuming {checkpointPath} at round {resume.Round} of {config.Iterations}, with the checkpoint's config.");
         var plan = new TrainingPlan(config, resume, checkpointPath, deadline, live);
-        var outcome = inProcess ? InProcessTraining.Run(run, plan) : TrainOnCluster(result, run, plan, address).GetAwaiter().GetResult();
+        var outcome = inProcess ? InProcessTraining.Run(run, plan) : await TrainOnCluster(result, run, plan, address);
         bool interrupted = outcome.Interrupted;
 
         if (!interrupted && outcome.Round < config.Iterations && !json)
@@ -193,6 +193,6 @@ public sealed class TrainCommand
             ? await ClusterHost.StartEmbeddedAsync(workers ?? DefaultWorkers(config.Threads), config.Threads, result.GetValue(_gatewayPort))
             : await _cluster.ConnectAsync(result, address);
         Terminal.WriteStatus($"run {runId} on the {cluster.Description}; from another terminal: metacluster status --run {runId} --cluster {cluster.Address}");
-        return await ClusterTraining.RunAsync(run, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop);
+        return await ClusterTraining.RunAsync(run.Blueprint, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop);
     }
 }

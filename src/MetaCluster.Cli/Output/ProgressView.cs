@@ -15,6 +15,39 @@ public static class ProgressView
     public static T Run<T>(string title, TrainingStats stats, bool live, Func<Action, T> body) =>
         live ? RunLive(title, stats, body) : RunPlain(title, stats, body);
 
+    /// <summary>The same for a body that awaits (following a run on a cluster).</summary>
+    public static Task<T> RunAsync<T>(string title, TrainingStats stats, bool live, Func<Action, Task<T>> body) =>
+        live ? RunLiveAsync(title, stats, body) : RunPlainAsync(title, stats, body);
+
+    private static Task<T> RunLiveAsync<T>(string title, TrainingStats stats, Func<Action, Task<T>> body) =>
+        Terminal.Out.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn())
+            .StartAsync(context =>
+            {
+                var task = context.AddTask(Describe(title, stats, markup: true), maxValue: Math.Max(1, stats.TotalRounds));
+                task.Value = stats.Round;
+                return body(() =>
+                {
+                    task.Value = stats.Round;
+                    task.Description = Describe(title, stats, markup: true);
+                });
+            });
+
+    private static async Task<T> RunPlainAsync<T>(string title, TrainingStats stats, Func<Action, Task<T>> body)
+    {
+        var sinceLast = Stopwatch.StartNew();
+        var result = await body(() =>
+        {
+            if (sinceLast.Elapsed < PlainInterval) return;
+            sinceLast.Restart();
+            Terminal.WriteStatus(Describe(title, stats, markup: false));
+        });
+        if (stats.RoundsThisRun > 0) Terminal.WriteStatus(Describe(title, stats, markup: false));
+        return result;
+    }
+
     private static T RunLive<T>(string title, TrainingStats stats, Func<Action, T> body) =>
         Terminal.Out.Progress()
             .AutoClear(false)

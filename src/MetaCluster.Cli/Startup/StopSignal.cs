@@ -9,7 +9,7 @@ namespace MetaCluster.Cli.Startup;
 public sealed class StopSignal : IDisposable
 {
     private readonly PosixSignalRegistration? _terminate;
-    private volatile bool _requested;
+    private readonly CancellationTokenSource _stop = new();
 
     public StopSignal()
     {
@@ -18,22 +18,38 @@ public sealed class StopSignal : IDisposable
             _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
             {
                 context.Cancel = true;
-                _requested = true;
+                Request();
             });
     }
 
-    public bool Requested => _requested;
+    public bool Requested => _stop.IsCancellationRequested;
+
+    /// <summary>Fires on the first Ctrl+C or SIGTERM.</summary>
+    public CancellationToken Token => _stop.Token;
 
     private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
     {
-        if (_requested) return; // second press: let the runtime end the process
+        if (Requested) return; // second press: let the runtime end the process
         e.Cancel = true;
-        _requested = true;
+        Request();
+    }
+
+    private void Request()
+    {
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // a signal racing Dispose: nothing is listening any more
+        }
     }
 
     public void Dispose()
     {
         Console.CancelKeyPress -= OnCancelKeyPress;
         _terminate?.Dispose();
+        _stop.Dispose();
     }
 }

@@ -14,7 +14,6 @@ public static class InProcessTraining
     public static TrainingOutcome Run(TrainingRun run, TrainingPlan plan)
     {
         var config = plan.Config;
-        int checkpointEvery = Math.Max(1, config.CheckpointEvery);
         var clock = Stopwatch.StartNew();
         var trainer = new MetaTrainer(run, plan.Resume);
         var stats = new TrainingStats(trainer.Round, config.Iterations, config.MetaBatch);
@@ -30,12 +29,12 @@ public static class InProcessTraining
                     watch.Restart();
                     var report = trainer.RunRound();
                     stats.Add(report, watch.Elapsed.TotalSeconds);
-                    if (trainer.Round % checkpointEvery == 0 && !trainer.Finished)
-                        trainer.ToCheckpoint().Save(plan.CheckpointPath);
+                    if (trainer.CheckpointDue && !trainer.Finished) trainer.ToCheckpoint().Save(plan.CheckpointPath);
                     afterRound();
                 }
                 return stop.Requested;
             });
+            // The end, or where Ctrl+C or the time limit stopped it.
             trainer.ToCheckpoint().Save(plan.CheckpointPath);
         }
         return new TrainingOutcome(trainer.Theta, trainer.Round, interrupted, stats, TrainingOutcome.InProcess);

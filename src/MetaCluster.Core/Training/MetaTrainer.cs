@@ -4,50 +4,39 @@ using MetaCluster.Core.Models;
 
 namespace MetaCluster.Core.Training;
 
-/// <summary>What one round (meta-iteration) did.</summary>
-public sealed record RoundReport(
-    long Round, int Episodes, double Seconds, double LearningRate,
-    double? PreLoss, double PostLoss, double? PreAccuracy, double? PostAccuracy)
-{
-    public static RoundReport From(long round, double seconds, double learningRate, IReadOnlyCollection<EpisodeMetrics> episodes)
-    {
-        double? Mean(Func<EpisodeMetrics, double?> pick) =>
-            episodes.Select(pick).Any(v => v is null) ? null : episodes.Average(m => pick(m)!.Value);
-        return new RoundReport(round, episodes.Count, seconds, learningRate,
-            Mean(m => m.PreLoss), Mean(m => m.PostLoss)!.Value, Mean(m => m.PreAccuracy), Mean(m => m.PostAccuracy));
-    }
-}
-
 /// <summary>
-/// The single-process trainer: each round computes the meta-batch's contributions, aggregates them in episode
-/// order and applies the outer optimizer. The cluster runs the same three steps with the contributions computed on
-/// workers; <see cref="ApplyRound"/> is the part the coordinator shares.
+/// The round loop, once for every training path. Each round takes the episodes numbered by (seed, round), gets their
+/// contributions from an <see cref="IContributionProvider"/> — this process, the cluster's workers, federated
+/// clients — adds them exactly and takes the outer step on θ. Because the sum is exact and the episodes are fixed by
+/// the round number, θ has the same bits whoever computed what. It also owns the resume rules (θ, optimizer state and
+/// round from a checkpoint) and the checkpoint cadence (<see cref="CheckpointDue"/>); hosts decide where checkpoints go.
 /// </summary>
 public sealed class MetaTrainer
 {
-    private readonly TrainingRun _run;
-    private readonly EpisodeStream _episodes;
+    private readonly RunBlueprint _run;
+    private readonly IContributionProvider _contributions;
     private readonly IOuterOptimizer _optimizer;
-    private readonly ExactSum _sum;
 
-    public MetaTrainer(TrainingRun run, Checkpoint? resume = null)
+    /// <summary>The single-process trainer: contributions computed here.</summary>
+    public MetaTrainer(TrainingRun run, Checkpoint? resume = null) : this(run.Blueprint, new InProcessContributions(run), resume) { }
+
+    public MetaTrainer(RunBlueprint run, IContributionProvider contributions, Checkpoint? resume = null)
     {
-        _run = run;
-        _episodes = run.TrainingStream();
+        (_run, _contributions) = (run, contributions);
         _optimizer = run.CreateOptimizer();
-        _sum = new ExactSum(run.Algorithm.Layout.TotalCount);
         if (resume is null)
         {
             Theta = run.InitialParameters();
             return;
         }
-        if (!resume.Theta.Layout.SameAs(run.Algorithm.Layout))
-            throw new CheckpointException($"the checkpoint holds parameters {resume.Theta.Layout.Describe()}, but {run.Algorithm.Name} on {run.Model.Name} needs {run.Algorithm.Layout.Describe()}; resume with the checkpoint's own settings.");
+        if (!resume.Theta.Layout.SameAs(run.Layout))
+            throw new CheckpointException($"the checkpoint holds parameters {resume.Theta.Layout.Describe()}, but {run.Algorithm.Name} on {run.Model.Name} needs {run.Layout.Describe()}; resume with the checkpoint's own settings.");
         Theta = resume.Theta.Clone();
         _optimizer.SetState(resume.Optimizer);
         Round = resume.Round;
     }
 
+    /// <summary>θ after <see cref="Round"/> rounds. Changed in place by each round's outer step.</summary>
     public ParameterSet Theta { get; }
 
     /// <summary>Rounds completed so far.</summary>
@@ -55,32 +44,51 @@ public sealed class MetaTrainer
 
     public bool Finished => Round >= _run.Config.Iterations;
 
+    /// <summary>A checkpoint is due now, after the round just completed (see <see cref="CheckpointCadence"/>).</summary>
+    public bool CheckpointDue => CheckpointCadence.IsDue(Round, _run.Config);
+
     /// <summary>
-    /// One round: each episode's contribution goes into the exact sum as soon as it is computed (no vector is kept per
-    /// episode — for Conv4 that was 14 MB of garbage a round), which gives the bits of summing them all afterwards.
+    /// Where the outer step's CPU work runs: inline when null (this process's trainer), on the thread pool for a grain,
+    /// whose scheduler must not be held by arithmetic.
+    /// </summary>
+    public Func<Action, Task>? OuterStepRunner { get; init; }
+
+    /// <summary>
+    /// One round on a provider that answers synchronously (<see cref="InProcessContributions"/>): never blocks on
+    /// pending work. A provider that answers later is driven with <see cref="RunRoundAsync"/>.
     /// </summary>
     public RoundReport RunRound()
     {
-        var watch = Stopwatch.StartNew();
-        var indices = EpisodeStream.RoundEpisodes(Round, _run.Config.MetaBatch);
-        _sum.Clear();
-        var (share, episodes) = PartialSum.Collect(_sum, sink => _run.Algorithm.Contribute(Theta, indices, _episodes.Sample, sink));
-        double learningRate = ApplyRound(_run, _optimizer, Theta, Round, [share], indices);
-        return RoundReport.From(Round++, watch.Elapsed.TotalSeconds, learningRate, episodes.Select(e => e.Metrics).ToArray());
+        var pending = RunRoundAsync();
+        if (!pending.IsCompleted)
+            throw new InvalidOperationException("this trainer's contributions arrive asynchronously; await RunRoundAsync instead.");
+        return pending.GetAwaiter().GetResult();
     }
 
-    /// <summary>
-    /// Adds up a round's exact partial sums (the trainer's one, or the workers' shares: the same bits either way) and
-    /// takes the outer step on θ in place.
-    /// </summary>
-    public static double ApplyRound(TrainingRun run, IOuterOptimizer optimizer, ParameterSet theta, long round,
-        IReadOnlyCollection<PartialSum> shares, IReadOnlyCollection<long> expectedEpisodes)
+    public async ValueTask<RoundReport> RunRoundAsync(CancellationToken cancellationToken = default)
+    {
+        var watch = Stopwatch.StartNew();
+        long round = Round;
+        var episodes = EpisodeStream.RoundEpisodes(round, _run.Config.MetaBatch);
+        var contributions = await _contributions.ContributeAsync(new RoundWork(round, Theta, episodes), cancellationToken);
+        double learningRate = 0;
+        void Step() => learningRate = ApplyRound(contributions.Shares, episodes, round);
+        if (OuterStepRunner is null) Step();
+        else await OuterStepRunner(Step);
+        Round = round + 1;
+        // Metrics in episode order whoever computed them, so the round's means have the same bits on every path.
+        var metrics = contributions.Metrics.OrderBy(m => m.Episode).Select(m => m.Metrics).ToArray();
+        return RoundReport.From(round, watch.Elapsed.TotalSeconds, learningRate, metrics);
+    }
+
+    /// <summary>The exact mean of the round's partial sums (the same bits for any grouping) and the outer step on θ in place.</summary>
+    private double ApplyRound(IReadOnlyCollection<PartialSum> shares, long[] expectedEpisodes, long round)
     {
         var mean = Aggregator.Mean(shares, expectedEpisodes);
-        if (run.Algorithm.Kind == ContributionKind.Delta)
+        if (_run.Algorithm.Kind == ContributionKind.Delta)
             for (int i = 0; i < mean.Length; i++) mean[i] = -mean[i]; // move toward the adapted weights
-        double learningRate = run.Config.OuterLearningRate(round);
-        optimizer.Step(theta.Values, mean, learningRate);
+        double learningRate = _run.Config.OuterLearningRate(round);
+        _optimizer.Step(Theta.Values, mean, learningRate);
         return learningRate;
     }
 

@@ -6,20 +6,51 @@ namespace MetaCluster.Core.Training;
 /// <summary>Resolves a <see cref="TrainingConfig"/> into a <see cref="TrainingRun"/>: data, model, algorithm.</summary>
 public static class RunFactory
 {
-    public static TrainingRun Create(TrainingConfig config)
+    /// <summary>The model and algorithm of a config, without reading any data (what a coordinator needs).</summary>
+    public static RunBlueprint CreateBlueprint(TrainingConfig config)
     {
-        string? DataDescription = null;
         config.Validate();
         var spec = new EpisodeSpec(config.Ways, config.Shots, config.Queries);
         spec.Validate();
+        IFunctionalModel model = config.Dataset switch
+        {
+            "sinusoid" => new Mlp([1, .. config.Hidden, 1]),
+            "omniglot" => new Conv4(config.Ways, headInit: HeadInitOf(config)),
+            "folder" => new Conv4(config.Ways, imageSize: new ImageFolderOptions().Height, headInit: HeadInitOf(config)),
+            _ => throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, omniglot or folder."),
+        };
+        var blueprint = new RunBlueprint(config, model, TrainingRun.CreateAlgorithm(config, model), spec);
+        blueprint.Algorithm.Validate(blueprint.TaskKind);
+        return blueprint;
+    }
+
+    /// <summary>Model, algorithm and data: everything a trainer or worker computing contributions needs.</summary>
+    public static TrainingRun Create(TrainingConfig config) => WithData(CreateBlueprint(config));
+
+    /// <summary>Loads the data of <paramref name="blueprint"/>'s config.</summary>
+    public static TrainingRun WithData(RunBlueprint blueprint) => WithData(blueprint, LoadData(blueprint.Config));
+
+    /// <summary>The blueprint with data already loaded (a worker process shares one load among its slots and runs).</summary>
+    public static TrainingRun WithData(RunBlueprint blueprint, RunData data)
+    {
+        blueprint.Algorithm.Validate(data.Train.Kind);
+        var spec = blueprint.Spec;
+        data.Train.Validate(spec);
+        data.Test.Validate(spec);
+        data.Validation?.Validate(spec);
+        return new TrainingRun(blueprint.Config, blueprint.Model, blueprint.Algorithm, spec, data.Train, data.Validation, data.Test) { DataDescription = data.Description };
+    }
+
+    /// <summary>The episode sources a config names; they depend only on <see cref="RunData.KeyOf"/> of the config.</summary>
+    public static RunData LoadData(TrainingConfig config)
+    {
+        string? dataDescription = null;
         IEpisodeSource train, test;
         IEpisodeSource? validation = null;
-        IFunctionalModel model;
         switch (config.Dataset)
         {
             case "sinusoid":
                 train = test = new SinusoidSource();
-                model = new Mlp([1, .. config.Hidden, 1]);
                 break;
             case "omniglot":
             {
@@ -30,8 +61,7 @@ public static class RunFactory
                     ValidationCharacters = config.ValidationClasses,
                 });
                 (train, validation, test) = (omniglot.Train, omniglot.Validation, omniglot.Test);
-                DataDescription = omniglot.Describe();
-                model = new Conv4(config.Ways, headInit: HeadInitOf(config));
+                dataDescription = omniglot.Describe();
                 break;
             }
             case "folder":
@@ -43,19 +73,12 @@ public static class RunFactory
                 bool split = Directory.Exists(trainDir) && Directory.Exists(testDir);
                 train = ImageFolder.OpenSource(split ? trainDir : dir, options);
                 test = split ? ImageFolder.OpenSource(testDir, options) : train;
-                model = new Conv4(config.Ways, imageSize: options.Height, headInit: HeadInitOf(config));
                 break;
             }
             default:
                 throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, omniglot or folder.");
         }
-        DataDescription ??= train.Name;
-        var algorithm = TrainingRun.CreateAlgorithm(config, model);
-        algorithm.Validate(train.Kind);
-        train.Validate(spec);
-        test.Validate(spec);
-        validation?.Validate(spec);
-        return new TrainingRun(config, model, algorithm, spec, train, validation, test) { DataDescription = DataDescription };
+        return new RunData(train, validation, test, dataDescription ?? train.Name);
     }
 
     private static HeadInit HeadInitOf(TrainingConfig config) => config.HeadInit == "zeros" ? HeadInit.Zeros : HeadInit.Normal;

@@ -39,6 +39,7 @@ public sealed record TrainingConfig
     public string HeadInit { get; init; } = "normal";
     /// <summary>"auto" (the model's measured choice: task-batched for MLPs, one at a time for Conv4), "loop" or "batched".</summary>
     public string Batching { get; init; } = "auto";
+    /// <summary>Rounds between checkpoints; 0 = only at the end (see <see cref="CheckpointCadence"/>).</summary>
     public int CheckpointEvery { get; init; } = 1000;
 
     [JsonIgnore] public bool IsClassification => Dataset != "sinusoid";
@@ -69,6 +70,7 @@ public sealed record TrainingConfig
         if (!algorithms.Contains(Algorithm)) throw new ArgumentException($"unknown algorithm '{Algorithm}'; use {string.Join(", ", algorithms)}.");
         if (MetaBatch < 1) throw new ArgumentException($"the meta-batch must hold at least one episode (got {MetaBatch}).");
         if (Iterations < 0) throw new ArgumentException($"iterations must be 0 or more (got {Iterations}).");
+        if (CheckpointEvery < 0) throw new ArgumentException($"checkpoint-every is a number of rounds, or 0 for only at the end (got {CheckpointEvery}).");
         if (Threads < 1) throw new ArgumentException($"threads must be at least 1 (got {Threads}).");
         if (!(OuterLr >= 0) || !double.IsFinite(OuterLr)) throw new ArgumentException($"the outer learning rate must be a non-negative number (got {OuterLr}).");
         if (ReptileInner is not ("sgd" or "adam")) throw new ArgumentException($"reptile's inner optimizer is sgd or adam (got '{ReptileInner}').");

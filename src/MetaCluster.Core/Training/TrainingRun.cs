@@ -5,8 +5,9 @@ using MetaCluster.Core.Models;
 namespace MetaCluster.Core.Training;
 
 /// <summary>
-/// The pieces a config resolves to: model, algorithm, episode spec and the train/validation/test sources. Built
-/// once per process (the Omniglot pixels stay in memory) and shared by trainer, evaluator and benchmarks.
+/// The pieces a config resolves to: model, algorithm, episode spec (its <see cref="Blueprint"/>) and the
+/// train/validation/test sources. Built once per process (the Omniglot pixels stay in memory) and shared by trainer,
+/// evaluator and benchmarks.
 /// </summary>
 public sealed record TrainingRun(
     TrainingConfig Config, IFunctionalModel Model, MetaAlgorithm Algorithm, EpisodeSpec Spec,
@@ -20,9 +21,12 @@ public sealed record TrainingRun(
     /// <summary>Evaluation episodes come from the test split with their own seed, fixed across runs by default.</summary>
     public EpisodeStream EvaluationStream(ulong seed, EpisodeSpec? spec = null) => new(Test, spec ?? Spec, seed, EpisodeStream.Evaluation);
 
-    public IOuterOptimizer CreateOptimizer() => OuterOptimizers.Create(Config.OuterOptimizer, Algorithm.Layout.TotalCount);
+    /// <summary>The run without its data (computed, so a <c>with</c> copy never carries a stale one).</summary>
+    public RunBlueprint Blueprint => new(Config, Model, Algorithm, Spec);
 
-    public ParameterSet InitialParameters() => Algorithm.Initialize(DeterministicRandom.DeriveSeed(Config.Seed, 0));
+    public IOuterOptimizer CreateOptimizer() => Blueprint.CreateOptimizer();
+
+    public ParameterSet InitialParameters() => Blueprint.InitialParameters();
 
     public static MetaAlgorithm CreateAlgorithm(TrainingConfig config, IFunctionalModel model)
     {

@@ -3,7 +3,7 @@ using MetaCluster.Contracts;
 namespace MetaCluster.Grains.Coordinator;
 
 /// <summary>
-/// The coordinator's persisted record of its run (grain storage: Redis on a server cluster): the request that started
+/// The coordinator's run state — the one copy, kept in memory and written as it is — and its persisted record (grain storage: Redis on a server cluster): the request that started
 /// it and its latest checkpoint (θ, optimizer state, round). A new activation — after the process hosting the old one
 /// died — rebuilds the run from this record alone and goes on from <see cref="Checkpoint"/>, so at most the rounds
 /// since that checkpoint are recomputed, and θ ends bit-identical to an uninterrupted run.
@@ -25,10 +25,21 @@ public sealed class CoordinatorRecord
     [Id(8)] public string? CheckpointPath { get; set; }
     [Id(9)] public TimeSpan WorkerDeadlineBase { get; set; }
     [Id(10)] public TimeSpan WorkerDeadlinePerEpisode { get; set; }
-    [Id(11)] public long Redispatched { get; set; }
-    [Id(12)] public long Retried { get; set; }
+    [Id(11)] public FaultCounters Faults { get; set; } = new();
     /// <summary>How many times an activation took the run over from this record.</summary>
     [Id(13)] public int Recoveries { get; set; }
     [Id(14)] public bool PauseRequested { get; set; }
     [Id(15)] public bool PerEpisodeContributions { get; set; }
+
+    public bool IsLive => State is RunState.Running or RunState.Paused;
+
+    /// <summary>What clients see: this record with what the coordinator remembers of the last rounds.</summary>
+    internal RunStatus ToStatus(string runId, long totalRounds, RoundWindow window) => new()
+    {
+        RunId = runId, State = State, Round = Round, TotalRounds = totalRounds,
+        MetaLoss = window.Last?.PostLoss, PreAdaptationLoss = window.Last?.PreLoss, Accuracy = window.Last?.PostAccuracy,
+        EpisodesPerSecond = window.Last is { Seconds: > 0 } l ? l.Episodes / l.Seconds : 0,
+        LiveWorkers = window.LiveWorkers, Redispatched = Faults.Redispatched, Retried = Faults.Retried, Error = Error,
+        CheckpointRound = CheckpointRound, CheckpointPath = CheckpointPath, ContributingSilos = window.Silos, Recoveries = Recoveries,
+    };
 }

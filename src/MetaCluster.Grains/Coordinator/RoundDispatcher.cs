@@ -6,21 +6,14 @@ namespace MetaCluster.Grains.Coordinator;
 /// <summary>A round that cannot complete: an episode failed on two workers, or no worker is left.</summary>
 public sealed class RoundFailedException(string message) : Exception(message);
 
-/// <summary>What a round's dispatch produced: one contribution per episode, the workers still live, the silos that computed.</summary>
 /// <summary>
 /// What a round's dispatch produced: one contribution per episode (without values where a worker pre-summed), the
 /// workers' pre-summed shares, the workers still live, the silos that computed.
 /// </summary>
-internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, IReadOnlyList<(long[] Episodes, byte[] Sum)> Shares, int LiveWorkers, string[] Silos);
-
-/// <summary>Run-wide fault counters, updated as they happen so status shows them mid-round and after a failed round.</summary>
-internal sealed class FaultCounters
+internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, IReadOnlyList<(long[] Episodes, byte[] Sum)> Shares, int LiveWorkers, string[] Silos)
 {
-    /// <summary>Episodes handed to another worker because theirs died, missed its deadline or lost them.</summary>
-    public long Redispatched { get; set; }
-
-    /// <summary>Episodes retried after a worker reported an error computing them.</summary>
-    public long Retried { get; set; }
+    /// <summary>Bytes of contributions received (vectors and partial sums), for the metrics.</summary>
+    public long ContributionBytes => Contributions.Sum(c => (long)c.Values.Length) + Shares.Sum(s => (long)s.Sum.Length);
 }
 
 /// <summary>

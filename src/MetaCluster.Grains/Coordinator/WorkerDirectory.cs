@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MetaCluster.Contracts;
 using MetaCluster.Grains.Hosting;
 using Orleans.Runtime;
@@ -26,5 +27,19 @@ internal sealed class WorkerDirectory(IClusterMembershipService membership, ISil
             foreach (var s in silos)
                 if (slot < s.Slots) keys.Add(WorkerKey.Create(s.Silo, slot));
         return maxWorkers > 0 ? keys.Take(maxWorkers).ToArray() : keys;
+    }
+
+    /// <summary>Live worker slots; right after startup silo metadata may still be on its way, so wait a little for the first.</summary>
+    public async Task<IReadOnlyList<string>> WaitForSlots(int maxWorkers, TimeSpan timeout)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var workers = LiveSlots(maxWorkers);
+            if (workers.Count > 0) return workers;
+            if (waited.Elapsed > timeout)
+                throw new RoundFailedException($"no worker silo (silo metadata {SiloMetadataKeys.Worker}=true) joined the cluster within {timeout.TotalSeconds:F0} s.");
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
+        }
     }
 }

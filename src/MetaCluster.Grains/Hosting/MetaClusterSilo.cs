@@ -75,6 +75,7 @@ public static class MetaClusterSilo
         builder.Services.TryAddSingleton<MetaClusterMetrics>();
         builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
+        builder.Services.TryAddSingleton<WorkerDatasets>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();
         return builder;
     }

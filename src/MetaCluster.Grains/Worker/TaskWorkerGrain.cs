@@ -5,20 +5,22 @@ using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Placement;
 using MetaCluster.Grains.Telemetry;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
 namespace MetaCluster.Grains.Worker;
 
 /// <summary>
-/// One compute slot: turns (θ, episode indices) into per-episode contributions with Core's algorithm. The run (data,
-/// model, algorithm) is built once per run and kept warm between rounds. Torch work runs synchronously inside
+/// One compute slot: turns (θ, episode indices) into per-episode contributions with Core's algorithm. The run (model,
+/// algorithm) is built once per run from the config its coordinator hands out, and kept warm between rounds; the data
+/// is loaded once per process (<see cref="WorkerDatasets"/>). Torch work runs synchronously inside
 /// the slot's own <see cref="ComputeThread"/> — off the Orleans scheduler, always the same thread for libtorch, and
 /// with no await inside a dispose scope (scopes are thread-static).
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
 public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults,
-    IContributionSource source, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics)
+    IContributionSource source, WorkerDatasets datasets, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics, ILogger<TaskWorkerGrain> logger)
     : Grain, ITaskWorkerGrain
 {
     private CachedRun? _cached;
@@ -32,7 +34,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         return Task.CompletedTask;
     }
 
-    private sealed record CachedRun(string RunId, string ConfigJson, TrainingRun Run, EpisodeStream Episodes);
+    private sealed record CachedRun(string RunId, string ConfigVersion, TrainingRun Run, EpisodeStream Episodes);
 
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
@@ -46,12 +48,13 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         var computing = Stopwatch.StartNew();
         var (computed, failures, partialSum) = await Compute.Run<(List<Core.Algorithms.Contribution>, List<EpisodeFailure>, byte[]?)>(() =>
         {
-            var theta = Core.Models.ParameterSet.FromBytes(cached.Run.Algorithm.Layout, request.Theta);
+            // θ straight from the message's bytes into tensors: the one conversion on this side of the hop.
+            var theta = Core.Models.ParameterSet.OverBytes(cached.Run.Algorithm.Layout, request.Theta);
             var (healthy, failed) = Admit(request, worker);
             // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
             // Each contribution goes into the sum as it is computed, so no vector is kept per episode.
-            if (request.PreSum && SumShare(cached, theta, healthy) is { } summed) return (summed.Metrics, failed, summed.Sum);
-            var (contributions, failedToo) = ComputeShare(cached, theta, healthy);
+            if (request.PreSum && SumShare(cached, theta, healthy, request) is { } summed) return (summed.Metrics, failed, summed.Sum);
+            var (contributions, failedToo) = ComputeShare(cached, theta, healthy, request);
             return (contributions, [.. failed, .. failedToo], null);
         });
         metrics.EpisodesComputed(cached.Run.Config.Algorithm, computed.Count, computing.Elapsed.TotalSeconds);
@@ -68,13 +71,17 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         Worker = this.GetPrimaryKeyString(), Silo = silo.SiloAddress.ToParsableString(), SiloName = silo.Name, Device = options.Value.Device,
     });
 
+    /// <summary>The run this request belongs to: built here once per run (and config version), its config fetched from the coordinator.</summary>
     private async Task<CachedRun> GetRun(WorkRequest request)
     {
-        if (_cached is { } c && c.RunId == request.RunId && c.ConfigJson == request.ConfigJson) return c;
-        _cached = null; // let the previous run's data go before loading the next
-        var config = ConfigJson.Read(request.ConfigJson);
-        var run = await Compute.Run(() => RunFactory.Create(options.Value.Localize(config)));
-        return _cached = new CachedRun(request.RunId, request.ConfigJson, run, run.TrainingStream());
+        if (_cached is { } c && c.RunId == request.RunId && c.ConfigVersion == request.ConfigVersion) return c;
+        _cached = null; // let the previous run go before building the next
+        string json = await GrainFactory.GetGrain<ICoordinatorGrain>(request.RunId).GetConfigJson();
+        if (ConfigJson.Version(json) != request.ConfigVersion)
+            throw new InvalidOperationException($"run '{request.RunId}' asks for config version {request.ConfigVersion}, but its coordinator now holds version {ConfigJson.Version(json)}.");
+        var config = options.Value.Localize(ConfigJson.Read(json));
+        var run = await Compute.Run(() => RunFactory.WithData(RunFactory.CreateBlueprint(config), datasets.Get(config)));
+        return _cached = new CachedRun(request.RunId, request.ConfigVersion, run, run.TrainingStream());
     }
 
     /// <summary>The episodes of the share the fault injector lets through, and a failure for each it stops.</summary>
@@ -101,9 +108,10 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// The share summed as it is computed: the exact partial sum's bytes and each episode's metrics (no values). Null if
     /// anything went wrong — a failing episode, or a non-finite or huge contribution — and then the caller computes the
     /// share episode by episode with vectors, so a failure stays with its episode and an overflow is named at the
-    /// coordinator.
+    /// coordinator. The fallback is logged with its cause and counted (metacluster.presum_fallbacks): it costs a
+    /// second pass over the share.
     /// </summary>
-    private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy)
+    private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
         try
         {
@@ -111,18 +119,21 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
                 sink => source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, sink));
             return (episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList(), share.Sum.ToBytes());
         }
-        catch (Exception)
+        catch (Exception e)
         {
+            logger.LogWarning(e, "Run {RunId} round {Round}: summing the share of episodes [{Episodes}] on {Worker} failed ({Error}); computing it episode by episode.",
+                request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{e.GetType().Name}: {e.Message}");
+            metrics.PreSumFallback(request.RunId, cached.Run.Config.Algorithm);
             return null;
         }
     }
 
     /// <summary>
     /// The whole share in one call to the algorithm — task-batched where the model allows it, and each episode's bits
-    /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time, so an
-    /// episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
+    /// do not depend on how the round was split. If that call throws, the episodes are redone one at a time (logged),
+    /// so an episode that fails (a corrupt image, say) fails alone and the coordinator can retry just that one.
     /// </summary>
-    private (List<Core.Algorithms.Contribution>, List<EpisodeFailure>) ComputeShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy)
+    private (List<Core.Algorithms.Contribution>, List<EpisodeFailure>) ComputeShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
         var failures = new List<EpisodeFailure>();
         var contributions = new List<Core.Algorithms.Contribution>(healthy.Count);
@@ -130,8 +141,10 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         {
             contributions.AddRange(source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample));
         }
-        catch (Exception)
+        catch (Exception whole)
         {
+            logger.LogWarning(whole, "Run {RunId} round {Round}: computing episodes [{Episodes}] on {Worker} in one call failed ({Error}); computing them one at a time.",
+                request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{whole.GetType().Name}: {whole.Message}");
             foreach (long episode in healthy)
             {
                 try

@@ -1,15 +1,14 @@
 using System.Diagnostics;
 
-namespace MetaCluster.Cli.Training;
+namespace MetaCluster.Grains;
 
 /// <summary>
 /// Following a run across the loss of its coordinator's silo: calls fail until membership declares the silo dead and
-/// a new activation takes the run over. Says so once on stderr, and gives up only after <see cref="GiveUpAfter"/>.
+/// a new activation takes the run over. Says so once, and gives up only after <see cref="RunFollowing.GiveUpAfter"/>.
 /// </summary>
-internal sealed class CoordinatorContact(string runId)
+internal sealed class CoordinatorContact(string runId, RunFollowing following)
 {
     public static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(500);
-    public static readonly TimeSpan GiveUpAfter = TimeSpan.FromMinutes(3);
     private Stopwatch? _lostFor;
 
     /// <summary>Failures a coordinator takeover explains: the silo is gone, a message was rejected or timed out.</summary>
@@ -21,12 +20,12 @@ internal sealed class CoordinatorContact(string runId)
         if (_lostFor is null)
         {
             _lostFor = Stopwatch.StartNew();
-            Console.Error.WriteLine($"lost contact with the coordinator of run {runId} ({e.GetType().Name}: {FirstLine(e.Message)}); waiting for it to take over from its last checkpoint…");
+            following.Notice?.Invoke($"lost contact with the coordinator of run {runId} ({e.GetType().Name}: {FirstLine(e.Message)}); waiting for it to take over from its last checkpoint…");
         }
-        else if (_lostFor.Elapsed > GiveUpAfter)
+        else if (_lostFor.Elapsed > following.GiveUpAfter)
         {
             throw new InvalidOperationException(
-                $"the coordinator of run {runId} has not answered for {GiveUpAfter.TotalMinutes:F0} minutes (last error: {FirstLine(e.Message)}). " +
+                $"the coordinator of run {runId} has not answered for {following.GiveUpAfter.TotalMinutes:F0} minutes (last error: {FirstLine(e.Message)}). " +
                 $"The run's record and checkpoint are kept in the cluster's storage; follow it later with: metacluster status --run {runId}", e);
         }
     }
@@ -34,7 +33,7 @@ internal sealed class CoordinatorContact(string runId)
     public void Restore()
     {
         if (_lostFor is null) return;
-        Console.Error.WriteLine($"the coordinator of run {runId} answers again after {_lostFor.Elapsed.TotalSeconds:F1} s.");
+        following.Notice?.Invoke($"the coordinator of run {runId} answers again after {_lostFor.Elapsed.TotalSeconds:F1} s.");
         _lostFor = null;
     }
 

@@ -24,8 +24,8 @@ public sealed class ClusterTrainingException(RunStatus status) : Exception(statu
 }
 
 /// <summary>
-/// What the CLI calls to train on a cluster (its embedded silo or a remote one): start a run on its coordinator,
-/// poll its status until it ends, fetch θ. Works with any IGrainFactory — a silo's, or an IClusterClient.
+/// What the CLI, the benchmarks and the tests call to train on a cluster (an embedded silo or a remote one): start a
+/// run on its coordinator, follow it until it ends, fetch θ. Works with any IGrainFactory — a silo's, or an IClusterClient.
 /// </summary>
 public sealed class ClusterTrainingClient(IGrainFactory grains)
 {
@@ -48,39 +48,60 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
     public Task<RunStatus> CancelAsync(string runId) => Coordinator(runId).Cancel();
     public Task<RoundMetrics[]> GetRoundsAsync(string runId, long fromRound) => Coordinator(runId).GetRounds(fromRound);
 
-    /// <summary>Polls until the run has completed, failed or been cancelled; reports every status it sees.</summary>
-    public async Task<RunStatus> WaitAsync(string runId, IProgress<RunStatus>? progress = null, TimeSpan? pollInterval = null,
-        CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Follows a run until it has completed, failed or been cancelled — the one start → poll → θ loop, used by
+    /// <c>metacluster train</c>, the benchmarks and the tests alike. Polls status (and, for
+    /// <see cref="RunFollowing.OnProgress"/>, the rounds completed since the last poll), cancels the run once when
+    /// <see cref="RunFollowing.Stop"/> fires, and rides out a coordinator takeover: while the coordinator's silo is
+    /// being declared dead calls fail, and the next one activates it elsewhere, resuming from its checkpoint.
+    /// <paramref name="cancellationToken"/> abandons following (the run goes on).
+    /// </summary>
+    public async Task<RunStatus> FollowAsync(string runId, long fromRound = 0, RunFollowing? following = null, CancellationToken cancellationToken = default)
     {
-        var interval = pollInterval ?? TimeSpan.FromMilliseconds(500);
+        following ??= new RunFollowing();
+        var contact = new CoordinatorContact(runId, following);
+        long next = fromRound;
+        bool cancelSent = false;
         while (true)
         {
-            var status = await GetStatusAsync(runId);
-            progress?.Report(status);
+            RunStatus status;
+            RoundMetrics[] rounds = [];
+            try
+            {
+                if (!cancelSent && following.Stop.IsCancellationRequested)
+                {
+                    await CancelAsync(runId);
+                    cancelSent = true;
+                }
+                // Status first, rounds second: once the status says finished, the rounds fetched after it are all there are.
+                status = await GetStatusAsync(runId);
+                if (following.OnProgress is not null) rounds = await GetRoundsAsync(runId, next);
+                contact.Restore();
+            }
+            catch (Exception e) when (CoordinatorContact.IsTransient(e))
+            {
+                contact.Lost(e);
+                await Task.Delay(CoordinatorContact.RetryInterval, cancellationToken);
+                continue;
+            }
+            // A coordinator that took over recomputes rounds already seen: they carry numbers below next and are skipped.
+            rounds = rounds.Where(r => r.Round >= next).ToArray();
+            if (rounds.Length > 0) next = rounds[^1].Round + 1;
+            following.OnProgress?.Invoke(status, rounds);
             if (status.IsFinished) return status;
-            await Task.Delay(interval, cancellationToken);
+            await Task.Delay(following.PollInterval, cancellationToken);
         }
     }
 
     /// <summary>
-    /// Start → poll → θ. If <paramref name="cancellationToken"/> fires (Ctrl-C), the run is cancelled on the cluster
-    /// (it stops after the round in flight and writes its checkpoint) and the result is what it had reached.
-    /// A failed run throws <see cref="ClusterTrainingException"/> with the coordinator's error.
+    /// Start → follow → θ. A failed run throws <see cref="ClusterTrainingException"/> with the coordinator's error; a
+    /// run stopped through <see cref="RunFollowing.Stop"/> (or cancelled from elsewhere) returns what it had reached.
     /// </summary>
     public async Task<ClusterTrainingResult> TrainAsync(string runId, TrainingConfig config, ClusterRunOptions? options = null,
-        IProgress<RunStatus>? progress = null, TimeSpan? pollInterval = null, CancellationToken cancellationToken = default)
+        RunFollowing? following = null, CancellationToken cancellationToken = default)
     {
-        await StartAsync(runId, config, options);
-        RunStatus status;
-        try
-        {
-            status = await WaitAsync(runId, progress, pollInterval, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            await CancelAsync(runId);
-            status = await WaitAsync(runId, progress, pollInterval, CancellationToken.None);
-        }
+        var started = await StartAsync(runId, config, options);
+        var status = await FollowAsync(runId, started.Round, following, cancellationToken);
         if (status.State == RunState.Failed) throw new ClusterTrainingException(status);
         var theta = await Coordinator(runId).GetTheta() ?? throw new InvalidOperationException($"run '{runId}' ended without θ.");
         return new ClusterTrainingResult(status, theta);

@@ -1,0 +1,34 @@
+using MetaCluster.Contracts;
+using MetaCluster.Core.Training;
+
+namespace MetaCluster.Grains.Coordinator;
+
+/// <summary>
+/// What the coordinator remembers of recent rounds for status and for clients following the run: the last
+/// <see cref="Kept"/> rounds' metrics, the last round's report and who took part in it. Not persisted: a new
+/// activation starts an empty window.
+/// </summary>
+internal sealed class RoundWindow
+{
+    /// <summary>Rounds kept for <see cref="ICoordinatorGrain.GetRounds"/>.</summary>
+    public const int Kept = 1000;
+
+    private readonly Queue<RoundMetrics> _rounds = new();
+
+    public RoundReport? Last { get; private set; }
+    public int LiveWorkers { get; private set; }
+    public string[] Silos { get; private set; } = [];
+
+    public void Add(RoundReport report, int liveWorkers, string[] silos)
+    {
+        (Last, LiveWorkers, Silos) = (report, liveWorkers, silos);
+        _rounds.Enqueue(new RoundMetrics
+        {
+            Round = report.Round, Episodes = report.Episodes, Seconds = report.Seconds, LearningRate = report.LearningRate,
+            PreLoss = report.PreLoss, PostLoss = report.PostLoss, PreAccuracy = report.PreAccuracy, PostAccuracy = report.PostAccuracy,
+        });
+        if (_rounds.Count > Kept) _rounds.Dequeue();
+    }
+
+    public RoundMetrics[] From(long round) => _rounds.Where(r => r.Round >= round).ToArray();
+}

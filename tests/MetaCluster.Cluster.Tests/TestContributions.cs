@@ -1,0 +1,29 @@
+using System.Collections.Concurrent;
+using MetaCluster.Core.Algorithms;
+using MetaCluster.Core.Episodes;
+using MetaCluster.Core.Models;
+using MetaCluster.Core.Training;
+using MetaCluster.Grains.Worker;
+
+namespace MetaCluster.Cluster.Tests;
+
+/// <summary>
+/// The test silos' contribution source: the run's algorithm, except that for a run seed a test names, the summed pass
+/// (the one a pre-summing worker makes) throws — so the worker's fallback to vectors per episode is exercised.
+/// </summary>
+public sealed class TestContributions : IContributionSource
+{
+    public static TestContributions Instance { get; } = new();
+    private readonly ConcurrentDictionary<ulong, string> _failSummedPass = new();
+
+    public void FailSummedPass(ulong seed, string message) => _failSummedPass[seed] = message;
+
+    public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample) =>
+        run.Algorithm.Contribute(theta, episodes, sample);
+
+    public void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink)
+    {
+        if (_failSummedPass.TryGetValue(run.Config.Seed, out var message)) throw new InvalidOperationException(message);
+        run.Algorithm.Contribute(theta, episodes, sample, sink);
+    }
+}
