@@ -11,7 +11,8 @@ public interface ICoordinatorGrain : IGrainWithStringKey
     [Alias("Start")]
     Task<RunStatus> Start(StartRunRequest request);
 
-    [Alias("GetStatus")]
+    /// <remarks>Polled: a short timeout, so a client whose gateway froze tries another within seconds, not 30 s.</remarks>
+    [Alias("GetStatus"), ResponseTimeout("00:00:05")]
     Task<RunStatus> GetStatus();
 
     /// <summary>Stops after the round in flight; <see cref="Resume"/> goes on from there.</summary>
@@ -33,7 +34,7 @@ public interface ICoordinatorGrain : IGrainWithStringKey
     /// The completed rounds numbered <paramref name="fromRound"/> or later, oldest first, from a window of the most
     /// recent ones (the coordinator keeps the last <c>1000</c>): a client polling now and then sees every round's metrics.
     /// </summary>
-    [Alias("GetRounds")]
+    [Alias("GetRounds"), ResponseTimeout("00:00:05")]
     Task<RoundMetrics[]> GetRounds(long fromRound);
 
     /// <summary>

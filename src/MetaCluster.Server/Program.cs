@@ -60,6 +60,8 @@ builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services =>
     services.GetRequiredService<IClusterMembershipService>(), services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value,
     services.GetRequiredService<ILogger<ClusterReport>>(), preflight));
 builder.Services.AddHostedService(_ => new ReadinessDrain(TimeSpan.FromSeconds(server.ReadinessDrain)));
+builder.Services.AddSingleton(server);
+builder.Services.AddHostedService<MembershipWatchdog>();
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<SiloReadiness>());
 builder.UseOrleans(silo =>
 {

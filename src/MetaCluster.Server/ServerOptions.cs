@@ -41,6 +41,7 @@ public sealed class ServerOptions
         ["--shutdown-timeout"] = $"{Section}:ShutdownTimeout",
         ["--recovery-reminder-period"] = $"{Section}:RecoveryReminderPeriod",
         ["--redis-connect-timeout"] = $"{Section}:RedisConnectTimeout",
+        ["--membership-watchdog"] = $"{Section}:MembershipWatchdog",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -70,6 +71,11 @@ public sealed class ServerOptions
     public double RecoveryReminderPeriod { get; init; } = 60;
     /// <summary>Seconds the server waits at start for Redis to answer (it may be starting too) before it gives up with exit code 2.</summary>
     public double RedisConnectTimeout { get; init; } = 15;
+    /// <summary>
+    /// Seconds a joined silo may fail to read its membership table (Redis down, or restarted empty) before the server
+    /// stops with exit code 1 for its supervisor to restart it; 0 = never.
+    /// </summary>
+    public double MembershipWatchdog { get; init; } = 30;
 
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
@@ -112,6 +118,7 @@ public sealed class ServerOptions
             throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
         if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
         if (RedisConnectTimeout <= 0) throw new ArgumentException($"--redis-connect-timeout must be a positive number of seconds (got {RedisConnectTimeout}).");
+        if (MembershipWatchdog < 0) throw new ArgumentException($"--membership-watchdog must be 0 (off) or a positive number of seconds (got {MembershipWatchdog}).");
         _ = AdvertisedAddress;
     }
 

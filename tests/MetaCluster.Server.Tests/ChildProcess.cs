@@ -51,6 +51,18 @@ public sealed class ChildProcess : IDisposable
         if (!_process.HasExited) _ = kill(_process.Id, 15);
     }
 
+    /// <summary>SIGSTOP: the process freezes — its sockets stay open, nothing answers (a VM paused, a stuck GC, a laptop lid).</summary>
+    public void Freeze()
+    {
+        if (!_process.HasExited) _ = kill(_process.Id, 19);
+    }
+
+    /// <summary>SIGCONT after <see cref="Freeze"/>.</summary>
+    public void Thaw()
+    {
+        if (!_process.HasExited) _ = kill(_process.Id, 18);
+    }
+
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);

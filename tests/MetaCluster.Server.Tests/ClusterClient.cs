@@ -21,6 +21,8 @@ public sealed class ClusterClient : IAsyncDisposable
         {
             client.UseRedisClustering(redis);
             client.Configure<ClusterOptions>(o => (o.ServiceId, o.ClusterId) = (Grains.Hosting.MetaClusterSiloOptions.DefaultServiceId, clusterId));
+            // As the CLI: a frozen or dead silo's gateway leaves the list within seconds.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(2));
         });
         var host = builder.Build();
         await host.StartAsync();

@@ -11,6 +11,7 @@ namespace MetaCluster.Cli.Cluster;
 public sealed class ClusterHost : IAsyncDisposable
 {
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan GatewayListRefresh = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
     private readonly IHost _host;
 
@@ -83,6 +84,9 @@ public sealed class ClusterHost : IAsyncDisposable
             if (address.RedisConfiguration is { } redis) client.UseRedisClustering(redis);
             else client.UseStaticClustering([.. address.Gateways]);
             client.Configure<ClusterOptions>(options => (options.ServiceId, options.ClusterId) = (serviceId, clusterId));
+            // A gateway whose silo froze or died keeps its TCP connection open: the client learns it is gone from the
+            // gateway list (Redis: the active silos), re-read every GatewayListRefresh instead of every minute.
+            client.Configure<GatewayOptions>(options => options.GatewayListRefreshPeriod = GatewayListRefresh);
         });
         var host = builder.Build();
         using var timeout = new CancellationTokenSource(ConnectTimeout);

@@ -8,6 +8,7 @@ using MetaCluster.Cli.Startup;
 using MetaCluster.Cli.Training;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Training;
+using MetaCluster.Grains;
 
 namespace MetaCluster.Cli.Commands;
 
@@ -45,6 +46,12 @@ public sealed class TrainCommand
         Description = "stop starting rounds after this many minutes of training, save, and evaluate as if finished",
         HelpName = "MINUTES",
     };
+    private readonly Option<double> _stallTimeout = new("--stall-timeout")
+    {
+        Description = "with --cluster or an embedded silo: give up (exit 2) when the run completes no round for this many seconds",
+        HelpName = "SECONDS",
+        DefaultValueFactory = _ => RunFollowing.DefaultStallTimeout.TotalSeconds,
+    };
     private readonly Option<bool> _inProcess = new("--in-process")
     {
         Description = "train in this process with the single-process trainer instead of through grains (same θ bits)",
@@ -80,6 +87,7 @@ public sealed class TrainCommand
         command.Add(_evalSeed);
         command.Add(_noEval);
         command.Add(_timeLimit);
+        command.Add(_stallTimeout);
         command.Add(_inProcess);
         command.Add(_workers);
         command.Add(_gatewayPort);
@@ -123,6 +131,8 @@ public sealed class TrainCommand
         double? timeLimit = result.GetValue(_timeLimit);
         if (timeLimit is <= 0) throw new ArgumentException($"--time-limit must be a positive number of minutes (got {timeLimit}).");
         var deadline = timeLimit is { } minutes ? TimeSpan.FromMinutes(minutes) : TimeSpan.MaxValue;
+        double stallSeconds = result.GetValue(_stallTimeout);
+        if (stallSeconds <= 0) throw new ArgumentException($"--stall-timeout must be a positive number of seconds (got {stallSeconds}).");
         bool inProcess = result.GetValue(_inProcess);
         var address = _cluster.Address(result);
         CheckEngineOptions(result, inProcess, address);
@@ -132,7 +142,7 @@ public sealed class TrainCommand
         bool live = !json && Terminal.Interactive;
         if (resume is not null && !json)
             Terminal.WriteStatus($"resuming {checkpointPath} at round {resume.Round} of {config.Iterations}, with the checkpoint's config.");
-        var plan = new TrainingPlan(config, resume, checkpointPath, deadline, live);
+        var plan = new TrainingPlan(config, resume, checkpointPath, deadline, live) { StallTimeout = TimeSpan.FromSeconds(stallSeconds) };
         var outcome = inProcess ? InProcessTraining.Run(run, plan) : await TrainOnCluster(result, run, plan, address);
         bool interrupted = outcome.Interrupted;
 
@@ -169,7 +179,7 @@ public sealed class TrainCommand
     {
         if (inProcess)
         {
-            var clusterOnly = new Option[] { _cluster.Cluster, _workers, _gatewayPort, _runId, _cluster.ServiceId, _cluster.ClusterId }
+            var clusterOnly = new Option[] { _cluster.Cluster, _workers, _gatewayPort, _runId, _cluster.ServiceId, _cluster.ClusterId, _stallTimeout }
                 .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name).ToArray();
             if (clusterOnly.Length > 0)
                 throw new ArgumentException($"--in-process trains without a cluster; {string.Join(", ", clusterOnly)} only apply to training through grains.");

@@ -34,7 +34,7 @@ public static class ErrorReporter
         e is ArgumentException or CheckpointException or IOException or InvalidDataException or UnauthorizedAccessException
             or TorchRuntimeException
             // The cluster: cannot be reached, a run that failed there (the coordinator says where), a silo lost mid-call.
-            or ClusterUnavailableException or ClusterTrainingException or SiloUnavailableException or OrleansMessageRejectionException
+            or ClusterUnavailableException or ClusterTrainingException or RunStalledException or SiloUnavailableException or OrleansMessageRejectionException
             or ConnectionFailedException;
 
     private static Exception Unwrap(Exception e)

@@ -32,7 +32,7 @@ public static class ClusterTraining
             new ClusterRunOptions(plan.CheckpointDirectory, maxWorkers, ResumeFrom: plan.Resume),
             new RunFollowing
             {
-                PollInterval = PollInterval, Stop = stopOrLimit.Token, Notice = Console.Error.WriteLine,
+                PollInterval = PollInterval, Stop = stopOrLimit.Token, Notice = Console.Error.WriteLine, StallTimeout = plan.StallTimeout,
                 OnProgress = (status, rounds) =>
                 {
                     foreach (var round in rounds) stats.Add(ToReport(round), round.Seconds);

@@ -7,6 +7,9 @@ namespace MetaCluster.Cli.Training;
 /// <summary>What <c>train</c> asks of an engine: the config, where to checkpoint, when to stop, how to show progress.</summary>
 public sealed record TrainingPlan(TrainingConfig Config, Checkpoint? Resume, string CheckpointPath, TimeSpan TimeLimit, bool Live)
 {
+    /// <summary>On a cluster: give up (exit 2) after this long without a completed round.</summary>
+    public TimeSpan StallTimeout { get; init; } = Grains.RunFollowing.DefaultStallTimeout;
+
     public string Title => $"train {Config.Dataset}/{Config.Algorithm}";
     public string CheckpointDirectory => Path.GetDirectoryName(CheckpointPath)!;
 }

@@ -62,6 +62,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
         var contact = new CoordinatorContact(runId, following);
         long next = fromRound;
         bool cancelSent = false;
+        var stall = new StallWatch(runId, following.StallTimeout);
         while (true)
         {
             RunStatus status;
@@ -80,6 +81,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
             }
             catch (Exception e) when (CoordinatorContact.IsTransient(e))
             {
+                stall.Check(null, e);
                 contact.Lost(e);
                 await Task.Delay(CoordinatorContact.RetryInterval, cancellationToken);
                 continue;
@@ -89,6 +91,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
             if (rounds.Length > 0) next = rounds[^1].Round + 1;
             following.OnProgress?.Invoke(status, rounds);
             if (status.IsFinished) return status;
+            stall.Check(status, null);
             await Task.Delay(following.PollInterval, cancellationToken);
         }
     }

@@ -24,4 +24,15 @@ public sealed record RunFollowing
 
     /// <summary>How long a coordinator may stay unreachable before following gives up.</summary>
     public TimeSpan GiveUpAfter { get; init; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// How long a running run may go without completing a round — the coordinator unreachable, no worker computing,
+    /// storage lost — before following gives up with <see cref="RunStalledException"/> (a paused run is not stalled).
+    /// </summary>
+    public TimeSpan StallTimeout { get; init; } = DefaultStallTimeout;
+
+    public static readonly TimeSpan DefaultStallTimeout = TimeSpan.FromMinutes(3);
 }
+
+/// <summary>A run that made no progress for <see cref="RunFollowing.StallTimeout"/>: following gave up; the run may still be on the cluster.</summary>
+public sealed class RunStalledException(string message, Exception? inner = null) : Exception(message, inner);

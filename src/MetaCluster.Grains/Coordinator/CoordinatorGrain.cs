@@ -41,13 +41,22 @@ public sealed class CoordinatorGrain(
     private CoordinatorRecord Run => record.State;
     private string RunId => this.GetPrimaryKeyString();
     private string Algorithm => _active?.Config.Algorithm ?? "unknown";
-    private RunFence Fence => _fence ??= new RunFence(record, RunId, logger);
+    private RunFence Fence => _fence ??= new RunFence(record, RunId, logger, restored: () => Run.IsLive ? Reminder.Register() : Task.CompletedTask);
     private RecoveryReminder Reminder => _reminder ??= new RecoveryReminder(this, options.Value.RecoveryReminderPeriod, RunId, logger);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // A record that says "running" or "paused" with no live loop means the activation that ran it is gone.
         if (Run is { ConfigJson: not null, IsLive: true }) _ = Recover();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // The runtime takes this activation away (its directory entry was lost with a silo declared dead, the silo is
+        // stopping): what it was doing is not the run failing. It stands down without writing; the next activation
+        // resumes from the record's checkpoint.
+        if (_loopRunning) Fence.Deactivating($"{reason.ReasonCode}: {reason.Description}", Run.Round);
         return Task.CompletedTask;
     }
 
@@ -186,6 +195,23 @@ public sealed class CoordinatorGrain(
         }
         catch (Exception e)
         {
+            // A round that failed because this activation lost the run (deactivated, or another one took it over while
+            // workers were unreachable) is no failure of the run: stand down, the owner goes on from the checkpoint.
+            if (Fence.Superseded || await Fence.CheckSuperseded(now: true))
+            {
+                logger.LogWarning("Run {RunId}: round {Round} was cut short ({Error}) after this activation lost the run; it stands down without failing it.",
+                    RunId, trainer.Round, e.Message);
+                return;
+            }
+            // Nor is a round that failed while this silo is cut off from the cluster (its membership table gone: the
+            // workers it saw are gone with it): the server restarts, and the next activation resumes from the checkpoint.
+            if (await MembershipCheck.WhyCutOffAsync(ServiceProvider) is { } cutOff)
+            {
+                Fence.Deactivating($"its silo is cut off from the cluster: {cutOff}", trainer.Round);
+                logger.LogWarning("Run {RunId}: round {Round} was cut short ({Error}) while this silo is cut off from the cluster; it stands down without failing it.",
+                    RunId, trainer.Round, e.Message);
+                return;
+            }
             string kept = Run.CheckpointRound is { } r ? $" The last checkpoint (round {r}{(Run.CheckpointPath is null ? "" : $", {Run.CheckpointPath}")}) is intact." : "";
             (Run.Error, Run.State) = ($"run '{RunId}' stopped in round {trainer.Round}: {e.Message}{kept}", RunState.Failed);
             metrics.RoundFailed(RunId, Algorithm);
