@@ -41,6 +41,7 @@ public sealed class ServerOptions
         ["--shutdown-timeout"] = $"{Section}:ShutdownTimeout",
         ["--recovery-reminder-period"] = $"{Section}:RecoveryReminderPeriod",
         ["--redis-connect-timeout"] = $"{Section}:RedisConnectTimeout",
+        ["--worker-wait"] = $"{Section}:WorkerWait",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -70,6 +71,11 @@ public sealed class ServerOptions
     public double RecoveryReminderPeriod { get; init; } = 60;
     /// <summary>Seconds the server waits at start for Redis to answer (it may be starting too) before it gives up with exit code 2.</summary>
     public double RedisConnectTimeout { get; init; } = 15;
+    /// <summary>
+    /// Seconds a run's round with no live worker (none yet, or all lost mid-round) waits for one to join before the run
+    /// fails; coordinators only.
+    /// </summary>
+    public double WorkerWait { get; init; } = 120;
 
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
@@ -111,6 +117,7 @@ public sealed class ServerOptions
         if (ReadinessDrain < 0 || ReadinessDrain >= ShutdownTimeout)
             throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
         if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
+        if (WorkerWait < 0) throw new ArgumentException($"--worker-wait must be 0 or more seconds (got {WorkerWait}).");
         if (RedisConnectTimeout <= 0) throw new ArgumentException($"--redis-connect-timeout must be a positive number of seconds (got {RedisConnectTimeout}).");
         _ = AdvertisedAddress;
     }
@@ -130,6 +137,7 @@ public sealed class ServerOptions
         silo.SiloPort = SiloPort;
         silo.GatewayPort = GatewayPort;
         silo.RecoveryReminderPeriod = TimeSpan.FromSeconds(RecoveryReminderPeriod);
+        silo.WorkerWaitTimeout = TimeSpan.FromSeconds(WorkerWait);
         (silo.DataDirectory, silo.CheckpointDirectory) = (DataDirectory, CheckpointDirectory);
     }
 }

@@ -64,6 +64,7 @@ public static class MetaClusterSilo
         {
             membership.ProbeTimeout = options.ProbeTimeout;
             membership.NumMissedProbesLimit = options.NumMissedProbesLimit;
+            membership.IAmAliveTablePublishTimeout = options.IAmAlivePeriod;
         });
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
