@@ -29,12 +29,20 @@ public sealed class MetaClusterSiloOptions
     public int NumMissedProbesLimit { get; set; } = 2;
 
     /// <summary>
-    /// How often a silo writes "I am alive" to the membership table. Orleans declares a silo dead on the votes of
-    /// min(2, silos still writing theirs) silos, a silo counting as silent once it missed two writes: with Orleans'
-    /// 5-minute default a lone survivor (a coordinator whose workers were all killed) could not declare the dead ones
-    /// for ten minutes — the round hangs on their calls and a new worker cannot join past them. 5 s makes it 10 s.
+    /// How often a silo writes "I am alive" to the membership table (Orleans' default: 5 minutes). A silo that missed
+    /// two writes counts as stale: it no longer counts among the silos whose votes a death declaration needs, nor
+    /// among those a joining silo must reach — with the default, killed workers stayed "fresh" for ten minutes.
     /// </summary>
     public TimeSpan IAmAlivePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Votes that declare a silo dead. Orleans' 2 leaves a coordinator whose workers were all killed alone with one
+    /// vote: measured, its round then hung on the dead workers' calls until a joining silo evicted them (up to a
+    /// minute). One vote is safe enough here: a failed direct probe is checked through another silo (indirect probe)
+    /// where there is one, a silo that finds itself degraded does not vote, and a worker wrongly declared dead only
+    /// costs its episodes being dealt to the others.
+    /// </summary>
+    public int DeathVotes { get; set; } = 1;
 
     /// <summary>
     /// A worker's call must answer within Base + PerEpisode × episodes, or its episodes go to other workers. This is the
