@@ -64,6 +64,8 @@ public sealed class RunStatus
     [Id(14)] public string[] ContributingSilos { get; init; } = [];
     /// <summary>How often a new coordinator activation took the run over from its persisted record (its process died).</summary>
     [Id(15)] public int Recoveries { get; init; }
+    /// <summary>The round in flight lost every worker (or had none) and waits for one to join; <see cref="LiveWorkers"/> is then 0.</summary>
+    [Id(16)] public bool WaitingForWorkers { get; init; }
 
     public bool IsFinished => State is RunState.Completed or RunState.Cancelled or RunState.Failed;
 }

@@ -42,6 +42,7 @@ public sealed class ServerOptions
         ["--recovery-reminder-period"] = $"{Section}:RecoveryReminderPeriod",
         ["--redis-connect-timeout"] = $"{Section}:RedisConnectTimeout",
         ["--membership-watchdog"] = $"{Section}:MembershipWatchdog",
+        ["--worker-wait"] = $"{Section}:WorkerWait",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -76,6 +77,11 @@ public sealed class ServerOptions
     /// stops with exit code 1 for its supervisor to restart it; 0 = never.
     /// </summary>
     public double MembershipWatchdog { get; init; } = 30;
+    /// <summary>
+    /// Seconds a run's round with no live worker (none yet, or all lost mid-round) waits for one to join before the run
+    /// fails; coordinators only.
+    /// </summary>
+    public double WorkerWait { get; init; } = 120;
 
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
@@ -117,6 +123,7 @@ public sealed class ServerOptions
         if (ReadinessDrain < 0 || ReadinessDrain >= ShutdownTimeout)
             throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
         if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
+        if (WorkerWait < 0) throw new ArgumentException($"--worker-wait must be 0 or more seconds (got {WorkerWait}).");
         if (RedisConnectTimeout <= 0) throw new ArgumentException($"--redis-connect-timeout must be a positive number of seconds (got {RedisConnectTimeout}).");
         if (MembershipWatchdog < 0) throw new ArgumentException($"--membership-watchdog must be 0 (off) or a positive number of seconds (got {MembershipWatchdog}).");
         _ = AdvertisedAddress;
@@ -137,6 +144,7 @@ public sealed class ServerOptions
         silo.SiloPort = SiloPort;
         silo.GatewayPort = GatewayPort;
         silo.RecoveryReminderPeriod = TimeSpan.FromSeconds(RecoveryReminderPeriod);
+        silo.WorkerWaitTimeout = TimeSpan.FromSeconds(WorkerWait);
         (silo.DataDirectory, silo.CheckpointDirectory) = (DataDirectory, CheckpointDirectory);
     }
 }

@@ -115,4 +115,37 @@ public class RoundDispatcherTests
         Assert.Single(calls, w => w == "a:1@1/0");
         Assert.Equal(2, counters.Redispatched); // its share (one episode a call) and the one still queued for it
     }
+
+    [Fact]
+    public async Task WhenEveryWorkerIsLostMidRoundTheRoundWaitsForANewOneNotForTheDroppedOnes()
+    {
+        var counters = new FaultCounters();
+        var excludedSeen = new List<string>();
+        var live = new List<int>();
+        var wait = new WorkerWait(TimeSpan.FromSeconds(5), excluded =>
+        {
+            excludedSeen.AddRange(excluded);
+            return Task.FromResult<IReadOnlyList<string>>(["c:1@2/0"]);
+        });
+        var outcome = await new RoundDispatcher((w, share) => w.StartsWith("c:", StringComparison.Ordinal)
+                ? Task.FromResult(Compute(w, share))
+                : Task.FromException<WorkResult>(new TimeoutException($"{w} gone")),
+            _ => TimeSpan.FromSeconds(10), 100, counters, NullLogger.Instance, wait, live.Add).Run(7, Workers, [0, 1, 2, 3]);
+
+        Assert.Equal([0L, 1, 2, 3], outcome.Contributions.Select(c => c.Episode));
+        Assert.Equal(["c:1@2"], outcome.Silos);
+        Assert.Equal(Workers.Order(), excludedSeen.Order());
+        Assert.Contains(0, live);
+        Assert.Equal(1, live[^1]);
+    }
+
+    [Fact]
+    public async Task WhenNoWorkerJoinsWithinTheWaitTheRoundFailsSayingSo()
+    {
+        var wait = new WorkerWait(TimeSpan.FromSeconds(2), _ => Task.FromResult<IReadOnlyList<string>>([]));
+        var failure = await Assert.ThrowsAsync<RoundFailedException>(() => new RoundDispatcher(
+            (w, _) => Task.FromException<WorkResult>(new TimeoutException("gone")), _ => TimeSpan.FromSeconds(10), 10, new FaultCounters(), NullLogger.Instance, wait)
+            .Run(3, Workers, [0, 1]));
+        Assert.Contains("round 3: no live worker is left to compute episodes [0, 1] and none joined within 2 s", failure.Message);
+    }
 }

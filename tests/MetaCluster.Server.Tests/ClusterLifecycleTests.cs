@@ -111,7 +111,7 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
     /// Polls the run's status until <paramref name="condition"/>; calls that fail while a silo is lost are retried, and a
     /// failed run or a CLI that exits with an error ends the wait at once.
     /// </summary>
-    private static Task<RunStatus> WaitFor(ClusterClient watcher, string runId, ChildProcess cli, string what, Func<RunStatus, bool> condition) =>
+    internal static Task<RunStatus> WaitFor(ClusterClient watcher, string runId, ChildProcess cli, string what, Func<RunStatus, bool> condition) =>
         Poll.UntilAsync(what, async () =>
             {
                 if (cli.HasExited && cli.ExitCode != 0) throw new InvalidOperationException($"the CLI exited with {cli.ExitCode} while waiting for {what}.\n{cli.Tail()}");

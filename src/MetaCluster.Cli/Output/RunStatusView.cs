@@ -26,10 +26,10 @@ public static class RunStatusView
         Row("meta-loss (last round)", Format.Number(status.MetaLoss));
         if (status.Accuracy is not null) Row("query accuracy (last round)", Format.Percent(status.Accuracy));
         Row("episodes/s (last round)", Format.Number(status.EpisodesPerSecond, "0.0"));
-        Row("live workers", status.LiveWorkers.ToString());
+        Row("live workers", status.WaitingForWorkers ? $"{status.LiveWorkers} (waiting for a worker to join)" : status.LiveWorkers.ToString());
         Row("re-dispatched episodes", status.Redispatched.ToString());
         Row("retried episodes", status.Retried.ToString());
-        Row("checkpoint", status.CheckpointRound is { } round ? $"round {round}: {status.CheckpointPath}" : "–");
+        Row("checkpoint", status.CheckpointRound is { } round ? $"round {round}: {status.CheckpointPath ?? "in the coordinator's record (no file)"}" : "–");
         if (status.ContributingSilos.Length > 0) Row("silos (last round)", string.Join(", ", status.ContributingSilos));
         if (status.Error is { } error) table.AddRow("[red]error[/]", Markup.Escape(error));
         return table;
@@ -48,6 +48,7 @@ public static class RunStatusView
         ["accuracy"] = JsonReport.Number(status.Accuracy),
         ["episodes_per_s"] = JsonReport.Number(JsonReport.Round(status.EpisodesPerSecond, 2)),
         ["live_workers"] = status.LiveWorkers,
+        ["waiting_for_workers"] = status.WaitingForWorkers,
         ["redispatched"] = status.Redispatched,
         ["retried"] = status.Retried,
         ["checkpoint_round"] = status.CheckpointRound,

@@ -47,6 +47,61 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
         }
     }
 
+    /// <summary>A temporary file older than this is a dead writer's, whatever its process id says.</summary>
+    public static readonly TimeSpan StaleTemporaryAge = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a temporary whose process id names no live process is left alone (it may be another machine's).</summary>
+    public static readonly TimeSpan DeadWriterGrace = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Removes the temporaries <see cref="WriteFile"/> left behind in <paramref name="directory"/> when its writer was
+    /// killed between creating and renaming one (checkpoint.mcc.&lt;pid&gt;.&lt;guid&gt;.tmp), and returns their paths.
+    /// Called when a writer for the directory starts. A live writer's temporary must survive it, so one is removed only
+    /// when (a) it was last written more than <see cref="StaleTemporaryAge"/> ago — a write takes seconds and keeps
+    /// its file fresh while it runs, so nobody is still writing it — or (b) its pid is no live process on this machine
+    /// and it was last written more than <see cref="DeadWriterGrace"/> ago: the grace keeps (a)'s safety for a writer
+    /// on another machine sharing the directory (a network volume), whose pid means nothing here. Files of another
+    /// name, and ones that cannot be removed, are left alone.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveStaleTemporaries(string directory)
+    {
+        if (!Directory.Exists(directory)) return [];
+        var removed = new List<string>();
+        var now = DateTime.UtcNow;
+        foreach (string path in Directory.EnumerateFiles(directory, $"{FileName}.*.tmp"))
+        {
+            string[] parts = Path.GetFileName(path)[(FileName.Length + 1)..^".tmp".Length].Split('.');
+            if (parts.Length != 2 || !int.TryParse(parts[0], out int pid) || parts[1].Length != 32 || !Guid.TryParseExact(parts[1], "N", out _)) continue;
+            try
+            {
+                var age = now - File.GetLastWriteTimeUtc(path);
+                if (age > StaleTemporaryAge || (age > DeadWriterGrace && !ProcessIsLive(pid)))
+                {
+                    File.Delete(path);
+                    removed.Add(path);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left for the next start.
+            }
+        }
+        return removed;
+    }
+
+    private static bool ProcessIsLive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The file's bytes, as <see cref="Save"/> writes them (e.g. to send a checkpoint to a cluster).</summary>
     public byte[] ToBytes()
     {

@@ -26,7 +26,8 @@ internal sealed record ActiveRun(TrainingConfig Config, RunBlueprint Blueprint, 
         MessageSizeGuard.EnsureFits(parameters, maxMessageBodySize);
         var settings = new DispatchSettings(runId, ConfigJson.Version(run.ConfigJson!), run.MaxWorkers, run.WorkerDeadlineBase, run.WorkerDeadlinePerEpisode,
             PreSum: !run.PerEpisodeContributions, MessageSizeGuard.EpisodesPerCall(parameters, maxMessageBodySize));
-        var provider = new ClusterContributions(grains, settings, parameters, run.Faults, max => workers.WaitForSlots(max, silo.WorkerWaitTimeout), logger);
+        var provider = new ClusterContributions(grains, settings, parameters, run.Faults, workers, silo.WorkerWaitTimeout, logger);
+        await Task.Run(() => CheckpointFiles.RemoveStaleTemporaries(run.CheckpointDirectory, runId, logger));
         var trainer = await Task.Run(() =>
         {
             var resume = run.Checkpoint is { } bytes ? Checkpoint.FromBytes(bytes, what) : null;

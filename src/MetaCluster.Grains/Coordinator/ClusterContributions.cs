@@ -20,8 +20,17 @@ internal sealed record DispatchSettings(
 /// </summary>
 internal sealed class ClusterContributions(
     IGrainFactory grains, DispatchSettings settings, int parameterCount, FaultCounters faults,
-    Func<int, Task<IReadOnlyList<string>>> liveWorkers, ILogger logger) : IContributionProvider
+    WorkerDirectory directory, TimeSpan workerWait, ILogger logger) : IContributionProvider
 {
+    /// <summary>
+    /// Worker slots live in the round in flight (0 while it waits for one), null between rounds — what status shows
+    /// rather than the last completed round's count, which would keep naming workers that are gone.
+    /// </summary>
+    public int? LiveWorkersNow { get; private set; }
+
+    /// <summary>The round in flight has no worker and waits (up to the silo's worker wait) for one to join.</summary>
+    public bool WaitingForWorkers { get; private set; }
+
     /// <summary>The last round's dispatch (live workers, silos, bytes received), for status and metrics.</summary>
     public RoundOutcome? LastOutcome { get; private set; }
 
@@ -35,15 +44,31 @@ internal sealed class ClusterContributions(
     {
         byte[] theta = work.Theta.ToBytes();
         LastSent = (work.Round, theta);
-        var workers = await liveWorkers(settings.MaxWorkers);
+        var workers = directory.LiveSlots(settings.MaxWorkers);
+        if (workers.Count == 0)
+        {
+            (LiveWorkersNow, WaitingForWorkers) = (0, true);
+            logger.LogWarning("Round {Round}: no worker slot is live; waiting up to {Seconds:F0} s for one to join.", work.Round, workerWait.TotalSeconds);
+            workers = await directory.WaitForSlots(settings.MaxWorkers, workerWait);
+        }
+        (LiveWorkersNow, WaitingForWorkers) = (workers.Count, false);
         var dispatcher = new RoundDispatcher(
             (worker, share) => grains.GetGrain<ITaskWorkerGrain>(worker).Contribute(new WorkRequest
             {
                 RunId = settings.RunId, Round = work.Round, ConfigVersion = settings.ConfigVersion, Theta = theta, Episodes = share, PreSum = settings.PreSum,
             }),
-            count => settings.DeadlineBase + settings.DeadlinePerEpisode * count, settings.EpisodesPerCall, faults, logger);
-        var outcome = LastOutcome = await dispatcher.Run(work.Round, workers, work.Episodes);
-        return await Task.Run(() => ToContributions(outcome), cancellationToken);
+            count => settings.DeadlineBase + settings.DeadlinePerEpisode * count, settings.EpisodesPerCall, faults, logger,
+            new WorkerWait(workerWait, excluded => directory.WaitForSlots(settings.MaxWorkers, workerWait, excluded)),
+            live => (LiveWorkersNow, WaitingForWorkers) = (live, live == 0));
+        try
+        {
+            var outcome = LastOutcome = await dispatcher.Run(work.Round, workers, work.Episodes);
+            return await Task.Run(() => ToContributions(outcome), cancellationToken);
+        }
+        finally
+        {
+            (LiveWorkersNow, WaitingForWorkers) = (null, false);
+        }
     }
 
     /// <summary>

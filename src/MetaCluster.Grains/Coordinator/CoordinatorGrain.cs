@@ -257,13 +257,15 @@ public sealed class CoordinatorGrain(
         if (Run.CheckpointDirectory is { } directory)
         {
             string path = Path.Combine(directory, Checkpoint.FileName);
-            await Task.Run(() => Checkpoint.WriteFile(path, bytes));
-            Run.CheckpointPath = path;
+            // A file that cannot be written leaves the run on the checkpoint in the record (no path: the file is not that checkpoint).
+            bool written = await CheckpointFiles.TryWrite(path, bytes, RunId, checkpoint.Round, logger);
+            if (!written) metrics.CheckpointWriteFailed(RunId, Algorithm);
+            Run.CheckpointPath = written ? path : null;
         }
         (Run.Checkpoint, Run.CheckpointRound) = (bytes, checkpoint.Round);
         await Fence.Write();
         metrics.Persisted(RunId, Algorithm);
     }
 
-    private RunStatus Status() => Run.ToStatus(RunId, _active?.Config.Iterations ?? 0, _window);
+    private RunStatus Status() => Run.ToStatus(RunId, _active?.Config.Iterations ?? 0, _window, _active?.Contributions);
 }

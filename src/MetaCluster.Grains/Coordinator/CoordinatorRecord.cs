@@ -33,13 +33,16 @@ public sealed class CoordinatorRecord
 
     public bool IsLive => State is RunState.Running or RunState.Paused;
 
-    /// <summary>What clients see: this record with what the coordinator remembers of the last rounds.</summary>
-    internal RunStatus ToStatus(string runId, long totalRounds, RoundWindow window) => new()
+    /// <summary>
+    /// What clients see: this record with what the coordinator remembers of the last rounds, and the live workers of
+    /// the round in flight where there is one (<paramref name="cluster"/>).
+    /// </summary>
+    internal RunStatus ToStatus(string runId, long totalRounds, RoundWindow window, ClusterContributions? cluster = null) => new()
     {
         RunId = runId, State = State, Round = Round, TotalRounds = totalRounds,
         MetaLoss = window.Last?.PostLoss, PreAdaptationLoss = window.Last?.PreLoss, Accuracy = window.Last?.PostAccuracy,
         EpisodesPerSecond = window.Last is { Seconds: > 0 } l ? l.Episodes / l.Seconds : 0,
-        LiveWorkers = window.LiveWorkers, Redispatched = Faults.Redispatched, Retried = Faults.Retried, Error = Error,
+        LiveWorkers = cluster?.LiveWorkersNow ?? window.LiveWorkers, WaitingForWorkers = IsLive && cluster is { WaitingForWorkers: true }, Redispatched = Faults.Redispatched, Retried = Faults.Retried, Error = Error,
         CheckpointRound = CheckpointRound, CheckpointPath = CheckpointPath, ContributingSilos = window.Silos, Recoveries = Recoveries,
     };
 }

@@ -7,6 +7,12 @@ namespace MetaCluster.Grains.Coordinator;
 public sealed class RoundFailedException(string message) : Exception(message);
 
 /// <summary>
+/// How a round waits, once every worker it had is gone, for workers to join: <see cref="Wait"/> returns live workers
+/// not in the excluded set, or none when <see cref="Timeout"/> passed first.
+/// </summary>
+internal sealed record WorkerWait(TimeSpan Timeout, Func<IReadOnlySet<string>, Task<IReadOnlyList<string>>> Wait);
+
+/// <summary>
 /// What a round's dispatch produced: one contribution per episode (without values where a worker pre-summed), the
 /// workers' pre-summed shares, the workers still live, the silos that computed.
 /// </summary>
@@ -24,9 +30,13 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 /// and at most one call in flight; a call carries at most <paramref name="episodesPerCall"/> episodes, so its reply
 /// stays inside the message size limit. Which worker computed what does not matter for the result: contributions
 /// are keyed by episode index and aggregated in index order.
+/// When every worker of the round is lost, <paramref name="workerWait"/> (if given) waits for workers that joined
+/// since — not those dropped in this round — and the round goes on with them; none within its time fails the round.
+/// <paramref name="liveWorkers"/> hears the count of live workers whenever it changes (0 while waiting).
 /// </summary>
 internal sealed class RoundDispatcher(
-    Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger)
+    Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger,
+    WorkerWait? workerWait = null, Action<int>? liveWorkers = null)
 {
     public async Task<RoundOutcome> Run(long round, IReadOnlyList<string> workers, long[] episodes)
     {
@@ -36,8 +46,11 @@ internal sealed class RoundDispatcher(
         while (state.Results.Count < episodes.Length)
         {
             if (state.InFlight.Count == 0)
-                throw new RoundFailedException($"round {round}: no live worker is left to compute episodes {Describe(state.Unfinished(episodes))}; " +
-                    $"worker errors: {string.Join("; ", state.WorkerErrors)}.");
+            {
+                await WaitForWorkers(state, round, episodes);
+                Launch(state, round);
+                continue;
+            }
             var done = await Task.WhenAny(state.InFlight.Keys);
             var (worker, share) = state.InFlight[done];
             state.InFlight.Remove(done);
@@ -48,7 +61,7 @@ internal sealed class RoundDispatcher(
             catch (Exception e) when (e is not RoundFailedException)
             {
                 // A dead silo, a deadline missed, a worker that could not build the run: its share is computed elsewhere.
-                state.Live.Remove(worker);
+                Drop(state, worker);
                 state.WorkerErrors.Add($"{worker}: {e.GetType().Name}: {e.Message}");
                 var lost = share.Concat(state.Queues[worker]).Where(i => !state.Results.ContainsKey(i)).ToArray();
                 state.Queues[worker].Clear();
@@ -68,7 +81,7 @@ internal sealed class RoundDispatcher(
         if (result.HandedBack.Length > 0)
         {
             // The worker's silo is shutting down: it takes no more of this round, and what it held goes to the others.
-            state.Live.Remove(worker);
+            Drop(state, worker);
             var returned = result.HandedBack.Where(share.Contains).Concat(state.Queues[worker]).Where(i => !state.Results.ContainsKey(i)).Distinct().ToArray();
             state.Queues[worker].Clear();
             counters.Redispatched += returned.Length;
@@ -112,6 +125,40 @@ internal sealed class RoundDispatcher(
         Deal(state, round, [.. retry, .. missing]);
     }
 
+    private void Drop(State state, string worker)
+    {
+        if (state.Live.Remove(worker)) state.Dropped.Add(worker);
+        liveWorkers?.Invoke(state.Live.Count);
+    }
+
+    /// <summary>
+    /// Every worker of the round is gone and episodes are left: wait (bounded) for new workers, deal them what is left.
+    /// Without a <see cref="WorkerWait"/>, or when none joins in time, the round fails naming the episodes.
+    /// </summary>
+    private async Task WaitForWorkers(State state, long round, long[] episodes)
+    {
+        string Failure(string more) => $"round {round}: no live worker is left to compute episodes {Describe(state.Unfinished(episodes))}{more}; " +
+            $"worker errors: {string.Join("; ", state.WorkerErrors)}.";
+        if (workerWait is null) throw new RoundFailedException(Failure(""));
+        logger.LogWarning("Round {Round}: no live worker is left; waiting up to {Seconds:F0} s for a worker to join to compute episodes {Episodes}.",
+            round, workerWait.Timeout.TotalSeconds, Describe(state.Unfinished(episodes)));
+        liveWorkers?.Invoke(0);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var joined = await workerWait.Wait(state.Dropped);
+        if (joined.Count == 0) throw new RoundFailedException(Failure($" and none joined within {workerWait.Timeout.TotalSeconds:F0} s"));
+        foreach (string worker in joined.Where(w => !state.Live.Contains(w)))
+        {
+            state.Live.Add(worker);
+            state.Queues.TryAdd(worker, new Queue<long>());
+        }
+        logger.LogWarning("Round {Round}: {Count} worker(s) joined after {Seconds:F1} s without workers ({Workers}); the round goes on.",
+            round, joined.Count, watch.Elapsed.TotalSeconds, string.Join(", ", joined));
+        liveWorkers?.Invoke(state.Live.Count);
+        var stranded = state.Stranded.ToArray();
+        state.Stranded.Clear();
+        Deal(state, round, stranded);
+    }
+
     /// <summary>
     /// Queues episodes on live workers, each to the least-loaded eligible one (round-robin on a fresh round); a retried
     /// episode avoids the workers it failed on, and their silos where it can.
@@ -123,10 +170,15 @@ internal sealed class RoundDispatcher(
             var failedOn = state.Failures.TryGetValue(episode, out var f) ? f.Select(a => a.Worker).ToHashSet() : [];
             var failedSilos = failedOn.Select(SiloOf).ToHashSet();
             var candidates = state.Live.Where(w => !failedOn.Contains(w)).ToArray();
+            if (candidates.Length == 0 && state.Live.Count == 0)
+            {
+                // No worker at all: the episode waits for one to join (WaitForWorkers).
+                state.Stranded.Add(episode);
+                continue;
+            }
             if (candidates.Length == 0)
-                throw new RoundFailedException(failedOn.Count > 0
-                    ? $"round {round}: episode {episode} failed on {string.Join(", ", state.Failures[episode].Select(a => $"{a.Worker}: {a.Error}"))} and no other live worker can retry it."
-                    : $"round {round}: no live worker is left to compute episode {episode}; worker errors: {string.Join("; ", state.WorkerErrors)}.");
+                throw new RoundFailedException(
+                    $"round {round}: episode {episode} failed on {string.Join(", ", state.Failures[episode].Select(a => $"{a.Worker}: {a.Error}"))} and no other live worker can retry it.");
             var target = candidates
                 .Select((w, order) => (Worker: w, Order: order))
                 .MinBy(c => (failedSilos.Contains(SiloOf(c.Worker)) ? 1 : 0, state.Load(c.Worker), c.Order)).Worker;
@@ -163,6 +215,10 @@ internal sealed class RoundDispatcher(
         public HashSet<string> Silos { get; } = [];
         public List<(long[] Episodes, byte[] Sum)> Shares { get; } = [];
         public List<string> WorkerErrors { get; } = [];
+        /// <summary>Workers dropped in this round (dead, late, shutting down): a wait for new workers does not take them back.</summary>
+        public HashSet<string> Dropped { get; } = [];
+        /// <summary>Episodes with no live worker to queue on, until one joins.</summary>
+        public List<long> Stranded { get; } = [];
 
         public bool Busy(string worker) => InFlight.Values.Any(v => v.Worker == worker);
         public int Load(string worker) => Queues[worker].Count + InFlight.Values.Where(v => v.Worker == worker).Sum(v => v.Share.Length);

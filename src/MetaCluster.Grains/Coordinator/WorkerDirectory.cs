@@ -29,16 +29,26 @@ internal sealed class WorkerDirectory(IClusterMembershipService membership, ISil
         return maxWorkers > 0 ? keys.Take(maxWorkers).ToArray() : keys;
     }
 
-    /// <summary>Live worker slots; right after startup silo metadata may still be on its way, so wait a little for the first.</summary>
+    /// <summary>
+    /// Live worker slots, waiting up to <paramref name="timeout"/> for a first one (a round with no worker: right after
+    /// startup silo metadata may still be on its way; after every worker was lost a new one has to join).
+    /// </summary>
     public async Task<IReadOnlyList<string>> WaitForSlots(int maxWorkers, TimeSpan timeout)
+    {
+        var workers = await WaitForSlots(maxWorkers, timeout, new HashSet<string>());
+        return workers.Count > 0 ? workers
+            : throw new RoundFailedException($"no worker silo (silo metadata {SiloMetadataKeys.Worker}=true) joined the cluster within {timeout.TotalSeconds:F0} s.");
+    }
+
+    /// <summary>Live worker slots other than <paramref name="excluded"/> as soon as there is one; none when <paramref name="timeout"/> passes first.</summary>
+    public async Task<IReadOnlyList<string>> WaitForSlots(int maxWorkers, TimeSpan timeout, IReadOnlySet<string> excluded)
     {
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            var workers = LiveSlots(maxWorkers);
-            if (workers.Count > 0) return workers;
-            if (waited.Elapsed > timeout)
-                throw new RoundFailedException($"no worker silo (silo metadata {SiloMetadataKeys.Worker}=true) joined the cluster within {timeout.TotalSeconds:F0} s.");
+            var workers = LiveSlots(0).Where(w => !excluded.Contains(w)).ToArray();
+            if (workers.Length > 0) return maxWorkers > 0 ? workers.Take(maxWorkers).ToArray() : workers;
+            if (waited.Elapsed > timeout) return [];
             await Task.Delay(TimeSpan.FromMilliseconds(200));
         }
     }

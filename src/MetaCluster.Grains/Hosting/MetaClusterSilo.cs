@@ -64,6 +64,8 @@ public static class MetaClusterSilo
         {
             membership.ProbeTimeout = options.ProbeTimeout;
             membership.NumMissedProbesLimit = options.NumMissedProbesLimit;
+            membership.IAmAliveTablePublishTimeout = options.IAmAlivePeriod;
+            membership.NumVotesForDeathDeclaration = options.DeathVotes;
         });
 
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));

@@ -29,14 +29,33 @@ public sealed class MetaClusterSiloOptions
     public int NumMissedProbesLimit { get; set; } = 2;
 
     /// <summary>
+    /// How often a silo writes "I am alive" to the membership table (Orleans' default: 5 minutes). A silo that missed
+    /// two writes counts as stale: it no longer counts among the silos whose votes a death declaration needs, nor
+    /// among those a joining silo must reach — with the default, killed workers stayed "fresh" for ten minutes.
+    /// </summary>
+    public TimeSpan IAmAlivePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Votes that declare a silo dead. Orleans' 2 leaves a coordinator whose workers were all killed alone with one
+    /// vote: measured, its round then hung on the dead workers' calls until a joining silo evicted them (up to a
+    /// minute). One vote is safe enough here: a failed direct probe is checked through another silo (indirect probe)
+    /// where there is one, a silo that finds itself degraded does not vote, and a worker wrongly declared dead only
+    /// costs its episodes being dealt to the others.
+    /// </summary>
+    public int DeathVotes { get; set; } = 1;
+
+    /// <summary>
     /// A worker's call must answer within Base + PerEpisode × episodes, or its episodes go to other workers. This is the
     /// backstop for a hung worker; a dead silo's calls fail sooner, when membership declares it dead.
     /// </summary>
     public TimeSpan WorkerDeadlineBase { get; set; } = TimeSpan.FromMinutes(5);
     public TimeSpan WorkerDeadlinePerEpisode { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a round waits for a first worker silo to appear before the run fails.</summary>
-    public TimeSpan WorkerWaitTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a round with no live worker — none yet, or every one it had lost mid-round — waits for a worker silo
+    /// to join before the run fails (a restarted worker pod takes well under a minute to join).
+    /// </summary>
+    public TimeSpan WorkerWaitTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
     /// <summary>
     /// How often a live run's recovery reminder ticks. A client polling the run reactivates a lost coordinator at once;
@@ -86,6 +105,7 @@ public sealed class MetaClusterSiloOptions
             throw new ArgumentException($"membership probing needs a positive timeout and at least one missed probe (got {ProbeTimeout}, {NumMissedProbesLimit}).");
         if (RecoveryReminderPeriod <= TimeSpan.Zero) throw new ArgumentException($"the recovery reminder period must be positive (got {RecoveryReminderPeriod}).");
         if (LocalhostClustering && Redis is not null) throw new ArgumentException("a silo uses either localhost clustering or Redis, not both.");
+        if (WorkerWaitTimeout < TimeSpan.Zero) throw new ArgumentException($"the worker wait must be 0 or more (got {WorkerWaitTimeout}).");
         if (WorkerDeadlineBase <= TimeSpan.Zero || WorkerDeadlinePerEpisode < TimeSpan.Zero)
             throw new ArgumentException("worker deadlines must be positive.");
     }

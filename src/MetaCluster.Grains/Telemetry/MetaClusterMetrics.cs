@@ -18,7 +18,7 @@ public sealed class MetaClusterMetrics : IDisposable
     private static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
     private readonly Meter _meter;
-    private readonly Counter<long> _rounds, _episodes, _redispatched, _failedRounds, _contributionBytes, _recoveries, _preSumFallbacks;
+    private readonly Counter<long> _rounds, _episodes, _redispatched, _failedRounds, _contributionBytes, _recoveries, _preSumFallbacks, _checkpointWriteFailures;
     private readonly Histogram<double> _roundDuration, _innerLoop;
     private readonly ConcurrentDictionary<string, RunGauges> _runs = new();
 
@@ -35,6 +35,8 @@ public sealed class MetaClusterMetrics : IDisposable
             "Runs a coordinator activation took over from its persisted record after the previous one was lost.");
         _preSumFallbacks = _meter.CreateCounter<long>("metacluster.presum_fallbacks", "{share}",
             "Shares a pre-summing worker could not sum in one pass (an episode failed, a value overflowed) and redid episode by episode.");
+        _checkpointWriteFailures = _meter.CreateCounter<long>("metacluster.checkpoint.write_failures", "{write}",
+            "Checkpoint files the coordinator could not write (the run goes on from the checkpoint in its persisted record).");
         _roundDuration = _meter.CreateHistogram<double>("metacluster.round.duration", "s", "Wall time of one round: dispatch, compute, aggregate, outer step.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _innerLoop = _meter.CreateHistogram<double>("metacluster.inner_loop.duration", "s", "Worker compute time per episode (adaptation and query evaluation).",
@@ -71,6 +73,7 @@ public sealed class MetaClusterMetrics : IDisposable
         _failedRounds.Add(0, tags);
         _recoveries.Add(0, tags);
         _contributionBytes.Add(0, tags);
+        _checkpointWriteFailures.Add(0, tags);
         Gauges(runId, algorithm);
     }
 
@@ -81,6 +84,8 @@ public sealed class MetaClusterMetrics : IDisposable
 
     /// <summary>A worker's summed pass over a share failed and the share is redone episode by episode.</summary>
     public void PreSumFallback(string runId, string algorithm) => _preSumFallbacks.Add(1, Tags(runId, algorithm));
+
+    public void CheckpointWriteFailed(string runId, string algorithm) => _checkpointWriteFailures.Add(1, Tags(runId, algorithm));
 
     public void RoundFailed(string runId, string algorithm) => _failedRounds.Add(1, Tags(runId, algorithm));
 
