@@ -64,19 +64,7 @@ public sealed class CoordinatorGrain(
     {
         if (Run.IsLive)
             throw new ArgumentException($"run '{RunId}' is already {Run.State.ToString().ToLowerInvariant()}; cancel it or use another run id.");
-        var deadlineBase = request.WorkerDeadlineBase ?? options.Value.WorkerDeadlineBase;
-        var deadlinePerEpisode = request.WorkerDeadlinePerEpisode ?? options.Value.WorkerDeadlinePerEpisode;
-        if (deadlineBase <= TimeSpan.Zero || deadlinePerEpisode < TimeSpan.Zero)
-            throw new ArgumentException($"worker deadlines must be positive (got {deadlineBase} + {deadlinePerEpisode} per episode).");
-        if (request.MaxWorkers < 0) throw new ArgumentException($"max workers is 0 (all) or more (got {request.MaxWorkers}).");
-        var started = new CoordinatorRecord
-        {
-            ConfigJson = request.ConfigJson, CheckpointDirectory = options.Value.LocalizeCheckpoints(request.CheckpointDirectory),
-            MaxWorkers = request.MaxWorkers, WorkerDeadlineBase = deadlineBase, WorkerDeadlinePerEpisode = deadlinePerEpisode,
-            PerEpisodeContributions = request.PerEpisodeContributions, State = RunState.Running,
-            // A resumed run's starting point is its first recovery point too.
-            Checkpoint = request.ResumeCheckpoint,
-        };
+        var started = CoordinatorRecord.Started(request, options.Value);
         var active = await Build(started, "the checkpoint to resume");
         (started.Round, started.CheckpointRound) = (active.Trainer.Round, request.ResumeCheckpoint is null ? null : active.Trainer.Round);
         (record.State, _active, _window, _cancelRequested) = (started, active, new RoundWindow(), false);
@@ -195,23 +183,7 @@ public sealed class CoordinatorGrain(
         }
         catch (Exception e)
         {
-            // A round that failed because this activation lost the run (deactivated, or another one took it over while
-            // workers were unreachable) is no failure of the run: stand down, the owner goes on from the checkpoint.
-            if (Fence.Superseded || await Fence.CheckSuperseded(now: true))
-            {
-                logger.LogWarning("Run {RunId}: round {Round} was cut short ({Error}) after this activation lost the run; it stands down without failing it.",
-                    RunId, trainer.Round, e.Message);
-                return;
-            }
-            // Nor is a round that failed while this silo is cut off from the cluster (its membership table gone: the
-            // workers it saw are gone with it): the server restarts, and the next activation resumes from the checkpoint.
-            if (await MembershipCheck.WhyCutOffAsync(ServiceProvider) is { } cutOff)
-            {
-                Fence.Deactivating($"its silo is cut off from the cluster: {cutOff}", trainer.Round);
-                logger.LogWarning("Run {RunId}: round {Round} was cut short ({Error}) while this silo is cut off from the cluster; it stands down without failing it.",
-                    RunId, trainer.Round, e.Message);
-                return;
-            }
+            if (await Fence.LostTheRun(e, trainer.Round, ServiceProvider)) return;
             string kept = Run.CheckpointRound is { } r ? $" The last checkpoint (round {r}{(Run.CheckpointPath is null ? "" : $", {Run.CheckpointPath}")}) is intact." : "";
             (Run.Error, Run.State) = ($"run '{RunId}' stopped in round {trainer.Round}: {e.Message}{kept}", RunState.Failed);
             metrics.RoundFailed(RunId, Algorithm);

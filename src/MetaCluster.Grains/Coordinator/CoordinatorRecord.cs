@@ -1,4 +1,5 @@
 using MetaCluster.Contracts;
+using MetaCluster.Grains.Hosting;
 
 namespace MetaCluster.Grains.Coordinator;
 
@@ -45,4 +46,22 @@ public sealed class CoordinatorRecord
         LiveWorkers = cluster?.LiveWorkersNow ?? window.LiveWorkers, WaitingForWorkers = IsLive && cluster is { WaitingForWorkers: true }, Redispatched = Faults.Redispatched, Retried = Faults.Retried, Error = Error,
         CheckpointRound = CheckpointRound, CheckpointPath = CheckpointPath, ContributingSilos = window.Silos, Recoveries = Recoveries,
     };
+
+    /// <summary>The record of a run that <paramref name="request"/> starts; throws <see cref="ArgumentException"/> for a bad request.</summary>
+    public static CoordinatorRecord Started(StartRunRequest request, MetaClusterSiloOptions options)
+    {
+        var deadlineBase = request.WorkerDeadlineBase ?? options.WorkerDeadlineBase;
+        var deadlinePerEpisode = request.WorkerDeadlinePerEpisode ?? options.WorkerDeadlinePerEpisode;
+        if (deadlineBase <= TimeSpan.Zero || deadlinePerEpisode < TimeSpan.Zero)
+            throw new ArgumentException($"worker deadlines must be positive (got {deadlineBase} + {deadlinePerEpisode} per episode).");
+        if (request.MaxWorkers < 0) throw new ArgumentException($"max workers is 0 (all) or more (got {request.MaxWorkers}).");
+        return new CoordinatorRecord
+        {
+            ConfigJson = request.ConfigJson, CheckpointDirectory = options.LocalizeCheckpoints(request.CheckpointDirectory),
+            MaxWorkers = request.MaxWorkers, WorkerDeadlineBase = deadlineBase, WorkerDeadlinePerEpisode = deadlinePerEpisode,
+            PerEpisodeContributions = request.PerEpisodeContributions, State = RunState.Running,
+            // A resumed run's starting point is its first recovery point too.
+            Checkpoint = request.ResumeCheckpoint,
+        };
+    }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MetaCluster.Grains.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Storage;
 
@@ -117,6 +118,23 @@ internal sealed class RunFence(IPersistentState<CoordinatorRecord> record, strin
         if (Superseded) return;
         Superseded = true;
         logger.LogWarning("Run {RunId}: {Why}; this activation stops at round {Round} and leaves the run to it.", runId, why, round);
+    }
+
+    /// <summary>
+    /// Whether a round that failed with <paramref name="error"/> means this activation lost the run rather than the run
+    /// failing: another activation took it over, the runtime took this one away, or this silo is cut off from the
+    /// cluster (its membership table gone, and the workers it saw with it; the server restarts). Then it stands down
+    /// without failing the run, and the next activation resumes from the checkpoint.
+    /// </summary>
+    public async Task<bool> LostTheRun(Exception error, long round, IServiceProvider services)
+    {
+        string? why = Superseded || await CheckSuperseded(now: true) ? "after this activation lost the run"
+            : await MembershipCheck.WhyCutOffAsync(services) is { } cutOff ? $"while this silo is cut off from the cluster ({cutOff})"
+            : null;
+        if (why is null) return false;
+        Deactivating(why, round);
+        logger.LogWarning("Run {RunId}: round {Round} was cut short ({Error}) {Why}; it stands down without failing the run.", runId, round, error.Message, why);
+        return true;
     }
 
     /// <summary>This activation is being deactivated by the runtime: it stops driving the run without writing it.</summary>
