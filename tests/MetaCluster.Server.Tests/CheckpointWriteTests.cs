@@ -43,8 +43,7 @@ public sealed class CheckpointWriteTests(ITestOutputHelper output)
         using var worker = await ServerProcess.StartAsync("worker-1", "worker", redis.Configuration, clusterId);
         try
         {
-            using var cli = CliProcess.Start("train", ["train", "--cluster", $"redis://{redis.Configuration}", "--cluster-id", clusterId, "--run-id", runId,
-                "--checkpoint-dir", directory, .. RunSettings]);
+            using var cli = CliProcess.TrainOnCluster(redis.Configuration, clusterId, runId, directory, [.. RunSettings]);
             await using var watcher = await ClusterClient.ConnectAsync(redis.Configuration, clusterId);
             Task<RunStatus> Until(string what, Func<RunStatus, bool> condition) => ClusterLifecycleTests.WaitFor(watcher, runId, cli, what, condition);
 

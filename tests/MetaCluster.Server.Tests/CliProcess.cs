@@ -7,6 +7,10 @@ public static class CliProcess
 {
     public static ChildProcess Start(string name, params string[] arguments) => new(name, "dotnet", [Paths.Cli, .. arguments]);
 
+    /// <summary>`metacluster train` as a client of the cluster on <paramref name="redis"/>, checkpointing to <paramref name="checkpointDirectory"/>.</summary>
+    public static ChildProcess TrainOnCluster(string redis, string clusterId, string runId, string checkpointDirectory, params string[] settings) =>
+        Start("train", ["train", "--cluster", $"redis://{redis}", "--cluster-id", clusterId, "--run-id", runId, "--checkpoint-dir", checkpointDirectory, .. settings]);
+
     /// <summary>Waits for a command that prints one JSON line and must succeed.</summary>
     public static async Task<JsonElement> JsonResultAsync(ChildProcess cli, TimeSpan timeout)
     {

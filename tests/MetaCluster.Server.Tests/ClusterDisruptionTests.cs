@@ -51,8 +51,7 @@ public sealed class ClusterDisruptionTests(ITestOutputHelper output)
             await servers.StartAsync("coordinator", "coordinator");
             await servers.StartAsync("worker-1", "worker");
             await servers.StartAsync("worker-2", "worker");
-            using var cli = CliProcess.Start("train", ["train", "--cluster", $"redis://{redis.Configuration}", "--cluster-id", clusterId, "--run-id", runId,
-                "--checkpoint-dir", Path.Combine(work, "cluster"), "--stall-timeout", "80", .. RunSettings]);
+            using var cli = CliProcess.TrainOnCluster(redis.Configuration, clusterId, runId, Path.Combine(work, "cluster"), ["--stall-timeout", "80", .. RunSettings]);
             RunStatus before;
             await using (var watcher = await ClusterClient.ConnectAsync(redis.Configuration, clusterId))
                 before = await Poll.UntilAsync("a checkpoint at round 200", () => watcher.Runs.GetStatusAsync(runId),
@@ -107,8 +106,7 @@ public sealed class ClusterDisruptionTests(ITestOutputHelper output)
         {
             await servers.StartAsync("coordinator", "coordinator");
             await servers.StartAsync("worker-1", "worker");
-            using var cli = CliProcess.Start("train", ["train", "--cluster", $"redis://{redis.Configuration}", "--cluster-id", clusterId, "--run-id", runId,
-                "--checkpoint-dir", Path.Combine(work, "cluster"), "--stall-timeout", "15", .. RunSettings]);
+            using var cli = CliProcess.TrainOnCluster(redis.Configuration, clusterId, runId, Path.Combine(work, "cluster"), ["--stall-timeout", "15", .. RunSettings]);
             await using (var watcher = await ClusterClient.ConnectAsync(redis.Configuration, clusterId))
                 await Poll.UntilAsync("round 50", () => watcher.Runs.GetStatusAsync(runId), s => s.Round >= 50, TimeSpan.FromSeconds(90), cli, intervalMs: 100);
             var clock = Stopwatch.StartNew();
@@ -141,8 +139,7 @@ public sealed class ClusterDisruptionTests(ITestOutputHelper output)
             await servers.StartAsync("coordinator", "coordinator");
             var w1 = await servers.StartAsync("worker-1", "worker");
             await servers.StartAsync("worker-2", "worker");
-            using var cli = CliProcess.Start("train", ["train", "--cluster", $"redis://{redis.Configuration}", "--cluster-id", clusterId, "--run-id", runId,
-                "--checkpoint-dir", Path.Combine(work, "cluster"), .. RunSettings]);
+            using var cli = CliProcess.TrainOnCluster(redis.Configuration, clusterId, runId, Path.Combine(work, "cluster"), [.. RunSettings]);
             await using var watcher = await ClusterClient.ConnectAsync(redis.Configuration, clusterId);
             var before = await Poll.UntilAsync("a checkpoint at round 200", () => watcher.Runs.GetStatusAsync(runId),
                 s => s.CheckpointRound >= 200 || s.IsFinished, TimeSpan.FromSeconds(90), cli, intervalMs: 100);

@@ -35,8 +35,7 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
         ServerProcess? restarted = null, w3 = null;
         try
         {
-            using var cli = CliProcess.Start("train", ["train", "--cluster", $"redis://{redis.Configuration}", "--cluster-id", clusterId, "--run-id", runId,
-                "--checkpoint-dir", Path.Combine(work, "cluster"), .. RunSettings]);
+            using var cli = CliProcess.TrainOnCluster(redis.Configuration, clusterId, runId, Path.Combine(work, "cluster"), [.. RunSettings]);
             await using var watcher = await ClusterClient.ConnectAsync(redis.Configuration, clusterId);
             async Task<RunStatus> Until(string what, Func<RunStatus, bool> condition) => await WaitFor(watcher, runId, cli, what, condition);
 

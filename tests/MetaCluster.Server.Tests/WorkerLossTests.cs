@@ -32,8 +32,7 @@ public sealed class WorkerLossTests(ITestOutputHelper output)
         ServerProcess? w3 = null;
         try
         {
-            using var cli = CliProcess.Start("train", ["train", "--cluster", $"redis://{redis.Configuration}", "--cluster-id", clusterId, "--run-id", runId,
-                "--checkpoint-dir", Path.Combine(work, "cluster"), .. RunSettings]);
+            using var cli = CliProcess.TrainOnCluster(redis.Configuration, clusterId, runId, Path.Combine(work, "cluster"), [.. RunSettings]);
             await using var watcher = await ClusterClient.ConnectAsync(redis.Configuration, clusterId);
             Task<RunStatus> Until(string what, Func<RunStatus, bool> condition) => ClusterLifecycleTests.WaitFor(watcher, runId, cli, what, condition);
 
@@ -91,8 +90,7 @@ public sealed class WorkerLossTests(ITestOutputHelper output)
         using var w1 = await ServerProcess.StartAsync("worker-1", "worker", redis.Configuration, clusterId);
         try
         {
-            using var cli = CliProcess.Start("train", ["train", "--cluster", $"redis://{redis.Configuration}", "--cluster-id", clusterId, "--run-id", runId,
-                "--checkpoint-dir", Path.Combine(work, "cluster"), .. RunSettings]);
+            using var cli = CliProcess.TrainOnCluster(redis.Configuration, clusterId, runId, Path.Combine(work, "cluster"), [.. RunSettings]);
             await using var watcher = await ClusterClient.ConnectAsync(redis.Configuration, clusterId);
             await ClusterLifecycleTests.WaitFor(watcher, runId, cli, "round 20", s => s.Round >= 20);
             w1.Process.Kill();
