@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -30,13 +29,12 @@ public static class FederationGateway
         return services;
     }
 
-    /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/> with TLS and HTTP/2 only: no plain-text, no HTTP/1.1.</summary>
-    public static void ListenFederation(this KestrelServerOptions kestrel, IPAddress address, int port, X509Certificate2 certificate) =>
-        kestrel.Listen(address, port, listen =>
-        {
-            listen.Protocols = HttpProtocols.Http2;
-            listen.UseHttps(certificate);
-        });
+    /// <summary>A federation listener: TLS with <paramref name="certificate"/> and HTTP/2 only — no plain text, no HTTP/1.1.</summary>
+    public static ListenOptions UseFederationTls(this ListenOptions listen, X509Certificate2 certificate)
+    {
+        listen.Protocols = HttpProtocols.Http2;
+        return listen.UseHttps(certificate);
+    }
 
     /// <summary>The credentials check and the gRPC service, on connections to <paramref name="port"/> only.</summary>
     public static void MapFederationGateway(this WebApplication app, int port)

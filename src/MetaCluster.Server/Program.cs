@@ -2,6 +2,7 @@ using MetaCluster.Core.Runtime;
 using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Telemetry;
 using MetaCluster.Server;
+using MetaCluster.Server.Federation;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Runtime;
@@ -17,13 +18,16 @@ NativeEnvironment.SetDefault("OMP_WAIT_POLICY", "PASSIVE");
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddCommandLine(args, ServerOptions.Switches.ToDictionary());
 ServerOptions server;
+FederationHosting? federation;
 try
 {
     server = ServerOptions.Read(builder.Configuration);
+    // The gateway's certificate, key and clients file: read before anything slow starts, so a bad one is refused at once.
+    federation = FederationHosting.Load(server);
     // Every role runs libtorch (a coordinator builds the run and its initial θ): fail now, with the loader's real message.
     TorchRuntime.EnsureLoaded();
 }
-catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+catch (Exception e) when (e is ArgumentException or InvalidOperationException or StartupRefusal)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
@@ -52,7 +56,12 @@ catch (StartupRefusal e)
 ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
 ThreadPool.SetMinThreads(Math.Max(minWorkers, 16 + server.Slots), minIo);
 
-builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(server.HttpPort));
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.ListenAnyIP(server.HttpPort);
+    federation?.Listen(kestrel);
+});
+federation?.AddServices(builder.Services);
 // Orleans' Kubernetes guidance: finish a graceful leave (hand back work, deregister) inside the pod's grace period.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(server.ShutdownTimeout));
 builder.Services.AddSingleton<SiloReadiness>();
@@ -78,6 +87,11 @@ var app = builder.Build();
 app.MapGet("/healthz", () => Results.Text("ok\n"));
 app.MapGet("/readyz", (SiloReadiness readiness) => readiness.IsReady ? Results.Text("ready\n") : Results.Text("not ready\n", statusCode: 503));
 app.MapPrometheusScrapingEndpoint("/metrics");
+if (federation is not null)
+{
+    federation.Map(app);
+    app.Logger.LogInformation("Federation gateway on port {Port} (gRPC over TLS): {Clients} client(s) in the clients file.", server.FederationPort, federation.ClientCount);
+}
 try
 {
     await app.RunAsync();

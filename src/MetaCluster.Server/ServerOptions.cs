@@ -43,6 +43,11 @@ public sealed class ServerOptions
         ["--redis-connect-timeout"] = $"{Section}:RedisConnectTimeout",
         ["--membership-watchdog"] = $"{Section}:MembershipWatchdog",
         ["--worker-wait"] = $"{Section}:WorkerWait",
+        ["--federation-port"] = $"{Section}:FederationPort",
+        ["--tls-cert"] = $"{Section}:TlsCert",
+        ["--tls-key"] = $"{Section}:TlsKey",
+        ["--clients-file"] = $"{Section}:ClientsFile",
+        ["--federation-max-params"] = $"{Section}:FederationMaxParams",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -82,6 +87,15 @@ public sealed class ServerOptions
     /// fails; coordinators only.
     /// </summary>
     public double WorkerWait { get; init; } = 120;
+    /// <summary>The federation gateway's port (gRPC over TLS for federated clients outside the cluster); null = no gateway.</summary>
+    public int? FederationPort { get; init; }
+    /// <summary>PEM certificate (chain) and private key the federation port serves TLS with.</summary>
+    public string? TlsCert { get; init; }
+    public string? TlsKey { get; init; }
+    /// <summary>The federated clients: one "client-id sha256-hex-of-token" per line (metacluster federated credentials writes it).</summary>
+    public string? ClientsFile { get; init; }
+    /// <summary>The largest θ (parameters) a federated run may have; the gateway's message size limit follows from it.</summary>
+    public int FederationMaxParams { get; init; } = 16 * 1024 * 1024;
 
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
@@ -127,6 +141,27 @@ public sealed class ServerOptions
         if (RedisConnectTimeout <= 0) throw new ArgumentException($"--redis-connect-timeout must be a positive number of seconds (got {RedisConnectTimeout}).");
         if (MembershipWatchdog < 0) throw new ArgumentException($"--membership-watchdog must be 0 (off) or a positive number of seconds (got {MembershipWatchdog}).");
         _ = AdvertisedAddress;
+        ValidateFederation();
+    }
+
+    private void ValidateFederation()
+    {
+        if (FederationPort is not { } port)
+        {
+            if (TlsCert is not null || TlsKey is not null || ClientsFile is not null)
+                throw new ArgumentException("--tls-cert, --tls-key and --clients-file configure the federation gateway: pass --federation-port too.");
+            return;
+        }
+        if (port is < 1 or > 65535) throw new ArgumentException($"--federation-port must be a TCP port, 1 to 65535 (got {port}).");
+        if (port == SiloPort || port == GatewayPort || port == HttpPort)
+            throw new ArgumentException($"--federation-port must differ from the silo, gateway and HTTP ports (got {port}).");
+        if (Role == ServerRole.Worker)
+            throw new ArgumentException("the federation gateway serves the runs' coordinators: pass --federation-port to a server with --role coordinator or all.");
+        if (TlsCert is null || TlsKey is null)
+            throw new ArgumentException("--federation-port serves federated clients over TLS only: pass --tls-cert CERT.pem and --tls-key KEY.pem.");
+        if (ClientsFile is null)
+            throw new ArgumentException("--federation-port needs the clients it admits: pass --clients-file FILE (metacluster federated credentials writes one).");
+        if (FederationMaxParams < 1) throw new ArgumentException($"--federation-max-params must be at least 1 (got {FederationMaxParams}).");
     }
 
     /// <summary>The silo's MetaCluster wiring for this role.</summary>

@@ -50,7 +50,7 @@ public sealed class TestGateway : IAsyncDisposable
         int port = FreePort();
         var builder = WebApplication.CreateBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenFederation(IPAddress.Loopback, port, certificate));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.UseFederationTls(certificate)));
         builder.Services.AddFederationGateway(options, credentials);
         var app = builder.Build();
         app.MapFederationGateway(port);
