@@ -11,6 +11,8 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     new AdaptCommand().Build(),
     RunControlCommand.Status(),
     RunControlCommand.Cancel(),
+    new ClientCommand().Build(),
+    new Command("federated", "Federated learning: deployment helpers.") { FederatedCredentialsCommand.Build() },
 };
 
 var parsed = root.Parse(args);
