@@ -128,6 +128,7 @@ scenarios=(
   "gpu|gpu.yaml|Deployment/metacluster-check-worker"
   "autoscaling-hpa|hpa.yaml|HorizontalPodAutoscaler/metacluster-check-worker"
   "keda+servicemonitor+external-redis|keda-servicemonitor-external-redis.yaml|ScaledObject/metacluster-check-worker ServiceMonitor/metacluster-check"
+  "federation|federation.yaml|Service/metacluster-check-federation NetworkPolicy/metacluster-check-federation Deployment/metacluster-check-coordinator"
 )
 for scenario in "${scenarios[@]}"; do
   IFS='|' read -r name files expect <<<"$scenario"
@@ -186,6 +187,22 @@ if [ -z "$metrics_service" ] || grep -q 'port: 11111\|port: 30000\|port: silo\|p
   fail "metrics Service exposes a silo or gateway port"
 else
   pass "metrics Service exposes only the HTTP port"
+fi
+
+# The federation gateway: on the coordinator only, TLS and clients file from their Secrets; absent by default.
+fed_coordinator=$(awk -v RS='\n---\n' '/kind: Deployment/ && /\n  name: metacluster-check-coordinator\n/' "$render/federation.yaml")
+fed_worker=$(worker_deployment federation)
+if grep -q 'name: MetaCluster__FederationPort' <<<"$fed_coordinator" && grep -q 'secretName: metacluster-federation-tls' <<<"$fed_coordinator" \
+   && grep -q 'secretName: metacluster-federation-clients' <<<"$fed_coordinator" && grep -q 'containerPort: 7443' <<<"$fed_coordinator" \
+   && ! grep -q 'Federation' <<<"$fed_worker" && ! grep_render default 'MetaCluster__FederationPort'; then
+  pass "federation: the coordinator serves the gateway from its Secrets (workers and the default render do not)"
+else
+  fail "federation: gateway env, port or Secrets wrong, or rendered where it should not be"
+fi
+if out=$("$helm" template metacluster-check "$chart" --set federation.enabled=true 2>&1) || ! grep -q 'federation.enabled needs federation.tlsSecret' <<<"$out"; then
+  fail "federation: enabled without a TLS Secret was not refused with its message"
+else
+  pass "federation: enabled without a TLS Secret is refused with its message"
 fi
 
 cm=$(awk -v RS='\n---\n' '/kind: ConfigMap\n/ && /\n  name: metacluster-check-dashboard\n/' "$render/default.yaml")

@@ -153,6 +153,18 @@ The container of a silo pod. Arguments: a dict with
       value: /checkpoints
     - name: MetaCluster__ShutdownTimeout
       value: {{ $v.shutdownTimeoutSeconds | quote }}
+    {{- if .federation }}
+    - name: MetaCluster__FederationPort
+      value: {{ $v.federation.port | quote }}
+    - name: MetaCluster__TlsCert
+      value: /etc/metacluster/federation-tls/tls.crt
+    - name: MetaCluster__TlsKey
+      value: /etc/metacluster/federation-tls/tls.key
+    - name: MetaCluster__ClientsFile
+      value: {{ printf "/etc/metacluster/federation-clients/%s" $v.federation.clientsKey | quote }}
+    - name: MetaCluster__FederationMaxParams
+      value: {{ $v.federation.maxParams | quote }}
+    {{- end }}
     {{- with $v.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -169,6 +181,11 @@ The container of a silo pod. Arguments: a dict with
     - name: gateway
       containerPort: {{ $v.orleans.gatewayPort }}
       protocol: TCP
+    {{- if .federation }}
+    - name: federation
+      containerPort: {{ $v.federation.port }}
+      protocol: TCP
+    {{- end }}
   startupProbe:
     httpGet:
       path: /healthz
@@ -203,6 +220,14 @@ The container of a silo pod. Arguments: a dict with
       mountPath: {{ $v.dataset.mountPath }}
       readOnly: true
     {{- end }}
+    {{- if .federation }}
+    - name: federation-tls
+      mountPath: /etc/metacluster/federation-tls
+      readOnly: true
+    - name: federation-clients
+      mountPath: /etc/metacluster/federation-clients
+      readOnly: true
+    {{- end }}
 {{- end }}
 
 {{/* Volumes of a silo pod. Argument: a dict with root and checkpointsSizeLimit. */}}
@@ -227,5 +252,16 @@ The container of a silo pod. Arguments: a dict with
   {{- else }}
   {{- fail "dataset.enabled needs dataset.existingClaim or dataset.hostPath" }}
   {{- end }}
+{{- end }}
+{{- if .federation }}
+{{- /* 0440: readable by the pod's fsGroup (the silo's user is not root), by no one else. */}}
+- name: federation-tls
+  secret:
+    secretName: {{ required "federation.enabled needs federation.tlsSecret (a kubernetes.io/tls Secret with the gateway's certificate)" $v.federation.tlsSecret }}
+    defaultMode: 0440
+- name: federation-clients
+  secret:
+    secretName: {{ required "federation.enabled needs federation.clientsSecret (the clients file of token hashes)" $v.federation.clientsSecret }}
+    defaultMode: 0440
 {{- end }}
 {{- end }}
