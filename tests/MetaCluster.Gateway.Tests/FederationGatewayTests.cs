@@ -140,7 +140,7 @@ public sealed class FederationGatewayTests
         var raw = gateway.RawClient();
         using var provider = new GatewayClientUpdates(gateway.Rounds, "{}");
         var theta = FakeTrainer.Theta();
-        var deadline = TimeSpan.FromSeconds(2);
+        var deadline = TimeSpan.FromSeconds(3);
         // The channel's TLS handshake first, so that the round's deadline is spent on the round.
         Assert.Equal(RunState.Waiting, (await raw.GetRoundAsync(new RoundRequest { ClientId = "a" }, gateway.Bearer("a"))).State);
         var clock = Stopwatch.StartNew();
