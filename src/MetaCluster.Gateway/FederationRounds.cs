@@ -25,6 +25,9 @@ public sealed class FederationRounds(FederationGatewayOptions options, Federatio
 
     public FederationGatewayOptions Options => options;
 
+    /// <summary>The clock of round deadlines, shared with the provider that waits for them.</summary>
+    internal TimeProvider Time => _time;
+
     /// <summary>Starts serving a run with this config (what clients build their trainer from). One run at a time.</summary>
     internal void BeginRun(string configJson)
     {

@@ -12,13 +12,12 @@ namespace MetaCluster.Gateway;
 public sealed class GatewayClientUpdates : IClientUpdateProvider, IDisposable
 {
     private readonly FederationRounds _rounds;
-    private readonly TimeProvider _time;
 
+    /// <param name="rounds">The server's gateway state (a singleton: <c>services.GetRequiredService&lt;FederationRounds&gt;()</c>).</param>
     /// <param name="configJson">The run's config as clients need it to build their trainer (served with its version).</param>
-    public GatewayClientUpdates(FederationRounds rounds, string configJson, TimeProvider? time = null)
+    public GatewayClientUpdates(FederationRounds rounds, string configJson)
     {
         _rounds = rounds;
-        _time = time ?? TimeProvider.System;
         rounds.BeginRun(configJson);
     }
 
@@ -29,7 +28,7 @@ public sealed class GatewayClientUpdates : IClientUpdateProvider, IDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            await Task.WhenAny(slot.AllAnswered.Task, Task.Delay(work.Deadline, _time, timeout.Token)).ConfigureAwait(false);
+            await Task.WhenAny(slot.AllAnswered.Task, Task.Delay(work.Deadline, _rounds.Time, timeout.Token)).ConfigureAwait(false);
         }
         finally
         {
