@@ -59,6 +59,15 @@ public sealed class FederatedTrainer
     /// <summary>How many of <paramref name="sampled"/> clients must answer: ⌈MinCompletion·sampled⌉, at least one.</summary>
     public int Required(int sampled) => Math.Max(1, (int)Math.Ceiling(_config.MinCompletion * sampled - 1e-9));
 
+    /// <summary>One round on a provider that answers synchronously (<see cref="SimulatedClients"/>); never blocks on pending work.</summary>
+    public FederatedRoundReport RunRound()
+    {
+        var pending = RunRoundAsync();
+        if (!pending.IsCompleted)
+            throw new InvalidOperationException("this trainer's updates arrive asynchronously; await RunRoundAsync instead.");
+        return pending.GetAwaiter().GetResult();
+    }
+
     public async ValueTask<FederatedRoundReport> RunRoundAsync(CancellationToken cancellationToken = default)
     {
         var watch = Stopwatch.StartNew();
