@@ -11,6 +11,7 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     new AdaptCommand().Build(),
     RunControlCommand.Status(),
     RunControlCommand.Cancel(),
+    FederatedCommand.Build(),
 };
 
 var parsed = root.Parse(args);
