@@ -36,6 +36,8 @@ public sealed class FederatedOptions
         Bind(Number<int>("--queries", "Q", "query examples per class"), (c, v) => c with { Queries = v!.Value }, c => c.Queries);
         Bind(Flag("--rotate", "90° rotations of a character are classes of their own (default for omniglot)"), (c, _) => c with { Rotate = true }, c => c.Rotate);
         Bind(Flag("--no-rotate", "no rotated classes"), (c, _) => c with { Rotate = false }, c => c.Rotate);
+        Bind(Choice("--head-init", "Conv4 classifier head: zeros (default for images) or normal (the MAML reference code)", "zeros", "normal"),
+            (c, v) => c with { HeadInit = v! }, c => c.HeadInit);
         Bind(Number<int>("--local-episodes", "E", "episodes a client draws from its data each round"), (c, v) => c with { LocalEpisodes = v!.Value }, c => c.LocalEpisodes);
         Bind(Number<int>("--local-steps", "S", "local steps per episode (fedavg, fedadam, fedreptile, perfedavg)"), (c, v) => c with { LocalSteps = v!.Value }, c => c.LocalSteps);
         Bind(Number<double>("--local-lr", "LR", "local SGD rate (fedavg, fedadam, fedreptile); Per-FedAvg's beta"), (c, v) => c with { LocalLr = v!.Value }, c => c.LocalLr);

@@ -99,7 +99,9 @@ public sealed record FederatedConfig
             _ => throw new ArgumentException($"unknown dataset '{dataset}'; use sinusoid, omniglot or folder."),
         };
         bool images = dataset != "sinusoid";
-        config = config with { Algorithm = algorithm };
+        // Conv4's head starts at zero for images (as the repo's Omniglot FOMAML benchmark, docs/benchmarks.md): with the
+        // normal-initialised head, one inner step at α = 0.4 sends the query loss past 20 and the first rounds learn nothing.
+        config = config with { Algorithm = algorithm, HeadInit = images ? "zeros" : "normal" };
         return algorithm switch
         {
             // McMahan et al. 2017: E local SGD steps, the server takes the mean of the deltas (server SGD, rate 1).
