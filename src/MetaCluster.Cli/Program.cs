@@ -12,7 +12,7 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     RunControlCommand.Status(),
     RunControlCommand.Cancel(),
     new ClientCommand().Build(),
-    new Command("federated", "Federated learning: deployment helpers.") { FederatedCredentialsCommand.Build() },
+    FederatedCommand.Build(),
 };
 
 var parsed = root.Parse(args);

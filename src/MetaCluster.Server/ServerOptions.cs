@@ -48,6 +48,7 @@ public sealed class ServerOptions
         ["--tls-key"] = $"{Section}:TlsKey",
         ["--clients-file"] = $"{Section}:ClientsFile",
         ["--federation-max-params"] = $"{Section}:FederationMaxParams",
+        ["--federated-run"] = $"{Section}:FederatedRun",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -96,6 +97,11 @@ public sealed class ServerOptions
     public string? ClientsFile { get; init; }
     /// <summary>The largest θ (parameters) a federated run may have; the gateway's message size limit follows from it.</summary>
     public int FederationMaxParams { get; init; } = 16 * 1024 * 1024;
+    /// <summary>
+    /// A federated run's config (JSON, as <c>metacluster federated config</c> writes it) that this server drives through
+    /// its gateway: the clients file's clients are the run's training clients. Null = the gateway waits, serving no run.
+    /// </summary>
+    public string? FederatedRun { get; init; }
 
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
@@ -148,8 +154,8 @@ public sealed class ServerOptions
     {
         if (FederationPort is not { } port)
         {
-            if (TlsCert is not null || TlsKey is not null || ClientsFile is not null)
-                throw new ArgumentException("--tls-cert, --tls-key and --clients-file configure the federation gateway: pass --federation-port too.");
+            if (TlsCert is not null || TlsKey is not null || ClientsFile is not null || FederatedRun is not null)
+                throw new ArgumentException("--tls-cert, --tls-key, --clients-file and --federated-run configure the federation gateway: pass --federation-port too.");
             return;
         }
         if (port is < 1 or > 65535) throw new ArgumentException($"--federation-port must be a TCP port, 1 to 65535 (got {port}).");

@@ -13,12 +13,6 @@ namespace MetaCluster.Cli.Commands;
 /// </summary>
 public sealed class ClientCommand
 {
-    /// <summary>
-    /// Builds this client's trainer from the run's config JSON, its id and its data folder. The federated trainer's
-    /// <c>FederatedClients.CreateTrainer</c> is what Program.cs sets here; a build without it refuses the command.
-    /// </summary>
-    public static Func<string, string, string?, IClientTrainer>? TrainerFactory { get; set; }
-
     private readonly Option<string> _server = new("--server") { Description = "the coordinator's federation gateway", HelpName = "https://HOST:PORT", Required = true };
     private readonly Option<string> _clientId = new("--client-id") { Description = "this client's id, as in the server's clients file", HelpName = "ID", Required = true };
     private readonly Option<string> _tokenFile = new("--token-file")
@@ -44,7 +38,6 @@ public sealed class ClientCommand
 
     private async Task<int> Execute(ParseResult result, CancellationToken cancellation)
     {
-        var factory = TrainerFactory ?? throw new ArgumentException("this build of metacluster has no federated client trainer; use a build that includes federated training.");
         string clientId = result.GetValue(_clientId)!;
         string? data = result.GetValue(_data) is { } dir ? Path.GetFullPath(dir) : null;
         if (data is not null && !Directory.Exists(data)) throw new ArgumentException($"--data {data} is not a folder.");
@@ -59,7 +52,8 @@ public sealed class ClientCommand
             ClientId = clientId,
             Token = token,
             CaCertificatePath = result.GetValue(_caCert),
-            TrainerFactory = json => factory(json, clientId, data),
+            // The same trainer a simulated client runs: the deployment gives the simulation's bits.
+            TrainerFactory = json => FederatedClients.CreateTrainer(json, clientId, data),
             Log = Terminal.WriteStatus,
         });
         Terminal.WriteStatus($"client {clientId}: connecting to {server}");

@@ -73,6 +73,33 @@ public sealed class ExactSum
         Count++;
     }
 
+    /// <summary>Weights must stay below 2²⁹: a float32 (24-bit significand) times such a weight is exact in a double.</summary>
+    public const long MaxWeight = 1L << 29;
+
+    /// <summary>
+    /// Adds <paramref name="weight"/> copies of a contribution (a federated client's update weighted by its example
+    /// count): each w·v is exact in double for w &lt; 2²⁹, so the fixed-point units — and the sum — are the same bits in
+    /// any order, as for <see cref="Add(ReadOnlySpan{float}, string)"/>. <see cref="Count"/> grows by the weight, so
+    /// <see cref="Mean"/> is the weighted mean.
+    /// </summary>
+    public void AddWeighted(ReadOnlySpan<float> values, long weight, string source = "a contribution")
+    {
+        if (weight < 1 || weight >= MaxWeight)
+            throw new ArgumentOutOfRangeException(nameof(weight), $"{source} has weight {weight}; weights must be in [1, 2^29).");
+        if (values.Length != _units.Length)
+            throw new ArgumentException($"{source} has {values.Length} values; the sum holds {_units.Length}.");
+        for (int i = 0; i < values.Length; i++)
+        {
+            double scaled = (double)values[i] * weight;
+            if (!(Math.Abs(scaled) < MaxMagnitude))
+                throw new OverflowException(double.IsFinite(scaled)
+                    ? $"{source} holds {values[i]} at parameter {i}, which times its weight {weight} is beyond the ±{MaxMagnitude} exact aggregation covers; lower the learning rates or use uniform weighting."
+                    : $"{source} holds {values[i]} at parameter {i}: training diverged (non-finite values); lower the learning rates.");
+            _units[i] = checked(_units[i] + (long)(scaled * Scale));
+        }
+        Count += weight;
+    }
+
     /// <summary>Adds another partial sum (e.g. a worker's pre-summed share of a round).</summary>
     public void Add(ExactSum other)
     {

@@ -18,8 +18,11 @@ internal sealed class FederationHosting
     private readonly ClientCredentials _credentials;
     private readonly FederationGatewayOptions _options;
 
-    private FederationHosting(int port, X509Certificate2 certificate, ClientCredentials credentials, FederationGatewayOptions options) =>
-        (_port, _certificate, _credentials, _options) = (port, certificate, credentials, options);
+    private FederationHosting(int port, X509Certificate2 certificate, ClientCredentials credentials, FederationGatewayOptions options, FederatedRunPlan? run) =>
+        (_port, _certificate, _credentials, _options, Run) = (port, certificate, credentials, options, run);
+
+    /// <summary>The federated run this server drives (--federated-run), or null: the gateway then serves no run.</summary>
+    public FederatedRunPlan? Run { get; }
 
     /// <summary>The gateway's setup, or null without --federation-port; a <see cref="StartupRefusal"/> when a file cannot be used.</summary>
     public static FederationHosting? Load(ServerOptions server)
@@ -35,12 +38,19 @@ internal sealed class FederationHosting
         {
             throw new StartupRefusal($"{e.Message} (--clients-file)");
         }
-        return new FederationHosting(port, certificate, credentials, new FederationGatewayOptions { MaxParameters = server.FederationMaxParams });
+        var run = FederatedRunPlan.Load(server, credentials.ClientIds);
+        return new FederationHosting(port, certificate, credentials, new FederationGatewayOptions { MaxParameters = server.FederationMaxParams }, run);
     }
 
     public int ClientCount => _credentials.ClientIds.Count;
 
-    public void AddServices(IServiceCollection services) => services.AddFederationGateway(_options, _credentials);
+    public void AddServices(IServiceCollection services)
+    {
+        services.AddFederationGateway(_options, _credentials);
+        if (Run is null) return;
+        services.AddSingleton(Run);
+        services.AddHostedService<FederatedRunHost>();
+    }
 
     /// <summary>All interfaces (pods are reached through their Service), TLS and HTTP/2 only.</summary>
     public void Listen(KestrelServerOptions kestrel) => kestrel.ListenAnyIP(_port, listen => listen.UseFederationTls(_certificate));
