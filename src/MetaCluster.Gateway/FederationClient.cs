@@ -43,7 +43,7 @@ public sealed class FederationClient : IDisposable
     private readonly FederationClientOptions _options;
     private readonly ServerCertificateCheck _certificates;
     private readonly GrpcChannel _channel;
-    private readonly Federation.FederationClient _client;
+    private readonly Protocol.Federation.FederationClient _client;
     private readonly Metadata _headers;
 
     private FederationClient(FederationClientOptions options, X509Certificate2? root)
@@ -62,7 +62,7 @@ public sealed class FederationClient : IDisposable
             // θ comes from the server the client chose to trust: as large as the run's model is.
             MaxReceiveMessageSize = null,
         });
-        _client = new Federation.FederationClient(_channel);
+        _client = new Protocol.Federation.FederationClient(_channel);
         _headers = new Metadata { { "authorization", $"Bearer {options.Token}" } };
     }
 

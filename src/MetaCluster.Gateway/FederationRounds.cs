@@ -60,7 +60,9 @@ public sealed class FederationRounds(FederationGatewayOptions options, Federatio
             if (_slot is { Closed: false }) throw new InvalidOperationException($"round {_slot.Round} attempt {_slot.Attempt} is still open.");
             if (_slot is not null && _slot.CompareTo(work.Round, work.Attempt) >= 0)
                 throw new InvalidOperationException($"round {work.Round} attempt {work.Attempt} does not come after round {_slot.Round} attempt {_slot.Attempt}.");
-            _slot = new RoundSlot(work, _time.GetUtcNow() + work.Deadline);
+            // No deadline (the config's 0, an infinite span) keeps the attempt open until every sampled client answered.
+            var deadline = work.Deadline == Timeout.InfiniteTimeSpan ? DateTimeOffset.MaxValue : _time.GetUtcNow() + work.Deadline;
+            _slot = new RoundSlot(work, deadline);
             if (_slot.Participants.Count == 0) _slot.AllAnswered.TrySetResult();
             return _slot;
         }
@@ -99,7 +101,7 @@ public sealed class FederationRounds(FederationGatewayOptions options, Federatio
                 reply.State = RunState.RoundOpen;
                 reply.Round = slot.Round;
                 reply.Attempt = slot.Attempt;
-                reply.DeadlineUnixMs = slot.Deadline.ToUnixTimeMilliseconds();
+                reply.DeadlineUnixMs = slot.Deadline == DateTimeOffset.MaxValue ? 0 : slot.Deadline.ToUnixTimeMilliseconds(); // 0: none
                 // Sampled and not answered yet: θ goes only to the clients that are to compute on it.
                 reply.Sampled = slot.Participants.Contains(clientId) && !slot.Updates.ContainsKey(clientId);
                 if (reply.Sampled)
