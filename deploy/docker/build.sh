@@ -41,10 +41,10 @@ test -x "$publish/metacluster-server" && test -x "$publish/metacluster" && test 
 echo "publish: $(du -sh "$publish" | cut -f1) in $(secs "$t") s"
 
 t=$(date +%s)
-pm build --network host "${PODMAN_ULIMITS[@]}" -q -f "$root/deploy/docker/Dockerfile.local" \
+pm build --network host --layers=false "${PODMAN_ULIMITS[@]}" -q -f "$root/deploy/docker/Dockerfile.local" \
   --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$TAG" "$publish" >/dev/null
 echo "image: $TAG built in $(secs "$t") s, $(pm image inspect --format '{{.Size}}' "$TAG" | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 t=$(date +%s)
-pm build --network host "${PODMAN_ULIMITS[@]}" -q -f "$root/deploy/docker/Dockerfile.redis-local" \
+pm build --network host --layers=false "${PODMAN_ULIMITS[@]}" -q -f "$root/deploy/docker/Dockerfile.redis-local" \
   --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$REDIS_TAG" "$root/deploy/docker" >/dev/null
 echo "image: $REDIS_TAG built in $(secs "$t") s, $(pm image inspect --format '{{.Size}}' "$REDIS_TAG" | awk '{ printf "%.0f MB", $1 / 1e6 }')"

@@ -19,7 +19,7 @@ What Kubernetes gives a pod and a single machine does not is mapped so (the tabl
   secretKeyRef                            the rendered Secret's value, in a 0600 env-file (never on a command line)
   $(VAR) in env values                    expanded from the variables before it, as the kubelet does
   emptyDir (sizeLimit)                    tmpfs, mode 0777 as the kubelet makes emptyDirs, size=sizeLimit
-  volumeClaimTemplates / PVC              a podman volume named <pod>-<claim>, chowned to the user (:U, as fsGroup)
+  volumeClaimTemplates                    a podman volume named <session>-<workload>-<replica>-<claim>, chowned to the user (:U, as fsGroup)
   hostPath                                a bind mount
   securityContext                         --user, --group-add (fsGroup, supplementalGroups), --read-only with no
                                           tmpfs of podman's own, --cap-drop/--cap-add, no-new-privileges;
@@ -250,7 +250,7 @@ class Translator:
         args += ["--env-file", env_file]
 
         args += self._security(w, c)
-        volumes = self._volumes(w, c, name, args)
+        volumes = self._volumes(w, c, f"{self.session}-{w.name}-{replica}", args)
         limits = (c.get("resources") or {}).get("limits") or {}
         for key in limits:
             if key not in ("memory", "cpu"):
@@ -303,7 +303,7 @@ class Translator:
             raise TranslationError(f"{w.name}: seccompProfile {seccomp} is not translated")
         return args
 
-    def _volumes(self, w: Workload, c: dict, pod_name: str, args: list[str]) -> list[str]:
+    def _volumes(self, w: Workload, c: dict, claim_prefix: str, args: list[str]) -> list[str]:
         sources = {v["name"]: v for v in w.spec.get("volumes", [])}
         claims = {t["metadata"]["name"]: t for t in w.claims}
         made = []
@@ -316,7 +316,7 @@ class Translator:
             elif v is not None and "hostPath" in v:
                 args += ["-v", f"{v['hostPath']['path']}:{path}:{'ro' if ro else 'rw'}"]
             elif v is None and m["name"] in claims:
-                volume = f"{pod_name}-{m['name']}"
+                volume = f"{claim_prefix}-{m['name']}"  # per replica, as a StatefulSet's claim outlives its pods
                 made.append(volume)
                 args += ["-v", f"{volume}:{path}:U" + ro]
             elif v is not None and "persistentVolumeClaim" in v:
