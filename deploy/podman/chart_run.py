@@ -243,9 +243,10 @@ def main() -> int:
     parser.add_argument("--state", required=True, help="folder for env-files and the summary")
     parser.add_argument("--namespace", default="metacluster")
     parser.add_argument("--session", default="mcpod")
-    parser.add_argument("--iterations", type=int, default=3000)
-    parser.add_argument("--kill-worker-at", type=int, default=300, help="round of the coordinator's counter")
-    parser.add_argument("--kill-coordinator-at", type=int, default=400, help="rounds after the worker's replacement is ready")
+    parser.add_argument("--iterations", type=int, default=4000)
+    parser.add_argument("--kill-worker-at", type=int, default=400, help="round of the coordinator's counter")
+    parser.add_argument("--kill-coordinator-at", type=int, default=1600,
+                        help="round of the coordinator's counter (once the worker's replacement is ready)")
     a = parser.parse_args()
     settings = ["--iterations", str(a.iterations), "--meta-batch", "25", "--seed", "11", "--checkpoint-every", "50",
                 "--no-eval", "--json"]
@@ -355,7 +356,10 @@ def main() -> int:
         podman("kill", victim.pod.name)
         kubelet.event(f"podman kill {victim.pod.name} at coordinator round {at:.0f}")
         replaced = kubelet.wait_ready(worker, 0, 180, replacing=victim.pod.name)
-        at = wait_rounds(rounds() + a.kill_coordinator_at, "the coordinator kill")
+        at = wait_rounds(a.kill_coordinator_at, "the coordinator kill")
+        if at > a.iterations - 500:
+            raise CheckFailed(f"the run was at round {at:.0f} of {a.iterations} when the coordinator could be killed: "
+                              "raise --iterations, the kill must leave it rounds to recover")
         victim = kubelet.get(coordinator, 0)
         podman("kill", victim.pod.name)
         kubelet.event(f"podman kill {victim.pod.name} at its round {at:.0f}")
