@@ -54,13 +54,12 @@ cleanup() {
   [ -n "$ids" ] && pm volume rm -f $ids >/dev/null 2>&1
   pm rmi -f "$tag" "$redis_tag" >/dev/null 2>&1
   if [ "$made_base" = 1 ] && [ "${KEEP_BASE_IMAGE:-0}" != 1 ]; then pm rmi -f "$BASE_IMAGE" >/dev/null 2>&1; fi
-  rm -rf "$state" "$work/rootfs"
+  rm -rf "$work"  # the publish (~600 MB), the render and its env-files (they hold the Redis password)
   echo "podman check: cleaned up (containers, volumes and images of session $session$([ "$made_base" = 1 ] && [ "${KEEP_BASE_IMAGE:-0}" != 1 ] && echo ", base image"))"
 }
+started=$(date +%s)
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-started=$(date +%s)
 t=$(date +%s)
 if pm image exists "$BASE_IMAGE"; then
   echo "podman check: base image $BASE_IMAGE reused"
