@@ -193,7 +193,7 @@ class Kubelet:
 
 def metric(port: int, name: str, labels: str = "") -> float | None:
     """The sum of a Prometheus series' samples (those whose labels contain `labels`) on a silo's /metrics."""
-    status, text = http_get(port, "/metrics", 5)
+    status, text = http_get(port, "/metrics", 10)
     if status != 200:
         return None
     values = [float(m.group(2)) for m in re.finditer(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)", text, re.M)
@@ -288,7 +288,7 @@ def main() -> int:
                 ref_result["error"] = e
             ref_result["seconds"] = time.monotonic() - started
 
-        ref_thread = threading.Thread(target=reference)
+        ref_thread = threading.Thread(target=reference, daemon=True)  # a failure elsewhere must not wait for it
         ref_thread.start()
 
         # --- cluster up: Redis, then the coordinator, then the workers, each probed until ready ---
@@ -307,7 +307,12 @@ def main() -> int:
         # --- /metrics as Prometheus scrapes it, on every silo ---
         silos = [kubelet.get(coordinator, 0)] + [kubelet.get(worker, r) for r in range(t.workloads[worker].replicas)]
         for s in silos:
-            status, text = http_get(s.pod.http_port(), "/metrics", 5)
+            # As Prometheus scrapes (the chart's ServiceMonitor: a 10 s timeout, every 15 s): three tries.
+            for _ in range(3):
+                status, text = http_get(s.pod.http_port(), "/metrics", 10)
+                if status == 200:
+                    break
+                time.sleep(5)
             series = [l for l in text.splitlines() if l and not l.startswith("#")]
             if status != 200 or not any(l.startswith("orleans_") for l in series):
                 raise CheckFailed(f"{s.pod.name} /metrics answered {status} with {len(series)} samples, no orleans_ series")
@@ -337,7 +342,7 @@ def main() -> int:
 
         ref_thread.join(900)  # the reference shared the machine with the cluster's start only, not with the run
         run_started = time.monotonic()
-        cli_thread = threading.Thread(target=follow)
+        cli_thread = threading.Thread(target=follow, daemon=True)
         cli_thread.start()
 
         def rounds() -> float:
@@ -400,7 +405,7 @@ def main() -> int:
         leaving.replace = False
         port, grace = leaving.pod.http_port(), leaving.pod.grace_seconds
         stop_at = time.monotonic()
-        stopper = threading.Thread(target=lambda: podman("stop", leaving.pod.name, timeout=grace + 30))
+        stopper = threading.Thread(target=lambda: podman("stop", leaving.pod.name, timeout=grace + 30), daemon=True)
         stopper.start()
         unready = None
         while stopper.is_alive():

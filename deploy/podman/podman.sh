@@ -19,6 +19,7 @@ make_debian_base() {
   debootstrap --variant=minbase "$suite" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -n 20 "$work/debootstrap.log" >&2; echo "error: debootstrap failed (log: $work/debootstrap.log)" >&2; return 1; }
   rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/*
-  tar -C "$work/rootfs" -c . | pm import - "$image" >/dev/null
+  tar -C "$work/rootfs" -c . | pm import - "$image" >"$work/import.log" 2>&1 \
+    || { cat "$work/import.log" >&2; echo "error: podman import failed" >&2; return 1; }
   rm -rf "$work/rootfs"
 }
