@@ -86,6 +86,8 @@ fi
 mkdir -p "$state" && chmod 700 "$state"
 export HELM_CACHE_HOME="$work/helm/cache" HELM_CONFIG_HOME="$work/helm/config" HELM_DATA_HOME="$work/helm/data"
 "$helm" template mc helm/metacluster --namespace metacluster >"$state/render.yaml" || { echo "podman check: FAILED: helm template"; exit 1; }
+/usr/bin/env python3 deploy/podman/test_chart2podman.py "$state/render.yaml" | tail -n 1 \
+  || { /usr/bin/env python3 deploy/podman/test_chart2podman.py "$state/render.yaml"; echo "podman check: FAILED: the translation"; exit 1; }
 app_version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' helm/metacluster/Chart.yaml)
 
 t=$(date +%s)
