@@ -18,7 +18,9 @@ What Kubernetes gives a pod and a single machine does not is mapped so (the tabl
                                           keeps its ports as they are.
   secretKeyRef                            the rendered Secret's value, in a 0600 env-file (never on a command line)
   $(VAR) in env values                    expanded from the variables before it, as the kubelet does
-  emptyDir (sizeLimit)                    tmpfs, mode 0777 as the kubelet makes emptyDirs, size=sizeLimit
+  emptyDir (sizeLimit)                    tmpfs, mode 0777 as the kubelet makes emptyDirs, size=sizeLimit (runc gives a
+                                          tmpfs over a directory of the image that directory's mode instead: the
+                                          image makes /checkpoints 1777 for that)
   volumeClaimTemplates                    a podman volume named <session>-<workload>-<replica>-<claim>, chowned to the user (:U, as fsGroup)
   hostPath                                a bind mount
   securityContext                         --user, --group-add (fsGroup, supplementalGroups), --read-only with no
