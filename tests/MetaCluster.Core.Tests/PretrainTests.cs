@@ -109,4 +109,19 @@ public class PretrainTests(ITestOutputHelper output)
         output.WriteLine($"pretrain ({head}) 5-way 1-shot: {before:F3} → {after:F3}");
         Assert.True(after > 0.5 && after > before + 0.2, $"{before:F3} → {after:F3}");
     }
+
+    [Fact]
+    public void ContributingAndEvaluatingLeaveNoTensorAlive()
+    {
+        // A worker computes class batches round after round: nothing of a batch's graph, nor of a fine-tuned head, may
+        // outlive the call.
+        var pretrain = new Pretrain(new Conv4(classes: 3, filters: 4, imageSize: 16), new AlgorithmOptions { InnerLearningRate = 0.1 }, classes: 3, cosine: true);
+        var theta = pretrain.Initialize(1);
+        pretrain.Contribute(theta, [0L], _ => TestEpisodes.Images(3, 2, 2, 16, 1)); // warm-up: lazily created globals
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Assert.Equal(3, pretrain.Contribute(theta, [0L, 1L, 2L], i => TestEpisodes.Images(3, 2, 2, 16, (ulong)i)).Count);
+        using (var episode = TestEpisodes.Images(3, 2, 2, 16, 5))
+            pretrain.Evaluate(theta, episode, steps: 3, BatchNormMode.NonTransductive);
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
 }
