@@ -1,4 +1,5 @@
 using MetaCluster.Contracts;
+using MetaCluster.Core.Training;
 using MetaCluster.Grains;
 
 namespace MetaCluster.Cluster.Tests;
@@ -26,6 +27,35 @@ public class ExactnessTests(TestCluster fixture)
             Assert.Equal(RunState.Completed, result.Status.State);
             Assert.Equal(workers, result.Status.LiveWorkers);
             Assert.Equal(3, result.Theta.Round);
+            Assert.True(expected.AsSpan().SequenceEqual(result.Theta.Values), $"{algorithm} with {workers} worker(s) differs from the single-process trainer.");
+        }
+    }
+
+    /// <summary>
+    /// The image-classification methods of issue 12 through the cluster: matching networks (with full context
+    /// embeddings: the LSTMs too), the weight-generating meta-network and the pre-train baseline, whose class batches
+    /// go to workers like episodes. Same θ bits for 1 and 3 workers as in process (Conv4, one torch thread everywhere).
+    /// </summary>
+    [Theory]
+    [InlineData("matchingnet", true)]
+    [InlineData("metanet", false)]
+    [InlineData("pretrain", false)]
+    public async Task ImageClassifiersGiveTheSingleProcessBitsOnOneAndThreeWorkers(string algorithm, bool fce)
+    {
+        using var folder = new TinyImageFolder();
+        var config = TrainingConfig.ForDataset("folder", algorithm) with
+        {
+            DataDir = folder.Dir, Ways = 2, Shots = 1, Queries = 1, MetaBatch = 3, Iterations = 2, Seed = 5, FullContextEmbeddings = fce,
+        };
+        config = RunFactory.ResolvePretrainClasses(config); // as the CLI does before a run starts
+        byte[] expected = Reference.Theta(config, 2);
+        var client = new ClusterTrainingClient(fixture.Client);
+        foreach (int workers in new[] { 1, 3 })
+        {
+            var result = await client.TrainAsync(Reference.NewRunId($"{algorithm}-{workers}"), config, new ClusterRunOptions(MaxWorkers: workers),
+                following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
+            Assert.Equal(RunState.Completed, result.Status.State);
+            Assert.Equal(2, result.Theta.Round);
             Assert.True(expected.AsSpan().SequenceEqual(result.Theta.Values), $"{algorithm} with {workers} worker(s) differs from the single-process trainer.");
         }
     }

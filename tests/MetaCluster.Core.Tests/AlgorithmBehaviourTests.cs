@@ -97,6 +97,8 @@ public class AlgorithmBehaviourTests
     [InlineData("metasgd")]
     [InlineData("anil")]
     [InlineData("protonet")]
+    [InlineData("matchingnet")]
+    [InlineData("metanet")]
     [InlineData("maml", "batched")]
     [InlineData("reptile", "batched")]
     [InlineData("anil", "batched")]

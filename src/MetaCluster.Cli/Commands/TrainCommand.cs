@@ -128,6 +128,8 @@ public sealed class TrainCommand
             if (every < 0) throw new ArgumentException($"--checkpoint-every must be 0 (only at the end) or more (got {every}).");
             config = config with { CheckpointEvery = every };
         }
+        // pretrain's classifier spans every training class: counted here, so a cluster's coordinator needs no data.
+        config = RunFactory.ResolvePretrainClasses(config);
         double? timeLimit = result.GetValue(_timeLimit);
         if (timeLimit is <= 0) throw new ArgumentException($"--time-limit must be a positive number of minutes (got {timeLimit}).");
         var deadline = timeLimit is { } minutes ? TimeSpan.FromMinutes(minutes) : TimeSpan.MaxValue;

@@ -19,7 +19,8 @@ public sealed class RunOptions
     {
         Dataset = Bind(Choice("--dataset", "the episode source (default sinusoid)", "sinusoid", "omniglot", "folder"),
             (c, v) => c with { Dataset = v! }, c => c.Dataset);
-        Algorithm = Bind(Choice("--algorithm", "the meta-learning algorithm (default maml)", "maml", "fomaml", "reptile", "metasgd", "anil", "protonet"),
+        Algorithm = Bind(Choice("--algorithm", "the meta-learning algorithm (default maml)", "maml", "fomaml", "reptile", "metasgd", "anil", "protonet",
+            "matchingnet", "metanet", "pretrain"),
             (c, v) => c with { Algorithm = v! }, c => c.Algorithm);
         Bind(Flag("--first-order", "drop second-order terms (implied by fomaml; optional for metasgd and anil)"),
             (c, _) => c with { FirstOrder = true }, c => c.FirstOrder);
@@ -49,6 +50,10 @@ public sealed class RunOptions
             (c, v) => c with { HeadInit = v! }, c => c.HeadInit);
         Batching = Bind(Choice("--batching", "run a worker's episodes task-batched or one by one (auto: whichever measured faster for the model: batched for MLPs, one by one for Conv4 on CPU)", "auto", "loop", "batched"),
             (c, v) => c with { Batching = v! }, c => c.Batching);
+        Bind(Flag("--fce", "matchingnet: full context embeddings (bidirectional LSTM over the support set, attention LSTM for each query)"),
+            (c, _) => c with { FullContextEmbeddings = true }, c => c.FullContextEmbeddings);
+        Bind(Choice("--pretrain-head", "pretrain's classifier: cosine (Baseline++, default) or linear (Baseline)", "cosine", "linear"),
+            (c, v) => c with { PretrainHead = v! }, c => c.PretrainHead);
         NoPreMetrics = Bind(Flag("--no-pre-metrics", "skip scoring θ on each query set before adaptation (saves one query forward pass per episode)"),
             (c, _) => c with { PreAdaptationMetrics = false }, c => c.PreAdaptationMetrics);
     }

@@ -104,7 +104,7 @@ public sealed class ClassEpisodeSource : IEpisodeSource
     /// Rotates counter-clockwise like numpy.rot90 / torch.rot90(x, k, dims: (H, W)): one quarter turn maps
     /// out[i, j] = in[j, n-1-i]. Odd turns are only allowed for square images (checked in the constructor).
     /// </summary>
-    private void CopyRotated(ReadOnlySpan<float> src, Span<float> dst, int quarterTurns)
+    internal void CopyRotated(ReadOnlySpan<float> src, Span<float> dst, int quarterTurns)
     {
         if (quarterTurns == 0)
         {

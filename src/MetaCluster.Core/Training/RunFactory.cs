@@ -10,6 +10,7 @@ public static class RunFactory
     public static RunBlueprint CreateBlueprint(TrainingConfig config)
     {
         config.Validate();
+        config = ResolvePretrainClasses(config);
         var spec = new EpisodeSpec(config.Ways, config.Shots, config.Queries);
         spec.Validate();
         IFunctionalModel model = config.Dataset switch
@@ -38,7 +39,10 @@ public static class RunFactory
         data.Train.Validate(spec);
         data.Test.Validate(spec);
         data.Validation?.Validate(spec);
-        return new TrainingRun(blueprint.Config, blueprint.Model, blueprint.Algorithm, spec, data.Train, data.Validation, data.Test) { DataDescription = data.Description };
+        var train = data.Train;
+        if (blueprint.Algorithm is Algorithms.Pretrain pretrain)
+            train = PretrainBatches(data.Train, pretrain.Classes, spec);
+        return new TrainingRun(blueprint.Config, blueprint.Model, blueprint.Algorithm, spec, train, data.Validation, data.Test) { DataDescription = data.Description };
     }
 
     /// <summary>The episode sources a config names; they depend only on <see cref="RunData.KeyOf"/> of the config.</summary>
@@ -79,6 +83,30 @@ public static class RunFactory
                 throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, omniglot or folder.");
         }
         return new RunData(train, validation, test, dataDescription ?? train.Name);
+    }
+
+    /// <summary>
+    /// A pretrain config with its classifier's class count: every training class, counted from the data when the
+    /// config says 0. The CLI resolves it before a run starts, so a cluster's coordinator never needs the data.
+    /// </summary>
+    public static TrainingConfig ResolvePretrainClasses(TrainingConfig config)
+    {
+        if (config.Algorithm != "pretrain" || config.PretrainClasses > 0) return config;
+        var train = LoadData(config).Train;
+        return config with { PretrainClasses = (train as ClassEpisodeSource)?.ClassCount ?? 0 };
+    }
+
+    /// <summary>The training classes as class batches, checked against the classifier the config was resolved for.</summary>
+    private static ClassBatchSource PretrainBatches(IEpisodeSource train, int classes, EpisodeSpec spec)
+    {
+        if (train is not ClassEpisodeSource source)
+            throw new ArgumentException($"pretrain trains on a dataset of image classes (omniglot or folder), not {train.Name}.");
+        if (source.ClassCount != classes)
+            throw new ArgumentException($"this pretrain run's classifier has {classes} classes but {source.Name} has {source.ClassCount}; " +
+                "the training data changed since the run was configured: use the data it was trained on, or start a new run.");
+        var batches = new ClassBatchSource(source);
+        batches.Validate(spec);
+        return batches;
     }
 
     private static HeadInit HeadInitOf(TrainingConfig config) => config.HeadInit == "zeros" ? HeadInit.Zeros : HeadInit.Normal;

@@ -41,6 +41,12 @@ public sealed record TrainingConfig
     public string Batching { get; init; } = "auto";
     /// <summary>Rounds between checkpoints; 0 = only at the end (see <see cref="CheckpointCadence"/>).</summary>
     public int CheckpointEvery { get; init; } = 1000;
+    /// <summary>Matching networks: full context embeddings (bidirectional LSTM over the support set, attention LSTM for queries).</summary>
+    public bool FullContextEmbeddings { get; init; }
+    /// <summary>Pre-train baseline's classifier: "cosine" (Baseline++, Chen et al. 2019) or "linear" (Baseline).</summary>
+    public string PretrainHead { get; init; } = "cosine";
+    /// <summary>Pre-train baseline: classes of the pre-training classifier (every training class); 0 = count them from the data.</summary>
+    public int PretrainClasses { get; init; }
 
     [JsonIgnore] public bool IsClassification => Dataset != "sinusoid";
 
@@ -61,12 +67,16 @@ public sealed record TrainingConfig
             if (dataset != "sinusoid")
                 config = config with { ReptileInner = "adam", InnerLr = 0.001, MetaBatch = 5, Queries = 5, EvalSteps = 50 };
         }
+        if (algorithm == "pretrain" && dataset != "sinusoid")
+            // Chen et al. 2019: ordinary mini-batches over all training classes; at test time 100 steps on a new head.
+            config = config with { MetaBatch = 4, Iterations = 20_000, InnerLr = 0.1, EvalSteps = 100 };
         return config;
     }
 
     public void Validate()
     {
-        string[] algorithms = ["maml", "fomaml", "reptile", "metasgd", "anil", "protonet"];
+        string[] algorithms = ["maml", "fomaml", "reptile", "metasgd", "anil", "protonet",
+            "matchingnet", "metanet", "pretrain"];
         if (!algorithms.Contains(Algorithm)) throw new ArgumentException($"unknown algorithm '{Algorithm}'; use {string.Join(", ", algorithms)}.");
         if (MetaBatch < 1) throw new ArgumentException($"the meta-batch must hold at least one episode (got {MetaBatch}).");
         if (Iterations < 0) throw new ArgumentException($"iterations must be 0 or more (got {Iterations}).");
@@ -78,6 +88,9 @@ public sealed record TrainingConfig
         if (Batching is not ("auto" or "loop" or "batched")) throw new ArgumentException($"batching is auto, loop or batched (got '{Batching}').");
         if (Split is not ("maml" or "lake")) throw new ArgumentException($"unknown split '{Split}'; use maml or lake.");
         if (Dataset == "sinusoid" && Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: leave --ways at 1 (got {Ways}).");
+        if (FullContextEmbeddings && Algorithm != "matchingnet") throw new ArgumentException($"full context embeddings (--fce) belong to matchingnet, not {Algorithm}.");
+        if (PretrainHead is not ("cosine" or "linear")) throw new ArgumentException($"the pretrain head is cosine (Baseline++) or linear (Baseline) (got '{PretrainHead}').");
+        if (PretrainClasses < 0) throw new ArgumentException($"pretrain classes must be 0 (every training class) or more (got {PretrainClasses}).");
         if (Dataset != "sinusoid" && Ways < 2) throw new ArgumentException($"classification needs at least 2 ways (got {Ways}).");
     }
 

@@ -46,6 +46,9 @@ public sealed record TrainingRun(
             "metasgd" => new MetaSgd(model, options),
             "anil" => new Anil(model, options),
             "protonet" => new ProtoNet(model, options),
+            "matchingnet" => new MatchingNet(model, options, config.FullContextEmbeddings),
+            "metanet" => new MetaNet(model, options),
+            "pretrain" => new Pretrain(model, options, config.PretrainClasses, cosine: config.PretrainHead == "cosine"),
             _ => throw new ArgumentException($"unknown algorithm '{config.Algorithm}'."),
         };
     }
