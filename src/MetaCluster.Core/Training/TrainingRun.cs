@@ -46,6 +46,8 @@ public sealed record TrainingRun(
             "metasgd" => new MetaSgd(model, options),
             "anil" => new Anil(model, options),
             "protonet" => new ProtoNet(model, options),
+            "mann" => new Mann((MannNetwork)model, options),
+            "lstm-meta" => new LstmMetaLearner(model, options),
             _ => throw new ArgumentException($"unknown algorithm '{config.Algorithm}'."),
         };
     }
