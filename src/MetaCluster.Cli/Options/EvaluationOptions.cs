@@ -50,5 +50,5 @@ public static class EvaluationOptions
     }
 
     /// <summary>The inner learning rate adaptation uses, or null where the config's rate is not what adapts θ.</summary>
-    public static double? AdaptationRate(TrainingConfig config) => config.Algorithm is "metasgd" or "protonet" ? null : config.InnerLr;
+    public static double? AdaptationRate(TrainingConfig config) => config.Algorithm is "metasgd" or "protonet" or "mann" or "lstm-meta" ? null : config.InnerLr;
 }

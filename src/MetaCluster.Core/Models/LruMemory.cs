@@ -30,7 +30,7 @@ public static class LruMemory
     /// </summary>
     public static Tensor Write(Tensor memory, Tensor writeWeights, Tensor keys, Tensor previousLeastUsed)
     {
-        var keep = 1 - previousLeastUsed.max(0).values;
+        var keep = 1 - previousLeastUsed.max(0L).values;
         return memory * keep.unsqueeze(1) + writeWeights.t().matmul(keys);
     }
 
@@ -38,14 +38,14 @@ public static class LruMemory
     public static (Tensor Weights, Tensor Reads) Read(Tensor memory, Tensor keys)
     {
         var dot = keys.matmul(memory.t());
-        var norms = keys.norm(1, keepdim: true) * memory.norm(1).unsqueeze(0);
+        var norms = keys.norm(1, keepdim: true) * memory.norm(1, keepdim: false).unsqueeze(0);
         var weights = (dot / (norms + CosineEpsilon)).softmax(1);
         return (weights, weights.matmul(memory));
     }
 
     /// <summary>w^u_t = γ·w^u_{t−1} + Σ_heads (w^r_t + w^w_t).</summary>
     public static Tensor Usage(Tensor previousUsage, Tensor readWeights, Tensor writeWeights, double decay) =>
-        decay * previousUsage + readWeights.sum(0) + writeWeights.sum(0);
+        decay * previousUsage + readWeights.sum(0L) + writeWeights.sum(0L);
 
     /// <summary>
     /// w^lu: 1 on every slot whose usage is at most the n-th smallest (n = the number of read heads), else 0 — the
