@@ -12,7 +12,7 @@ namespace MetaCluster.Core.Algorithms;
 /// step). The network must bind labels to examples in its <see cref="LruMemory"/> to predict the label of a later
 /// presentation of the same class. No inner loop: the memory is the adaptation. The contribution is the gradient of
 /// the mean cross-entropy over every step of the sequence; the training metrics are that sequence's loss and accuracy
-/// ("before" is null). Evaluation reads the logits at the query examples' steps, and <see cref="ByInstance"/> scores
+/// ("before" is null). Evaluation presents each query example after the support set (<see cref="Predict"/>), and <see cref="ByInstance"/> scores
 /// each step by how many times its class had been presented (the paper's table: 1st, 2nd, 3rd, 5th, 10th instance).
 /// </summary>
 public sealed class Mann : MetaAlgorithm
@@ -50,17 +50,30 @@ public sealed class Mann : MetaAlgorithm
     /// <summary>Nothing to adapt by gradient: the network writes the support set into its memory as it reads it.</summary>
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) => theta;
 
-    /// <summary>The logits at the query examples' steps of the episode's sequence, in query order, [queries, ways].</summary>
+    /// <summary>
+    /// Query logits [queries, ways]: each query example is presented alone right after the support set's sequence (in
+    /// its drawn order, labels shifted in), so a prediction uses the support labels and never another query's label —
+    /// the few-shot accuracy other methods report, and what <c>adapt</c> needs when query labels are unknown.
+    /// </summary>
     public override Tensor Predict(IReadOnlyList<Tensor> adapted, Episode episode, BatchNormMode mode)
     {
-        var (input, _, order) = Sequence(episode);
-        var logits = Model.Forward(input, adapted);
-        long supportCount = episode.SupportX.shape[0];
-        // step[e] = where example e (support first, then query) was presented.
-        var step = new long[order.Length];
-        for (int s = 0; s < order.Length; s++) step[order[s]] = s;
-        using var queryIndex = tensor(step[(int)supportCount..]);
-        return logits.index_select(0, queryIndex);
+        long supportCount = episode.SupportX.shape[0], queryCount = episode.QueryX.shape[0];
+        var order = PresentationOrder(episode.Index, (int)supportCount);
+        using var orderTensor = tensor(order.Select(i => (long)i).ToArray());
+        var supportX = episode.SupportX.reshape(supportCount, -1).index_select(0, orderTensor);
+        var supportY = episode.SupportY.index_select(0, orderTensor);
+        var labelsIn = cat([zeros(1, episode.Ways, dtype: supportX.dtype), F.one_hot(supportY, episode.Ways).to_type(supportX.dtype)], 0);
+        var queryX = episode.QueryX.reshape(queryCount, -1);
+        CheckShape(supportX.shape[1], episode.Ways);
+        var prefix = cat([supportX, labelsIn.narrow(0, 0, supportCount)], 1);
+        var lastLabel = labelsIn.narrow(0, supportCount, 1);
+        var logits = new Tensor[queryCount];
+        for (long q = 0; q < queryCount; q++)
+        {
+            var sequence = cat([prefix, cat([queryX.narrow(0, q, 1), lastLabel], 1)], 0);
+            logits[q] = Model.Forward(sequence, adapted).narrow(0, supportCount, 1);
+        }
+        return cat(logits, 0);
     }
 
     /// <summary>
@@ -89,8 +102,7 @@ public sealed class Mann : MetaAlgorithm
     {
         long n = episode.SupportX.shape[0] + episode.QueryX.shape[0];
         var x = cat([episode.SupportX.reshape(episode.SupportX.shape[0], -1), episode.QueryX.reshape(episode.QueryX.shape[0], -1)], 0);
-        if (x.shape[1] != Network.InputSize || episode.Ways != Network.Ways)
-            throw new ArgumentException($"{Network.Name} was built for {Network.Ways}-way episodes of {Network.InputSize} features; this episode is {episode.Ways}-way with {x.shape[1]}.");
+        CheckShape(x.shape[1], episode.Ways);
         var labels = cat([episode.SupportY, episode.QueryY], 0);
         var order = PresentationOrder(episode.Index, (int)n);
         using var orderTensor = tensor(order.Select(i => (long)i).ToArray());
@@ -99,6 +111,12 @@ public sealed class Mann : MetaAlgorithm
         var previous = F.one_hot(shownY, episode.Ways).to_type(x.dtype).narrow(0, 0, n - 1);
         var shifted = cat([zeros(1, episode.Ways, dtype: x.dtype), previous], 0);
         return (cat([shownX, shifted], 1), shownY, order);
+    }
+
+    private void CheckShape(long features, int ways)
+    {
+        if (features != Network.InputSize || ways != Network.Ways)
+            throw new ArgumentException($"{Network.Name} was built for {Network.Ways}-way episodes of {Network.InputSize} features; this episode is {ways}-way with {features}.");
     }
 
     /// <summary>A permutation of the episode's examples drawn from its index alone (Fisher–Yates).</summary>
