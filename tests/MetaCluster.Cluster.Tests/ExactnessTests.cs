@@ -59,4 +59,37 @@ public class ExactnessTests(TestCluster fixture)
             Assert.True(expected.AsSpan().SequenceEqual(result.Theta.Values), $"{algorithm} with {workers} worker(s) differs from the single-process trainer.");
         }
     }
+
+    /// <summary>
+    /// Issue 12's sequence methods through the cluster: mann (a folder of generated images), lstm-meta (sinusoid, MLP
+    /// learner) and MAML on --model lstm (sine-sequence) give the single-process trainer's θ bits with 1 and 3 workers.
+    /// </summary>
+    [Theory]
+    [InlineData("mann")]
+    [InlineData("lstm-meta")]
+    [InlineData("maml-lstm")]
+    public async Task SequenceMethodsGiveTheSingleProcessThetaBitsForOneAndThreeWorkers(string method)
+    {
+        using var folder = method == "mann" ? new TinyImageFolder(classes: 3, imagesPerClass: 4, seed: 3) : null;
+        var config = method switch
+        {
+            "mann" => TrainingConfig.ForDataset("folder", "mann") with
+            {
+                DataDir = folder!.Dir, Ways = 2, Shots = 1, Queries = 2, Hidden = [8],
+                Iterations = 3, MetaBatch = 6, Seed = 7,
+            },
+            "lstm-meta" => Reference.Sinusoid("lstm-meta", metaBatch: 6) with { InnerSteps = 2, Hidden = [8, 8] },
+            _ => TrainingConfig.ForDataset("sine-sequence", "maml") with { Hidden = [6], Shots = 3, Queries = 3, Iterations = 3, MetaBatch = 6, Seed = 7 },
+        };
+        byte[] expected = Reference.Theta(config, 3);
+        var client = new ClusterTrainingClient(fixture.Client);
+        foreach (int workers in new[] { 1, 3 })
+        {
+            var result = await client.TrainAsync(Reference.NewRunId($"{method}-{workers}"), config, new ClusterRunOptions(MaxWorkers: workers),
+                following: new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
+            Assert.Equal(RunState.Completed, result.Status.State);
+            Assert.Equal(3, result.Theta.Round);
+            Assert.True(expected.AsSpan().SequenceEqual(result.Theta.Values), $"{method} with {workers} worker(s) differs from the single-process trainer.");
+        }
+    }
 }

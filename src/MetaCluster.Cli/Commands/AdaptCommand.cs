@@ -86,8 +86,8 @@ public sealed class AdaptCommand
         }
 
         TorchStartup.Initialize(result.GetValue(_threads) ?? config.Threads);
-        // Omniglot and folder runs train the 28×28 grayscale Conv4 (RunFactory); the layout check below catches any other.
-        var algorithm = TrainingRun.CreateAlgorithm(config, new Conv4(config.Ways));
+        // Omniglot and folder runs train 28×28 grayscale models (RunFactory: Conv4, or the MANN); the layout check below catches any other.
+        var algorithm = RunFactory.CreateBlueprint(config).Algorithm;
         if (!checkpoint.Theta.Layout.SameAs(algorithm.Layout))
             throw new CheckpointException($"{path} holds parameters {checkpoint.Theta.Layout.Describe()}, but {algorithm.Name} on {algorithm.Model.Name} needs {algorithm.Layout.Describe()}.");
 

@@ -51,5 +51,5 @@ public static class EvaluationOptions
 
     /// <summary>The inner learning rate adaptation uses, or null where the config's rate is not what adapts θ.</summary>
     public static double? AdaptationRate(TrainingConfig config) => config.Algorithm is "metasgd" or "protonet"
-        or "matchingnet" or "metanet" ? null : config.InnerLr;
+        or "matchingnet" or "metanet" or "mann" or "lstm-meta" ? null : config.InnerLr;
 }

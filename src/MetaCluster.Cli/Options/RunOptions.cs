@@ -17,10 +17,11 @@ public sealed class RunOptions
 
     public RunOptions()
     {
-        Dataset = Bind(Choice("--dataset", "the episode source (default sinusoid)", "sinusoid", "omniglot", "folder"),
+        Dataset = Bind(Choice("--dataset", "the episode source (default sinusoid)", "sinusoid", "omniglot", "folder",
+            "sine-sequence"),
             (c, v) => c with { Dataset = v! }, c => c.Dataset);
         Algorithm = Bind(Choice("--algorithm", "the meta-learning algorithm (default maml)", "maml", "fomaml", "reptile", "metasgd", "anil", "protonet",
-            "matchingnet", "metanet", "pretrain"),
+            "matchingnet", "metanet", "pretrain", "mann", "lstm-meta"),
             (c, v) => c with { Algorithm = v! }, c => c.Algorithm);
         Bind(Flag("--first-order", "drop second-order terms (implied by fomaml; optional for metasgd and anil)"),
             (c, _) => c with { FirstOrder = true }, c => c.FirstOrder);
@@ -54,6 +55,8 @@ public sealed class RunOptions
             (c, _) => c with { FullContextEmbeddings = true }, c => c.FullContextEmbeddings);
         Bind(Choice("--pretrain-head", "pretrain's classifier: cosine (Baseline++, default) or linear (Baseline)", "cosine", "linear"),
             (c, v) => c with { PretrainHead = v! }, c => c.PretrainHead);
+        Bind(Choice("--model", "the model: auto (the dataset's: MLP, Conv4; lstm for sine-sequence) or lstm (a functional LSTM over sequences)", "auto", "lstm"),
+            (c, v) => c with { Model = v! }, c => c.Model);
         NoPreMetrics = Bind(Flag("--no-pre-metrics", "skip scoring θ on each query set before adaptation (saves one query forward pass per episode)"),
             (c, _) => c with { PreAdaptationMetrics = false }, c => c.PreAdaptationMetrics);
     }

@@ -39,9 +39,17 @@ public static class EvaluationView
             if (diverged)
                 cells.Add(report.Diverged == 0 ? "0" : $"[yellow]{report.Diverged} of {report.Episodes}[/]");
             table.AddRow(cells.ToArray());
+            // Sequence learners (mann): accuracy by presentation of the class within the episode's sequence.
+            foreach (var (instance, accuracy) in report.ByInstance ?? new Dictionary<int, double>())
+            {
+                string[] row = ["accuracy, " + Ordinal(instance) + " instance", result.Steps.ToString(), result.BatchNormLabel, $"{accuracy:P1}"];
+                table.AddRow(diverged ? [.. row, ""] : row);
+            }
         }
         return table;
     }
+
+    private static string Ordinal(int n) => n + (n switch { 1 => "st", 2 => "nd", 3 => "rd", _ => "th" });
 
     private static string Cell(EvaluationReport report, MeanCi? value, Func<double, double, string> format) =>
         value is { } v ? format(v.Mean, v.Ci95) : $"[red]all {report.Episodes} diverged[/]";
@@ -58,6 +66,8 @@ public static class EvaluationView
                 entry["batch_norm"] = result.BatchNormLabel;
                 entry["accuracy"] = JsonReport.MeanCi(result.Report.Accuracy);
                 entry["loss"] = JsonReport.MeanCi(result.Report.Loss);
+                if (result.Report.ByInstance is { } byInstance)
+                    entry["accuracy_by_instance"] = new JsonObject(byInstance.Select(p => KeyValuePair.Create(p.Key.ToString(), (JsonNode?)p.Value)));
             }
             else
             {

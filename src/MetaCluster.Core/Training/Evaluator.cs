@@ -36,6 +36,12 @@ public readonly record struct EpisodeScore(double Loss, double? Accuracy)
 public sealed record EvaluationReport(int Episodes, int Steps, BatchNormMode BatchNorm, MeanCi? Loss, MeanCi? Accuracy, int Diverged, bool HasAccuracy)
 {
     public int Finite => Episodes - Diverged;
+
+    /// <summary>
+    /// For sequence learners (mann): accuracy over every step that was the n-th presentation of its class, for the
+    /// instances of Santoro et al.'s table (1st, 2nd, 3rd, 5th, 10th) that the episodes reached; null otherwise.
+    /// </summary>
+    public IReadOnlyDictionary<int, double>? ByInstance { get; init; }
     public bool AllDiverged => Diverged == Episodes;
 }
 
@@ -47,13 +53,31 @@ public static class Evaluator
     {
         if (count < 1) throw new ArgumentException($"evaluation needs at least one episode (got {count}).");
         var scores = new List<EpisodeScore>(count);
+        var presentations = algorithm is Mann ? new List<(int Instance, bool Correct)>() : null;
         for (long i = 0; i < count; i++)
         {
             using var episode = episodes.Sample(i);
             var (loss, accuracy) = algorithm.Evaluate(theta, episode, steps, mode);
             scores.Add(new EpisodeScore(loss, accuracy));
+            presentations?.AddRange(((Mann)algorithm).ByInstance(theta, episode));
         }
-        return Summarize(scores, steps, mode);
+        var report = Summarize(scores, steps, mode);
+        return presentations is null ? report : report with { ByInstance = ByInstance(presentations) };
+    }
+
+    /// <summary>The instances Santoro et al. report.</summary>
+    public static readonly int[] ReportedInstances = [1, 2, 3, 5, 10];
+
+    /// <summary>Accuracy per reported instance over all the presentations given (instances never reached are left out).</summary>
+    public static IReadOnlyDictionary<int, double> ByInstance(IReadOnlyList<(int Instance, bool Correct)> presentations)
+    {
+        var result = new SortedDictionary<int, double>();
+        foreach (int instance in ReportedInstances)
+        {
+            var at = presentations.Where(p => p.Instance == instance).ToArray();
+            if (at.Length > 0) result[instance] = at.Count(p => p.Correct) / (double)at.Length;
+        }
+        return result;
     }
 
     /// <summary>

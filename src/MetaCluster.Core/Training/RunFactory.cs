@@ -13,12 +13,13 @@ public static class RunFactory
         config = ResolvePretrainClasses(config);
         var spec = new EpisodeSpec(config.Ways, config.Shots, config.Queries);
         spec.Validate();
-        IFunctionalModel model = config.Dataset switch
+        IFunctionalModel model = config.Algorithm == "mann" ? MannFor(config) : config.Dataset switch
         {
             "sinusoid" => new Mlp([1, .. config.Hidden, 1]),
+            "sine-sequence" => new LstmSequenceModel(1, config.Hidden[0], 1),
             "omniglot" => new Conv4(config.Ways, headInit: HeadInitOf(config)),
             "folder" => new Conv4(config.Ways, imageSize: new ImageFolderOptions().Height, headInit: HeadInitOf(config)),
-            _ => throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, omniglot or folder."),
+            _ => throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, sine-sequence, omniglot or folder."),
         };
         var blueprint = new RunBlueprint(config, model, TrainingRun.CreateAlgorithm(config, model), spec);
         blueprint.Algorithm.Validate(blueprint.TaskKind);
@@ -55,6 +56,9 @@ public static class RunFactory
         {
             case "sinusoid":
                 train = test = new SinusoidSource();
+                break;
+            case "sine-sequence":
+                train = test = new SineSequenceSource();
                 break;
             case "omniglot":
             {
@@ -108,6 +112,14 @@ public static class RunFactory
         batches.Validate(spec);
         return batches;
     }
+
+    /// <summary>The MANN for a config's images (flattened 28×28 for omniglot and folder) with a controller of --hidden's first width.</summary>
+    private static MannNetwork MannFor(TrainingConfig config) => config.Dataset switch
+    {
+        "omniglot" => new MannNetwork(28 * 28, config.Ways, config.Hidden[0]),
+        "folder" => new MannNetwork(new ImageFolderOptions().Height * new ImageFolderOptions().Width, config.Ways, config.Hidden[0]),
+        _ => throw new ArgumentException($"mann classifies images presented in a sequence: use --dataset omniglot or folder (got {config.Dataset})."),
+    };
 
     private static HeadInit HeadInitOf(TrainingConfig config) => config.HeadInit == "zeros" ? HeadInit.Zeros : HeadInit.Normal;
 

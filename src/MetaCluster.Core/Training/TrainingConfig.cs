@@ -47,8 +47,10 @@ public sealed record TrainingConfig
     public string PretrainHead { get; init; } = "cosine";
     /// <summary>Pre-train baseline: classes of the pre-training classifier (every training class); 0 = count them from the data.</summary>
     public int PretrainClasses { get; init; }
+    /// <summary>"auto" (the dataset's model: MLP, Conv4, or the LSTM for sine-sequence) or "lstm" (<see cref="Models.LstmSequenceModel"/>).</summary>
+    public string Model { get; init; } = "auto";
 
-    [JsonIgnore] public bool IsClassification => Dataset != "sinusoid";
+    [JsonIgnore] public bool IsClassification => Dataset is not ("sinusoid" or "sine-sequence");
 
     /// <summary>The published defaults for a dataset and algorithm (Finn et al. 2017; Nichol et al. 2018; Snell et al. 2017).</summary>
     public static TrainingConfig ForDataset(string dataset, string algorithm)
@@ -58,9 +60,16 @@ public sealed record TrainingConfig
         config = dataset switch
         {
             "sinusoid" => config with { Ways = 1, Shots = 10, Queries = 10, MetaBatch = 25, InnerLr = 0.01, Iterations = 70_000, EvalSteps = 10 },
+            "sine-sequence" => config with { Ways = 1, Shots = 10, Queries = 10, MetaBatch = 25, InnerLr = 0.01, Iterations = 70_000, EvalSteps = 10, Hidden = [40], Model = "lstm" },
             "omniglot" or "folder" => config with { Ways = 5, Shots = 1, Queries = 15, MetaBatch = 32, InnerLr = 0.4, Iterations = 60_000, EvalSteps = 3, Rotate = dataset == "omniglot" },
-            _ => throw new ArgumentException($"unknown dataset '{dataset}'; use sinusoid, omniglot or folder."),
+            _ => throw new ArgumentException($"unknown dataset '{dataset}'; use sinusoid, sine-sequence, omniglot or folder."),
         };
+        // Santoro et al. 2016: a 200-unit LSTM controller, episodes of 10 presentations per class, Adam at 1e-4 there.
+        if (algorithm == "mann")
+            config = config with { Shots = 1, Queries = 9, MetaBatch = 16, InnerSteps = 0, EvalSteps = 0, Hidden = [200] };
+        // Ravi & Larochelle 2017: 5 learner updates by the meta-learner (first order), evaluated with the same count.
+        if (algorithm == "lstm-meta")
+            config = config with { InnerSteps = 5, EvalSteps = 5, FirstOrder = true };
         if (reptile)
         {
             config = config with { InnerSteps = 5, OuterOptimizer = "sgd", OuterLr = 1.0, OuterLrFinal = 0.0 };
@@ -76,7 +85,8 @@ public sealed record TrainingConfig
     public void Validate()
     {
         string[] algorithms = ["maml", "fomaml", "reptile", "metasgd", "anil", "protonet",
-            "matchingnet", "metanet", "pretrain"];
+            "matchingnet", "metanet", "pretrain",
+            "mann", "lstm-meta"];
         if (!algorithms.Contains(Algorithm)) throw new ArgumentException($"unknown algorithm '{Algorithm}'; use {string.Join(", ", algorithms)}.");
         if (MetaBatch < 1) throw new ArgumentException($"the meta-batch must hold at least one episode (got {MetaBatch}).");
         if (Iterations < 0) throw new ArgumentException($"iterations must be 0 or more (got {Iterations}).");
@@ -87,11 +97,15 @@ public sealed record TrainingConfig
         if (HeadInit is not ("normal" or "zeros")) throw new ArgumentException($"the head initialisation is normal or zeros (got '{HeadInit}').");
         if (Batching is not ("auto" or "loop" or "batched")) throw new ArgumentException($"batching is auto, loop or batched (got '{Batching}').");
         if (Split is not ("maml" or "lake")) throw new ArgumentException($"unknown split '{Split}'; use maml or lake.");
+        if (Model is not ("auto" or "lstm")) throw new ArgumentException($"unknown model '{Model}'; use auto (the dataset's model) or lstm.");
+        if (Model == "lstm" && Dataset != "sine-sequence") throw new ArgumentException($"--model lstm reads sequences: use it with --dataset sine-sequence (got {Dataset}).");
+        if (Dataset == "sine-sequence" && Hidden.Length != 1) throw new ArgumentException($"the LSTM of sine-sequence has one layer: give --hidden one width (got {string.Join(" ", Hidden)}).");
+        if (Dataset == "sine-sequence" && Ways != 1) throw new ArgumentException($"sine-sequence forecasting has no classes: leave --ways at 1 (got {Ways}).");
         if (Dataset == "sinusoid" && Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: leave --ways at 1 (got {Ways}).");
         if (FullContextEmbeddings && Algorithm != "matchingnet") throw new ArgumentException($"full context embeddings (--fce) belong to matchingnet, not {Algorithm}.");
         if (PretrainHead is not ("cosine" or "linear")) throw new ArgumentException($"the pretrain head is cosine (Baseline++) or linear (Baseline) (got '{PretrainHead}').");
         if (PretrainClasses < 0) throw new ArgumentException($"pretrain classes must be 0 (every training class) or more (got {PretrainClasses}).");
-        if (Dataset != "sinusoid" && Ways < 2) throw new ArgumentException($"classification needs at least 2 ways (got {Ways}).");
+        if (IsClassification && Ways < 2) throw new ArgumentException($"classification needs at least 2 ways (got {Ways}).");
     }
 
     /// <summary>Outer learning rate for a round: constant, or linear from OuterLr to OuterLrFinal over the run.</summary>

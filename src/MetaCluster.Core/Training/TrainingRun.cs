@@ -49,6 +49,8 @@ public sealed record TrainingRun(
             "matchingnet" => new MatchingNet(model, options, config.FullContextEmbeddings),
             "metanet" => new MetaNet(model, options),
             "pretrain" => new Pretrain(model, options, config.PretrainClasses, cosine: config.PretrainHead == "cosine"),
+            "mann" => new Mann((MannNetwork)model, options),
+            "lstm-meta" => new LstmMetaLearner(model, options),
             _ => throw new ArgumentException($"unknown algorithm '{config.Algorithm}'."),
         };
     }

@@ -1,0 +1,98 @@
+using MetaCluster.Core.Episodes;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MetaCluster.Core.Models;
+
+/// <summary>
+/// A memory-augmented neural network (Santoro et al. 2016): an LSTM controller reads one sequence step at a time —
+/// the example's features beside the previous step's label, one-hot (prepared by the <c>mann</c> algorithm) and the
+/// last step's read vectors — and addresses an external <see cref="LruMemory"/> with R read heads; the class logits
+/// come from the controller's state and what it read. The batch dimension of <see cref="Embed"/>'s input is the
+/// sequence: [steps, inputSize + ways] → features [steps, H + R·W], so the memory lives for one episode only.
+/// </summary>
+public sealed class MannNetwork : IFunctionalModel
+{
+    public MannNetwork(int inputSize, int ways, int hiddenSize = 200, int memorySlots = 128, int memoryWidth = 40, int readHeads = 4, double usageDecay = 0.95)
+    {
+        if (inputSize < 1 || ways < 2 || hiddenSize < 1 || memoryWidth < 1 || readHeads < 1 || memorySlots < readHeads)
+            throw new ArgumentException($"a MANN needs positive sizes, at least 2 ways and at least as many memory slots as read heads (got input {inputSize}, ways {ways}, hidden {hiddenSize}, slots {memorySlots}, width {memoryWidth}, heads {readHeads}).");
+        if (!(usageDecay is >= 0 and <= 1)) throw new ArgumentException($"the usage decay γ is in [0, 1] (got {usageDecay}).");
+        (InputSize, Ways, HiddenSize, MemorySlots, MemoryWidth, ReadHeads, UsageDecay) = (inputSize, ways, hiddenSize, memorySlots, memoryWidth, readHeads, usageDecay);
+        int controllerInput = inputSize + ways + readHeads * memoryWidth;
+        Layout = new ParameterLayout(LstmCell.Parameters("controller", controllerInput, hiddenSize).Concat(
+        [
+            ("key.weight", [readHeads * memoryWidth, hiddenSize]),
+            ("key.bias", [readHeads * memoryWidth]),
+            ("gate.weight", [readHeads, hiddenSize]),
+            ("gate.bias", [readHeads]),
+            ("out.weight", [ways, hiddenSize + readHeads * memoryWidth]),
+            ("out.bias", [ways]),
+        ]));
+        HeadStart = Layout.Count - 2;
+    }
+
+    public int InputSize { get; }
+    public int Ways { get; }
+    public int HiddenSize { get; }
+    public int MemorySlots { get; }
+    public int MemoryWidth { get; }
+    public int ReadHeads { get; }
+    public double UsageDecay { get; }
+
+    public string Name => $"mann-{HiddenSize}h-{MemorySlots}x{MemoryWidth}m-{ReadHeads}r";
+    public ParameterLayout Layout { get; }
+    public int HeadStart { get; }
+
+    /// <summary>Each step depends on every earlier step of the sequence (memory), never on later ones.</summary>
+    public bool UsesBatchStatistics => false;
+
+    /// <summary>Controller state and read vectors per step, [steps, H + R·W], for a sequence [steps, inputSize + ways].</summary>
+    public Tensor Embed(Tensor x, IReadOnlyList<Tensor> body)
+    {
+        if (x.dim() != 2 || x.shape[1] != InputSize + Ways)
+            throw new ArgumentException($"{Name} reads a sequence shaped [steps, {InputSize + Ways}] (features and the previous label, one-hot); got [{string.Join(", ", x.shape)}].");
+        var dtype = x.dtype;
+        var h = zeros(1, HiddenSize, dtype: dtype);
+        var c = zeros(1, HiddenSize, dtype: dtype);
+        var memory = full(MemorySlots, MemoryWidth, LruMemory.InitialValue, dtype: dtype);
+        var usage = zeros(MemorySlots, dtype: dtype);
+        var readWeights = zeros(ReadHeads, MemorySlots, dtype: dtype);
+        var leastUsed = LruMemory.LeastUsed(usage, ReadHeads);
+        var reads = zeros(1, ReadHeads * MemoryWidth, dtype: dtype);
+        var features = new Tensor[x.shape[0]];
+        for (long t = 0; t < x.shape[0]; t++)
+        {
+            var input = cat([x.narrow(0, t, 1), reads], 1);
+            (h, c) = LstmCell.Step(input, h, c, body[0], body[1], body[2]);
+            var keys = F.linear(h, body[3], body[4]).tanh().reshape(ReadHeads, MemoryWidth);
+            var gate = F.linear(h, body[5], body[6]).reshape(ReadHeads, 1);
+            var writeWeights = LruMemory.WriteWeights(gate, readWeights, leastUsed);
+            memory = LruMemory.Write(memory, writeWeights, keys, leastUsed);
+            Tensor read;
+            (readWeights, read) = LruMemory.Read(memory, keys);
+            usage = LruMemory.Usage(usage, readWeights, writeWeights, UsageDecay);
+            leastUsed = LruMemory.LeastUsed(usage, ReadHeads);
+            reads = read.reshape(1, ReadHeads * MemoryWidth);
+            features[t] = cat([h, reads], 1);
+        }
+        return cat(features, 0);
+    }
+
+    public Tensor Head(Tensor features, IReadOnlyList<Tensor> head) => F.linear(features, head[0], head[1]);
+
+    public ParameterSet Initialize(ulong seed)
+    {
+        var rng = new DeterministicRandom(seed);
+        var parameters = new ParameterSet(Layout, new float[Layout.TotalCount]);
+        LstmCell.Initialize(parameters, 0, HiddenSize, rng);
+        // Key, gate and output layers as torch.nn.Linear: U(±1/√fan_in).
+        for (int k = 3; k < Layout.Count; k++)
+        {
+            var info = Layout[k];
+            int fanIn = (int)Layout[k % 2 == 1 ? k : k - 1].Shape[1];
+            Initializers.Uniform(parameters.Values.AsSpan(info.Offset, info.Count), 1.0 / Math.Sqrt(fanIn), rng);
+        }
+        return parameters;
+    }
+}
