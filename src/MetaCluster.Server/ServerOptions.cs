@@ -43,6 +43,7 @@ public sealed class ServerOptions
         ["--redis-connect-timeout"] = $"{Section}:RedisConnectTimeout",
         ["--membership-watchdog"] = $"{Section}:MembershipWatchdog",
         ["--worker-wait"] = $"{Section}:WorkerWait",
+        ["--simulate-episode-ms"] = $"{Section}:SimulateEpisodeMs",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -82,6 +83,12 @@ public sealed class ServerOptions
     /// fails; coordinators only.
     /// </summary>
     public double WorkerWait { get; init; } = 120;
+
+    /// <summary>
+    /// Workers stand in for GPUs: each episode takes this many milliseconds of wall time (sleeping, not computing) and
+    /// returns deterministic values of the model's size; null = the run's real algorithm. For scaling benchmarks.
+    /// </summary>
+    public double? SimulateEpisodeMs { get; init; }
 
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
@@ -124,6 +131,8 @@ public sealed class ServerOptions
             throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
         if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
         if (WorkerWait < 0) throw new ArgumentException($"--worker-wait must be 0 or more seconds (got {WorkerWait}).");
+        if (SimulateEpisodeMs is < 0 or double.NaN or double.PositiveInfinity)
+            throw new ArgumentException($"--simulate-episode-ms must be 0 or more milliseconds per episode (got {SimulateEpisodeMs}).");
         if (RedisConnectTimeout <= 0) throw new ArgumentException($"--redis-connect-timeout must be a positive number of seconds (got {RedisConnectTimeout}).");
         if (MembershipWatchdog < 0) throw new ArgumentException($"--membership-watchdog must be 0 (off) or a positive number of seconds (got {MembershipWatchdog}).");
         _ = AdvertisedAddress;
@@ -145,6 +154,7 @@ public sealed class ServerOptions
         silo.GatewayPort = GatewayPort;
         silo.RecoveryReminderPeriod = TimeSpan.FromSeconds(RecoveryReminderPeriod);
         silo.WorkerWaitTimeout = TimeSpan.FromSeconds(WorkerWait);
+        silo.SimulateEpisode = SimulateEpisodeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
         (silo.DataDirectory, silo.CheckpointDirectory) = (DataDirectory, CheckpointDirectory);
     }
 }

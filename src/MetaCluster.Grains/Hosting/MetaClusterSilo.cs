@@ -76,6 +76,7 @@ public static class MetaClusterSilo
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<MetaClusterMetrics>();
         builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
+        if (options.SimulateEpisode is { } perEpisode) builder.Services.TryAddSingleton<IContributionSource>(new SimulatedContributions(perEpisode));
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.TryAddSingleton<WorkerDatasets>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();

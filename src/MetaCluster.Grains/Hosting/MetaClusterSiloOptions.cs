@@ -12,6 +12,13 @@ public sealed class MetaClusterSiloOptions
     /// <summary>The device the slots compute on; advertised in the silo metadata ("cpu" for now).</summary>
     public string Device { get; set; } = "cpu";
 
+    /// <summary>
+    /// Stand in for a GPU: each episode takes this long in wall time without using a core, and contributions are
+    /// deterministic values of the model's size (<see cref="Worker.SimulatedContributions"/>) — for measuring how one
+    /// coordinator feeds many fast workers. Null: the run's real algorithm.
+    /// </summary>
+    public TimeSpan? SimulateEpisode { get; set; }
+
     /// <summary>This silo may host run coordinators. When no silo offers it, coordinators go anywhere.</summary>
     public bool Coordinator { get; set; } = true;
 
@@ -105,6 +112,7 @@ public sealed class MetaClusterSiloOptions
             throw new ArgumentException($"membership probing needs a positive timeout and at least one missed probe (got {ProbeTimeout}, {NumMissedProbesLimit}).");
         if (RecoveryReminderPeriod <= TimeSpan.Zero) throw new ArgumentException($"the recovery reminder period must be positive (got {RecoveryReminderPeriod}).");
         if (LocalhostClustering && Redis is not null) throw new ArgumentException("a silo uses either localhost clustering or Redis, not both.");
+        if (SimulateEpisode < TimeSpan.Zero) throw new ArgumentException($"the simulated episode time must be 0 or more (got {SimulateEpisode.Value.TotalMilliseconds} ms).");
         if (WorkerWaitTimeout < TimeSpan.Zero) throw new ArgumentException($"the worker wait must be 0 or more (got {WorkerWaitTimeout}).");
         if (WorkerDeadlineBase <= TimeSpan.Zero || WorkerDeadlinePerEpisode < TimeSpan.Zero)
             throw new ArgumentException("worker deadlines must be positive.");
