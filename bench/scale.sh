@@ -44,7 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Small, quiet processes: many share two cores here (a GPU node would run one per GPU).
+# Patient failure detection (--probe-timeout …): on two shared cores a silo may not answer a probe for seconds while
+# others start, and the product's 1 s × 2 probes would declare it dead. Small, quiet processes: many share two cores here (a GPU node would run one per GPU).
 export DOTNET_gcServer=0 DOTNET_gcConcurrent=0 DOTNET_TieredPGO=0 DOTNET_GCgen0size=0x400000 MALLOC_ARENA_MAX=2 OMP_NUM_THREADS=1
 
 redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes --logfile "$LOGS/redis.log" >/dev/null
@@ -55,9 +56,20 @@ server() {
   local name=$1 role=$2 index=$3; shift 3
   local port=$((PORT_BASE + 10 + 3 * index))
   dotnet "$SERVER" --role "$role" --name "$name" --redis "localhost:$REDIS_PORT" --cluster-id "$CLUSTER_ID" --advertised-ip 127.0.0.1 \
-    --silo-port "$port" --gateway-port $((port + 1)) --http-port $((port + 2)) --threads 1 --membership-watchdog 0 "$@" \
+    --silo-port "$port" --gateway-port $((port + 1)) --http-port $((port + 2)) --threads 1 --membership-watchdog 0 \
+    --probe-timeout 10 --missed-probes 3 --death-votes 2 "$@" \
     > "$LOGS/$name.log" 2>&1 &
   PIDS+=($!)
+}
+cpu_ticks() { # PID…: user + system CPU ticks, summed
+  local total=0 pid stat
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    set -- $stat
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
 }
 ready() { # INDEX: wait for /readyz
   local port=$((PORT_BASE + 10 + 3 * $1 + 2))
@@ -87,8 +99,21 @@ for w in $WORKERS; do
   rss=$(ps -o rss= -p "$(IFS=,; echo "${PIDS[*]}")" | awk '{s+=$1} END {printf "%.0f", s/1024}')
   echo "# $w workers up ($(uptime | sed 's/.*load average/load average/'); processes' RSS ${rss} MB)" >&2
   point() { # HIDDEN META_BATCH LABEL
-    dotnet "$CLI" bench --scale --cluster "redis://localhost:$REDIS_PORT" --cluster-id "$CLUSTER_ID" --episode-ms "$EPISODE_MS" \
-      --hidden "$1" --meta-batch "$2" --iterations "$ROUNDS" --scale-warmup "$WARMUP" --scale-label "$3" | grep '^{' | tee -a "$OUT.jsonl"
+    local coordinator_before workers_before line
+    coordinator_before=$(cpu_ticks "${PIDS[0]}"); workers_before=$(cpu_ticks "${PIDS[@]:1}")
+    # A loaded machine may keep the client from connecting within its 20 s: try three times.
+    for attempt in 1 2 3; do
+      line=$(dotnet "$CLI" bench --scale --cluster "redis://localhost:$REDIS_PORT" --cluster-id "$CLUSTER_ID" --episode-ms "$EPISODE_MS" \
+        --hidden "$1" --meta-batch "$2" --iterations "$ROUNDS" --scale-warmup "$WARMUP" --scale-label "$3" | grep '^{') && break
+      echo "# point W=$w hidden=$1 batch=$2 failed (attempt $attempt)" >&2
+    done
+    [[ -n $line ]] || return 0
+    # CPU the processes used per round (all rounds, the run's start included): on a shared machine, where wall time
+    # is other people's too, this is the steadier figure of what a round costs.
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); r=int(sys.argv[2]); hz=float(sys.argv[5])
+d["cpu_seconds_per_round_coordinator"]=round(int(sys.argv[3])/hz/r,4); d["cpu_seconds_per_round_workers"]=round(int(sys.argv[4])/hz/r,4)
+print(json.dumps(d,separators=(",",":")))' "$line" "$ROUNDS" $(( $(cpu_ticks "${PIDS[0]}") - coordinator_before )) \
+      $(( $(cpu_ticks "${PIDS[@]:1}") - workers_before )) "$(getconf CLK_TCK)" | tee -a "$OUT.jsonl"
   }
   first=1
   for hidden in $MODELS; do

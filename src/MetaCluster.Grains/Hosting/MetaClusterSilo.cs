@@ -68,6 +68,8 @@ public static class MetaClusterSilo
             membership.NumVotesForDeathDeclaration = options.DeathVotes;
         });
 
+        builder.Configure<DeploymentLoadPublisherOptions>(load => load.DeploymentLoadPublisherRefreshTime = options.LoadStatisticsPeriod);
+
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         // Orleans refuses reminder periods below ReminderOptions.MinimumReminderPeriod (1 minute): a shorter recovery
         // period (tests, impatient operators) lowers it.
