@@ -6,6 +6,7 @@ using MetaCluster.Cli.Output;
 using MetaCluster.Core.Models;
 using MetaCluster.Core.Training;
 using MetaCluster.Grains;
+using MetaCluster.Grains.Coordinator;
 
 namespace MetaCluster.Cli.Commands;
 
@@ -33,8 +34,11 @@ public static class ScaleBench
         var timed = rounds.Where(r => r.Round >= warmup).Select(r => r.Seconds).Order().ToArray();
         int workers = result.Status.LiveWorkers;
         int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
-        // One call per worker a round (each share fits a reply): θ down as float32, one exact partial sum (8 bytes a value) up.
-        long calls = Math.Min(workers, config.MetaBatch);
+        // Each call: θ down as float32, one exact partial sum (8 bytes a value) up. A worker's share goes in calls of at
+        // most EpisodesPerCall episodes (Orleans' default 100 MiB body), so a big model on few workers takes several.
+        int perCall = MessageSizeGuard.EpisodesPerCall(parameters, 100 * 1024 * 1024);
+        long calls = Enumerable.Range(0, Math.Max(1, workers))
+            .Sum(w => (long)Math.Ceiling((config.MetaBatch / Math.Max(1, workers) + (w < config.MetaBatch % Math.Max(1, workers) ? 1 : 0)) / (double)perCall));
         long bytesPerRound = calls * (4L * parameters + 8L * parameters + 8);
         double median = timed.Length == 0 ? double.NaN : timed.Length % 2 == 1 ? timed[timed.Length / 2] : (timed[timed.Length / 2 - 1] + timed[timed.Length / 2]) / 2;
         // Workers compute whole episodes: the ideal round is the busiest worker's share.
@@ -52,6 +56,7 @@ public static class ScaleBench
             ["round_seconds_min"] = JsonReport.Number(JsonReport.Round(timed.DefaultIfEmpty(double.NaN).Min(), 4)),
             ["ideal_seconds"] = Math.Round(ideal, 4),
             ["efficiency"] = JsonReport.Number(JsonReport.Round(ideal / median, 3)),
+            ["calls_per_round"] = calls,
             ["bytes_per_round"] = bytesPerRound,
             ["wall_seconds"] = Math.Round(wall, 2),
             ["theta_sha256"] = result.Theta.Sha256,
