@@ -49,6 +49,11 @@ public sealed class ServerOptions
         ["--clients-file"] = $"{Section}:ClientsFile",
         ["--federation-max-params"] = $"{Section}:FederationMaxParams",
         ["--federated-run"] = $"{Section}:FederatedRun",
+        ["--simulate-episode-ms"] = $"{Section}:SimulateEpisodeMs",
+        ["--probe-timeout"] = $"{Section}:ProbeTimeout",
+        ["--missed-probes"] = $"{Section}:MissedProbes",
+        ["--death-votes"] = $"{Section}:DeathVotes",
+        ["--load-statistics-period"] = $"{Section}:LoadStatisticsPeriod",
     };
 
     public ServerRole Role { get; init; } = ServerRole.All;
@@ -103,6 +108,23 @@ public sealed class ServerOptions
     /// </summary>
     public string? FederatedRun { get; init; }
 
+    /// <summary>
+    /// Workers stand in for GPUs: each episode takes this many milliseconds of wall time (sleeping, not computing) and
+    /// returns deterministic values of the model's size; null = the run's real algorithm. For scaling benchmarks.
+    /// </summary>
+    public double? SimulateEpisodeMs { get; init; }
+
+    /// <summary>
+    /// Failure detection (seconds a probe may take, probes missed, votes that declare a silo dead): the defaults find a
+    /// killed silo in about a second; many silos crowded on few cores (a scaling benchmark) need more patience, or a
+    /// silo slow to answer while it starts is declared dead.
+    /// </summary>
+    public double ProbeTimeout { get; init; } = 1;
+    public int MissedProbes { get; init; } = 2;
+    public int DeathVotes { get; init; } = 1;
+    /// <summary>Seconds between a silo's load statistics broadcasts to every other silo (Orleans' default: 1).</summary>
+    public double LoadStatisticsPeriod { get; init; } = 10;
+
     /// <summary>Reads and checks the settings; a bad one is an <see cref="ArgumentException"/> naming it and what to do.</summary>
     public static ServerOptions Read(IConfiguration configuration)
     {
@@ -144,6 +166,12 @@ public sealed class ServerOptions
             throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
         if (RecoveryReminderPeriod <= 0) throw new ArgumentException($"--recovery-reminder-period must be a positive number of seconds (got {RecoveryReminderPeriod}).");
         if (WorkerWait < 0) throw new ArgumentException($"--worker-wait must be 0 or more seconds (got {WorkerWait}).");
+        if (SimulateEpisodeMs is < 0 or double.NaN or double.PositiveInfinity)
+            throw new ArgumentException($"--simulate-episode-ms must be 0 or more milliseconds per episode (got {SimulateEpisodeMs}).");
+        if (ProbeTimeout <= 0) throw new ArgumentException($"--probe-timeout must be a positive number of seconds (got {ProbeTimeout}).");
+        if (LoadStatisticsPeriod <= 0) throw new ArgumentException($"--load-statistics-period must be a positive number of seconds (got {LoadStatisticsPeriod}).");
+        if (MissedProbes < 1 || DeathVotes < 1)
+            throw new ArgumentException($"--missed-probes and --death-votes must be at least 1 (got {MissedProbes}, {DeathVotes}).");
         if (RedisConnectTimeout <= 0) throw new ArgumentException($"--redis-connect-timeout must be a positive number of seconds (got {RedisConnectTimeout}).");
         if (MembershipWatchdog < 0) throw new ArgumentException($"--membership-watchdog must be 0 (off) or a positive number of seconds (got {MembershipWatchdog}).");
         _ = AdvertisedAddress;
@@ -186,6 +214,9 @@ public sealed class ServerOptions
         silo.GatewayPort = GatewayPort;
         silo.RecoveryReminderPeriod = TimeSpan.FromSeconds(RecoveryReminderPeriod);
         silo.WorkerWaitTimeout = TimeSpan.FromSeconds(WorkerWait);
+        (silo.ProbeTimeout, silo.NumMissedProbesLimit, silo.DeathVotes) = (TimeSpan.FromSeconds(ProbeTimeout), MissedProbes, DeathVotes);
+        silo.LoadStatisticsPeriod = TimeSpan.FromSeconds(LoadStatisticsPeriod);
+        silo.SimulateEpisode = SimulateEpisodeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
         (silo.DataDirectory, silo.CheckpointDirectory) = (DataDirectory, CheckpointDirectory);
     }
 }

@@ -15,15 +15,25 @@ public sealed class TestContributions : IContributionSource
 {
     public static TestContributions Instance { get; } = new();
     private readonly ConcurrentDictionary<ulong, string> _failSummedPass = new();
+    private readonly ConcurrentDictionary<ulong, IContributionSource> _simulated = new();
+
+    /// <summary>Runs with this seed get their contributions from <paramref name="source"/> (a simulated GPU worker).</summary>
+    public void Simulate(ulong seed, IContributionSource source) => _simulated[seed] = source;
 
     public void FailSummedPass(ulong seed, string message) => _failSummedPass[seed] = message;
 
     public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample) =>
-        run.Algorithm.Contribute(theta, episodes, sample);
+        _simulated.TryGetValue(run.Config.Seed, out var simulated) ? simulated.Contribute(run, theta, episodes, sample)
+        : run.Algorithm.Contribute(theta, episodes, sample);
 
     public void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink)
     {
         if (_failSummedPass.TryGetValue(run.Config.Seed, out var message)) throw new InvalidOperationException(message);
+        if (_simulated.TryGetValue(run.Config.Seed, out var simulated))
+        {
+            simulated.Contribute(run, theta, episodes, sample, sink);
+            return;
+        }
         run.Algorithm.Contribute(theta, episodes, sample, sink);
     }
 }

@@ -42,6 +42,7 @@ public sealed class BenchCommand
     private readonly Option<int> _contributions = new("--contributions") { Description = "with --aggregation: contributions to add", HelpName = "N", DefaultValueFactory = _ => 4000 };
     private readonly Option<int> _workers = new("--workers") { Description = "with --aggregation: workers sharing a round (for the bytes figure)", HelpName = "W", DefaultValueFactory = _ => 4 };
     private readonly SweepOptions _sweep = new();
+    private readonly ScaleOptions _scale = new();
 
     public Command Build()
     {
@@ -55,6 +56,7 @@ public sealed class BenchCommand
         command.Add(_contributions);
         command.Add(_workers);
         _sweep.AddTo(command);
+        _scale.AddTo(command);
         command.SetAction((result, _) => Execute(result));
         return command;
     }
@@ -63,6 +65,14 @@ public sealed class BenchCommand
     {
         var config = _run.ToConfig(result);
         if (_sweep.Requested(result)) return await Sweep(result, config);
+        if (_scale.GivenAlone(result).ToArray() is { Length: > 0 } scaleOnly)
+            throw new ArgumentException($"{string.Join(", ", scaleOnly)} only {(scaleOnly.Length == 1 ? "applies" : "apply")} with --scale or --scale-plot.");
+        if (result.GetValue(_scale.Plot) is { } plotFrom)
+        {
+            Terminal.WriteStatus($"wrote {ScaleBench.Plot(plotFrom, result.GetValue(_scale.Png))}");
+            return 0;
+        }
+        if (result.GetValue(_scale.Scale)) return await Scale(result, config);
         if (_sweep.GivenSweepOnly(result).ToArray() is { Length: > 0 } sweepOnly)
             throw new ArgumentException($"{string.Join(", ", sweepOnly)} only {(sweepOnly.Length == 1 ? "applies" : "apply")} with --sweep.");
         if (result.GetValue(_coordinator))
@@ -133,6 +143,19 @@ public sealed class BenchCommand
         json["engine"] = "metacluster";
         json["torch"] = TorchStartup.Version;
         JsonReport.Write(json);
+        return 0;
+    }
+
+    /// <summary>One point of the scaling sweep on the cluster --cluster names (bench/scale.sh starts it).</summary>
+    private async Task<int> Scale(ParseResult result, TrainingConfig config)
+    {
+        var address = _scale.Cluster.Address(result)
+            ?? throw new ArgumentException("--scale needs --cluster redis://HOST:PORT: a cluster whose workers run with --simulate-episode-ms (see bench/scale.sh).");
+        if (!RunOptions.WasGiven(result, _run.Iterations)) config = config with { Iterations = 20 };
+        TorchStartup.Initialize(config.Threads);
+        await using var cluster = await _scale.Cluster.ConnectAsync(result, address);
+        JsonReport.Write(await ScaleBench.RunPointAsync(cluster, config, result.GetValue(_scale.EpisodeMs) ?? 0, result.GetValue(_scale.Label) ?? "strong",
+            result.GetValue(_scale.Warmup)));
         return 0;
     }
 

@@ -68,6 +68,8 @@ public static class MetaClusterSilo
             membership.NumVotesForDeathDeclaration = options.DeathVotes;
         });
 
+        builder.Configure<DeploymentLoadPublisherOptions>(load => load.DeploymentLoadPublisherRefreshTime = options.LoadStatisticsPeriod);
+
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         // Orleans refuses reminder periods below ReminderOptions.MinimumReminderPeriod (1 minute): a shorter recovery
         // period (tests, impatient operators) lowers it.
@@ -76,6 +78,7 @@ public static class MetaClusterSilo
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<MetaClusterMetrics>();
         builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
+        if (options.SimulateEpisode is { } perEpisode) builder.Services.TryAddSingleton<IContributionSource>(new SimulatedContributions(perEpisode));
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.TryAddSingleton<WorkerDatasets>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();

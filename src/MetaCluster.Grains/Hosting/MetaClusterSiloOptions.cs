@@ -12,6 +12,13 @@ public sealed class MetaClusterSiloOptions
     /// <summary>The device the slots compute on; advertised in the silo metadata ("cpu" for now).</summary>
     public string Device { get; set; } = "cpu";
 
+    /// <summary>
+    /// Stand in for a GPU: each episode takes this long in wall time without using a core, and contributions are
+    /// deterministic values of the model's size (<see cref="Worker.SimulatedContributions"/>) — for measuring how one
+    /// coordinator feeds many fast workers. Null: the run's real algorithm.
+    /// </summary>
+    public TimeSpan? SimulateEpisode { get; set; }
+
     /// <summary>This silo may host run coordinators. When no silo offers it, coordinators go anywhere.</summary>
     public bool Coordinator { get; set; } = true;
 
@@ -27,6 +34,13 @@ public sealed class MetaClusterSiloOptions
     /// </summary>
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
     public int NumMissedProbesLimit { get; set; } = 2;
+
+    /// <summary>
+    /// How often a silo sends its load statistics (for placement) to every other silo: Orleans' 1 s default makes that
+    /// N² messages a second in an N-silo cluster — with 65 silos sharing two cores, measured as a large part of their
+    /// idle CPU. Only the coordinator's default placement reads them, and it does not need them fresher than this.
+    /// </summary>
+    public TimeSpan LoadStatisticsPeriod { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How often a silo writes "I am alive" to the membership table (Orleans' default: 5 minutes). A silo that missed
@@ -103,8 +117,10 @@ public sealed class MetaClusterSiloOptions
         if (string.IsNullOrWhiteSpace(Device)) throw new ArgumentException("the worker device must be named (e.g. cpu).");
         if (ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit < 1)
             throw new ArgumentException($"membership probing needs a positive timeout and at least one missed probe (got {ProbeTimeout}, {NumMissedProbesLimit}).");
+        if (LoadStatisticsPeriod <= TimeSpan.Zero) throw new ArgumentException($"the load statistics period must be positive (got {LoadStatisticsPeriod}).");
         if (RecoveryReminderPeriod <= TimeSpan.Zero) throw new ArgumentException($"the recovery reminder period must be positive (got {RecoveryReminderPeriod}).");
         if (LocalhostClustering && Redis is not null) throw new ArgumentException("a silo uses either localhost clustering or Redis, not both.");
+        if (SimulateEpisode < TimeSpan.Zero) throw new ArgumentException($"the simulated episode time must be 0 or more (got {SimulateEpisode.Value.TotalMilliseconds} ms).");
         if (WorkerWaitTimeout < TimeSpan.Zero) throw new ArgumentException($"the worker wait must be 0 or more (got {WorkerWaitTimeout}).");
         if (WorkerDeadlineBase <= TimeSpan.Zero || WorkerDeadlinePerEpisode < TimeSpan.Zero)
             throw new ArgumentException("worker deadlines must be positive.");

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using MetaCluster.Cli.Cluster;
+using MetaCluster.Cli.Output;
+using MetaCluster.Core.Models;
+using MetaCluster.Core.Training;
+using MetaCluster.Grains;
+using MetaCluster.Grains.Coordinator;
+
+namespace MetaCluster.Cli.Commands;
+
+/// <summary>
+/// <c>metacluster bench --scale</c>: one point of a scaling sweep. Trains on a running cluster whose workers stand in
+/// for GPUs (<c>metacluster-server --simulate-episode-ms D</c>: D ms of sleep per episode, real-sized contributions) and
+/// compares the median round time with the ideal meta-batch × D / workers; efficiency = ideal / measured. The model is
+/// a sinusoid MLP sized by --hidden (334,334: 112,893 parameters, a 5-way Conv4's size; 1048,1048: 1.1M), since only θ's
+/// size matters to the coordinator and the wire. <c>--scale-plot</c> draws efficiency against workers from the lines.
+/// </summary>
+public static class ScaleBench
+{
+    public static async Task<JsonObject> RunPointAsync(ClusterHost cluster, TrainingConfig config, double episodeMs, string label, int warmup)
+    {
+        if (episodeMs <= 0) throw new ArgumentException($"--scale needs --episode-ms, the workers' --simulate-episode-ms (got {episodeMs}).");
+        if (warmup < 0 || warmup >= config.Iterations)
+            throw new ArgumentException($"--scale-warmup must be 0 or more and below --iterations ({config.Iterations}; got {warmup}).");
+        config = config with { CheckpointEvery = 0, PreAdaptationMetrics = false };
+        var client = new ClusterTrainingClient(cluster.Grains);
+        string runId = $"scale-{Guid.NewGuid():N}";
+        var watch = Stopwatch.StartNew();
+        var result = await client.TrainAsync(runId, config, new ClusterRunOptions(), new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(250) });
+        double wall = watch.Elapsed.TotalSeconds;
+        var rounds = await client.GetRoundsAsync(runId, 0);
+        var timed = rounds.Where(r => r.Round >= warmup).Select(r => r.Seconds).Order().ToArray();
+        int workers = result.Status.LiveWorkers;
+        int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
+        // Each call: θ down as float32, one exact partial sum (8 bytes a value) up. A worker's share goes in calls of at
+        // most EpisodesPerCall episodes (Orleans' default 100 MiB body), so a big model on few workers takes several.
+        int perCall = MessageSizeGuard.EpisodesPerCall(parameters, 100 * 1024 * 1024);
+        long calls = Enumerable.Range(0, Math.Max(1, workers))
+            .Sum(w => (long)Math.Ceiling((config.MetaBatch / Math.Max(1, workers) + (w < config.MetaBatch % Math.Max(1, workers) ? 1 : 0)) / (double)perCall));
+        long bytesPerRound = calls * (4L * parameters + 8L * parameters + 8);
+        double median = timed.Length == 0 ? double.NaN : timed.Length % 2 == 1 ? timed[timed.Length / 2] : (timed[timed.Length / 2 - 1] + timed[timed.Length / 2]) / 2;
+        // Workers compute whole episodes: the ideal round is the busiest worker's share.
+        double ideal = Math.Ceiling((double)config.MetaBatch / Math.Max(1, workers)) * episodeMs / 1000;
+        return new JsonObject
+        {
+            ["bench"] = "scale",
+            ["scaling"] = label,
+            ["workers"] = workers,
+            ["meta_batch"] = config.MetaBatch,
+            ["parameters"] = parameters,
+            ["episode_ms"] = episodeMs,
+            ["rounds_timed"] = timed.Length,
+            ["round_seconds_median"] = JsonReport.Number(JsonReport.Round(median, 4)),
+            ["round_seconds_min"] = JsonReport.Number(JsonReport.Round(timed.DefaultIfEmpty(double.NaN).Min(), 4)),
+            ["ideal_seconds"] = Math.Round(ideal, 4),
+            ["efficiency"] = JsonReport.Number(JsonReport.Round(ideal / median, 3)),
+            ["calls_per_round"] = calls,
+            ["bytes_per_round"] = bytesPerRound,
+            ["wall_seconds"] = Math.Round(wall, 2),
+            ["theta_sha256"] = result.Theta.Sha256,
+            ["load_avg_1m"] = LoadAverage(),
+            ["engine"] = "metacluster",
+        };
+    }
+
+    /// <summary>Efficiency against workers, one line per (parameters, scaling) of the JSON lines in <paramref name="jsonl"/>.</summary>
+    public static string Plot(string jsonl, string? png)
+    {
+        if (!File.Exists(jsonl)) throw new ArgumentException($"--scale-plot: no file '{jsonl}' (write it with bench/scale.sh or bench --scale).");
+        var points = File.ReadLines(jsonl).Where(l => l.TrimStart().StartsWith('{')).Select(l => JsonNode.Parse(l)!.AsObject())
+            .Where(o => (string?)o["bench"] == "scale" && o["efficiency"]?.GetValueKind() == System.Text.Json.JsonValueKind.Number).ToArray();
+        if (points.Length == 0) throw new ArgumentException($"--scale-plot: '{jsonl}' holds no bench --scale lines with an efficiency.");
+        var series = points
+            .GroupBy(p => ((int)p["parameters"]!, (string)p["scaling"]!))
+            .OrderBy(g => g.Key.Item1).ThenBy(g => g.Key.Item2, StringComparer.Ordinal)
+            .Select(g =>
+            {
+                // The last line of a worker count counts (a re-run replaces an earlier one).
+                var byWorkers = g.GroupBy(p => (int)p["workers"]!).Select(w => w.Last()).OrderBy(p => (int)p["workers"]!).ToArray();
+                string size = g.Key.Item1 >= 1_000_000 ? $"{g.Key.Item1 / 1e6:0.0#}M" : $"{g.Key.Item1 / 1e3:0}k";
+                return new PlotSeries($"{size} parameters, {g.Key.Item2}", byWorkers.Select(p => (double)(int)p["workers"]!).ToArray(),
+                    byWorkers.Select(p => 100 * (double)p["efficiency"]!).ToArray());
+            }).ToList();
+        var xs = series.SelectMany(s => s.X).Distinct().Order().ToArray();
+        series.Add(new PlotSeries("ideal", xs, xs.Select(_ => 100.0).ToArray(), Reference: true));
+        png ??= Path.ChangeExtension(jsonl, ".png");
+        if (Path.GetDirectoryName(Path.GetFullPath(png)) is { } dir) Directory.CreateDirectory(dir);
+        var first = points[0];
+        SweepPlots.UseFonts();
+        SweepPlots.Lines(png, $"One coordinator, simulated GPU workers ({first["episode_ms"]} ms an episode)", "worker processes", "efficiency (%)",
+            series, SweepBench.DefaultWidth, SweepBench.DefaultHeight, logX: true);
+        return png;
+    }
+
+    private static JsonNode? LoadAverage()
+    {
+        try
+        {
+            string first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return JsonValue.Create(double.Parse(first, CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+}
