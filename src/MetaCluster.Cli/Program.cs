@@ -13,6 +13,7 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     RunControlCommand.Cancel(),
     new ClientCommand().Build(),
     FederatedCommand.Build(),
+    new PlotCommand().Build(),
 };
 
 var parsed = root.Parse(args);

@@ -72,20 +72,21 @@ public sealed class SweepOptions
         if (pointTasks < 1) throw new ArgumentException($"--point-tasks must be at least 1 (got {pointTasks}).");
         int rounds = curveRounds ?? (config.IsClassification ? SweepBench.DefaultClassificationCurveRounds : SweepBench.DefaultCurveRounds);
         if (rounds < 1) throw new ArgumentException($"--iterations (the learning curve's rounds) must be at least 1 (got {rounds}).");
-        var (width, height) = ParseSize(result.GetValue(_plotSize));
+        var (width, height) = ParseSize(result.GetValue(_plotSize), "--plot-size");
         return new SweepSettings(names, Path.GetFullPath(result.GetValue(Out) ?? DefaultOut),
             result.GetValue(_metaBatches) ?? SweepBench.DefaultMetaBatches, result.GetValue(_innerSteps) ?? SweepBench.DefaultInnerSteps,
             result.GetValue(_workers) ?? SweepBench.DefaultWorkers, pointTasks, rounds, width, height);
     }
 
-    private static (int Width, int Height) ParseSize(string? text)
+    /// <summary>WIDTHxHEIGHT in pixels (each 100 to 8000), or the sweep charts' default size.</summary>
+    public static (int Width, int Height) ParseSize(string? text, string option)
     {
         if (text is null) return (SweepBench.DefaultWidth, SweepBench.DefaultHeight);
         var parts = text.ToLowerInvariant().Split('x', StringSplitOptions.TrimEntries);
         if (parts.Length == 2 && int.TryParse(parts[0], CultureInfo.InvariantCulture, out int w) && int.TryParse(parts[1], CultureInfo.InvariantCulture, out int h)
             && w is >= 100 and <= 8000 && h is >= 100 and <= 8000)
             return (w, h);
-        throw new ArgumentException($"--plot-size takes WIDTHxHEIGHT in pixels, each 100 to 8000, e.g. 800x500 (got '{text}').");
+        throw new ArgumentException($"{option} takes WIDTHxHEIGHT in pixels, each 100 to 8000, e.g. 800x500 (got '{text}').");
     }
 
     private static Option<int[]?> IntList(string name, string helpName, string description, int[] defaults) => new(name)

@@ -1,0 +1,53 @@
+using MetaCluster.Cli.Output;
+using StbImageSharp;
+
+namespace MetaCluster.Cli.Tests;
+
+/// <summary><c>metacluster plot</c>: JSON lines → series (nested fields, filters, re-run points) → a PNG; unknown fields are errors that list the fields there are.</summary>
+public sealed class PlotCommandTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("metacluster-plot-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private string Write(params string[] lines)
+    {
+        string path = Path.Combine(_directory, "curves.jsonl");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Fact]
+    public void SeriesComeFromTheLabelFieldsWithNestedValuesFiltersAndTheLastPointOfARepeatedX()
+    {
+        string path = Write(
+            "progress text is skipped",
+            """{"algorithm":"fedavg","round":10,"eval":{"mean":0.5},"ways":5}""",
+            """{"algorithm":"fedavg","round":0,"eval":{"mean":0.2},"ways":5}""",
+            """{"algorithm":"fedmeta","round":10,"eval":{"mean":0.7},"ways":5}""",
+            """{"algorithm":"fedavg","round":10,"eval":{"mean":0.6},"ways":5}""",
+            """{"algorithm":"fedavg","round":10,"eval":{"mean":0.9},"ways":20}""",
+            """{"algorithm":"fedavg","final":true}""");
+        var series = JsonlCurves.Read([path], new JsonlCurves.Selection("round", "eval.mean", ["algorithm"], [("ways", "5")], YScale: 100));
+        Assert.Equal(["fedavg", "fedmeta"], series.Select(s => s.Label));
+        Assert.Equal([0.0, 10.0], series[0].X);
+        Assert.Equal([20.0, 60.0], series[0].Y.Select(y => Math.Round(y, 9)));
+        Assert.Equal([70.0], series[1].Y.Select(y => Math.Round(y, 9)));
+    }
+
+    [Fact]
+    public void ThePlotVerbWritesAPngAndNamesTheFieldsWhenOneIsMissing()
+    {
+        string path = Write("""{"method":"protonet","iteration":100,"accuracy":0.9}""", """{"method":"protonet","iteration":200,"accuracy":0.95}""");
+        string png = Path.Combine(_directory, "chart.png");
+        var (code, _, stderr) = CliRunner.Run("plot", "--input", path, "--x", "iteration", "--y", "accuracy", "--series", "method", "--out", png);
+        Assert.True(code == 0, stderr);
+        var image = ImageResult.FromMemory(File.ReadAllBytes(png), ColorComponents.RedGreenBlue);
+        Assert.Equal((800, 500), (image.Width, image.Height));
+
+        (code, _, stderr) = CliRunner.Run("plot", "--input", path, "--x", "iteration", "--y", "acc");
+        Assert.Equal(2, code);
+        Assert.Contains("no line has both a numeric 'iteration' and 'acc'", stderr);
+        Assert.Contains("accuracy, iteration, method", stderr);
+    }
+}
