@@ -16,10 +16,12 @@ public static partial class MallocTuning
     public const int MmapThreshold = 32 << 20;
 
     /// <summary>
-    /// Free memory at the heap's top is returned to the kernel only beyond this: enough for the next episode's buffers,
-    /// not so much that a fragmented heap holds on to every peak (a larger one raises peak RSS at the same speed).
+    /// Free memory at the heap's top is returned to the kernel only beyond this: enough for the next episode's buffers.
+    /// 64 MB was too little for an 80-image Conv4 batch (ProtoNet, matching nets, MetaNet: the saved activations pass
+    /// 64 MB, and an episode's buffers were given back and page-faulted again every episode — 2.5× the CPU time); at
+    /// 512 MB peak RSS did not grow (docs/benchmarks.md).
     /// </summary>
-    public const int TrimThreshold = 64 << 20;
+    public const int TrimThreshold = 512 << 20;
 
     /// <summary>
     /// One malloc arena for the process. glibc gives other threads their own arenas, built of 64 MB heaps that are
