@@ -253,7 +253,7 @@ def main(argv=None):
     if args.readme:
         with open(args.readme, encoding="utf-8") as f:
             text = f.read()
-        block = markdown_table(headline(table), HEADLINE_COLUMNS) + "\n\nAll rows, with commands and machines: [docs/results.md](docs/results.md)."
+        block = markdown_table(headline(table), HEADLINE_COLUMNS)
         with open(args.readme, "w", encoding="utf-8") as f:
             f.write(replace_between_markers(text, block))
     return 0
