@@ -129,8 +129,19 @@ public sealed class MiniImageNetTests : IDisposable
     }
 
     [Fact]
-    public void SplitCsvFolder_CanBeElsewhere()
+    public void SplitCsvFolder_CanBeElsewhere_AndImagesMayBeInProcImagesSplitFolders()
     {
+        // cbfinn/maml's proc_images.py moves each image to <split>/<label>/<file>: read it where it is, same bytes.
+        byte[] flat = Load().Images.Bytes!;
+        foreach (string row in File.ReadAllLines(Path.Combine(_data.Dir, "train.csv")).Skip(1))
+        {
+            string[] fields = row.Split(',');
+            string target = Path.Combine(_data.Dir, "train", fields[1], fields[0]);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Move(Path.Combine(_data.Dir, "images", fields[0]), target);
+        }
+        Assert.Equal(flat, Load().Images.Bytes);
+
         string csvDir = Path.Combine(_data.Dir, "splits");
         Directory.CreateDirectory(csvDir);
         foreach (string csv in MiniImageNetDataset.SplitFiles) File.Move(Path.Combine(_data.Dir, csv), Path.Combine(csvDir, csv));
@@ -151,6 +162,7 @@ public sealed class MiniImageNetTests : IDisposable
         File.WriteAllLines(test, [.. original, "n0999999900000001.jpg,n09999999"]);
         var missing = Assert.Throws<FileNotFoundException>(() => Load());
         Assert.Contains("n0999999900000001.jpg", missing.Message);
+        Assert.Contains(Path.Combine("images", "n0999999900000001.jpg"), missing.Message);
         Assert.Contains($"test.csv line {original.Length + 1}", missing.Message);
 
         // A row naming a file that is not an image.

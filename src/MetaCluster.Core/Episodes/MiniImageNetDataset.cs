@@ -125,9 +125,9 @@ public sealed class MiniImageNetDataset
     /// </summary>
     private static (List<string> Classes, List<int> Counts, List<MiniImageNetImage> Images, int[] SplitSizes) Resolve(string dataDir, string? csvDir)
     {
-        string imagesDir = Path.Combine(dataDir, ImagesFolder);
-        if (!Directory.Exists(imagesDir))
-            throw new DirectoryNotFoundException($"mini-ImageNet images folder not found: {Path.GetFullPath(imagesDir)}. {DownloadHint}");
+        if (!new[] { ImagesFolder, "train", "val", "test" }.Any(d => Directory.Exists(Path.Combine(dataDir, d))))
+            throw new DirectoryNotFoundException(
+                $"mini-ImageNet images folder not found: {Path.GetFullPath(Path.Combine(dataDir, ImagesFolder))}. {DownloadHint}");
         string splitDir = csvDir ?? dataDir;
         if (!Directory.Exists(splitDir))
             throw new DirectoryNotFoundException($"mini-ImageNet split folder not found: {Path.GetFullPath(splitDir)} (--split-csv); it should hold {string.Join(", ", SplitFiles)}.");
@@ -150,7 +150,7 @@ public sealed class MiniImageNetDataset
                 classes.Add(group.Key);
                 counts.Add(group.Count());
                 foreach (var row in group.OrderBy(r => r.FileName, StringComparer.Ordinal))
-                    images.Add(new MiniImageNetImage(row, Locate(imagesDir, row)));
+                    images.Add(new MiniImageNetImage(row, Locate(dataDir, row)));
             }
             splitSizes[s] = byClass.Count();
         }
@@ -158,15 +158,21 @@ public sealed class MiniImageNetDataset
     }
 
     /// <summary>
-    /// images/&lt;file&gt; (the release's flat folder), else images/&lt;label&gt;/&lt;file&gt; (mirrors that keep one folder a class).
+    /// images/&lt;file&gt; (images.zip unpacked: one flat folder), else images/&lt;label&gt;/&lt;file&gt; (mirrors that keep one
+    /// folder a class), else &lt;split&gt;/&lt;label&gt;/&lt;file&gt; (the layout cbfinn/maml's proc_images.py leaves behind).
     /// </summary>
-    private static string Locate(string imagesDir, MiniImageNetRow row)
+    private static string Locate(string dataDir, MiniImageNetRow row)
     {
-        string flat = Path.Combine(imagesDir, row.FileName), nested = Path.Combine(imagesDir, row.Label, row.FileName);
-        string path = File.Exists(flat) ? flat : File.Exists(nested) ? nested
-            : throw new FileNotFoundException(
-                $"{row.Csv} line {row.Line} lists {row.FileName} (class {row.Label}) but neither {flat} nor {nested} exists; " +
-                "copy the image into the images folder, or point --data at the folder that holds it.", flat);
+        string split = Path.GetFileNameWithoutExtension(row.Csv);
+        string[] candidates =
+        [
+            Path.Combine(dataDir, ImagesFolder, row.FileName),
+            Path.Combine(dataDir, ImagesFolder, row.Label, row.FileName),
+            Path.Combine(dataDir, split, row.Label, row.FileName),
+        ];
+        string path = candidates.FirstOrDefault(File.Exists) ?? throw new FileNotFoundException(
+            $"{row.Csv} line {row.Line} lists {row.FileName} (class {row.Label}) but it is in none of {string.Join(", ", candidates)}; " +
+            "copy the image there, or point --data at the folder that holds it.", candidates[0]);
         if (!ImageFolder.IsImage(path))
             throw new InvalidDataException(
                 $"{row.Csv} line {row.Line} lists {row.FileName}, which is not an image file (expected .jpg, .jpeg or .png); fix the row.");
