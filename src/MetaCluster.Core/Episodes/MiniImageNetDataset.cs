@@ -175,7 +175,7 @@ public sealed class MiniImageNetDataset
             "copy the image there, or point --data at the folder that holds it.", candidates[0]);
         if (!ImageFolder.IsImage(path))
             throw new InvalidDataException(
-                $"{row.Csv} line {row.Line} lists {row.FileName}, which is not an image file (expected .jpg, .jpeg or .png); fix the row.");
+                $"{row.Csv} line {row.Line} lists {row.FileName}, which is not an image file (expected an image such as .jpg or .png); fix the row.");
         return path;
     }
 
