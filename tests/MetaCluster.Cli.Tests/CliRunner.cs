@@ -6,9 +6,13 @@ namespace MetaCluster.Cli.Tests;
 /// <summary>Runs the built `metacluster` in a child process and returns what a user would see.</summary>
 public static class CliRunner
 {
-    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] arguments)
+    public static (int ExitCode, string Stdout, string Stderr) Run(params string[] arguments) => Run(new Dictionary<string, string>(), arguments);
+
+    /// <summary>Runs with extra environment variables (e.g. XDG_CACHE_HOME, so a test's dataset cache stays in its temp folder).</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "metacluster.dll"));
         foreach (string argument in arguments) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;

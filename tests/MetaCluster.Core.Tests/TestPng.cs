@@ -5,7 +5,7 @@ using System.Text;
 namespace MetaCluster.Core.Tests;
 
 /// <summary>
-/// Test scaffolding: a minimal PNG encoder (grayscale, 1-bit or 8-bit, no interlace, filter 0 on every row)
+/// Test scaffolding: a minimal PNG encoder (grayscale 1-bit or 8-bit, or 8-bit RGB; no interlace, filter 0 on every row)
 /// so the tests can write real PNGs for the decoder to read without any image-writing package.
 /// </summary>
 internal static class TestPng
@@ -13,17 +13,23 @@ internal static class TestPng
     private static readonly uint[] CrcTable = BuildCrcTable();
 
     /// <summary>Encodes gray values 0..255 (row-major, height × width); with bitDepth 1 a value ≥ 128 is white.</summary>
-    public static byte[] Encode(byte[] gray, int width, int height, int bitDepth = 8)
+    public static byte[] Encode(byte[] gray, int width, int height, int bitDepth = 8) => Encode(gray, width, height, bitDepth, channels: 1);
+
+    /// <summary>Encodes interleaved 8-bit RGB (row-major, height × width × 3) as a colour PNG (colour type 2).</summary>
+    public static byte[] EncodeRgb(byte[] rgb, int width, int height) => Encode(rgb, width, height, 8, channels: 3);
+
+    private static byte[] Encode(byte[] gray, int width, int height, int bitDepth, int channels)
     {
-        if (gray.Length != width * height) throw new ArgumentException("pixel count does not match the size");
-        int rowBytes = bitDepth == 1 ? (width + 7) / 8 : width;
+        if (gray.Length != width * height * channels) throw new ArgumentException("pixel count does not match the size");
+        int rowValues = width * channels;
+        int rowBytes = bitDepth == 1 ? (width + 7) / 8 : rowValues;
         var raw = new byte[height * (rowBytes + 1)];
         for (int y = 0; y < height; y++)
         {
             int row = y * (rowBytes + 1); // raw[row] = 0: filter type None
-            for (int x = 0; x < width; x++)
+            for (int x = 0; x < rowValues; x++)
             {
-                byte v = gray[y * width + x];
+                byte v = gray[y * rowValues + x];
                 if (bitDepth == 8) raw[row + 1 + x] = v;
                 else if (v >= 128) raw[row + 1 + x / 8] |= (byte)(0x80 >> (x % 8));
             }
@@ -32,7 +38,8 @@ internal static class TestPng
         var ihdr = new byte[13];
         BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
         BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = (byte)bitDepth; // colour type 0 (grayscale), compression/filter/interlace 0
+        ihdr[8] = (byte)bitDepth;
+        ihdr[9] = (byte)(channels == 3 ? 2 : 0); // colour type 2 (RGB) or 0 (grayscale); compression/filter/interlace 0
 
         var compressed = new MemoryStream();
         using (var z = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true)) z.Write(raw);

@@ -207,6 +207,7 @@ public sealed class BenchCommand
         var json = new JsonObject
         {
             ["algo"] = run.Algorithm.Name,
+            ["dataset"] = config.Dataset,
             ["data"] = config.DataDir,
             ["rotate"] = config.Rotate,
             ["train_classes"] = ClassCount(run.Train),

@@ -335,6 +335,7 @@ public static class SweepBench
     {
         "sinusoid" => "Sinusoid",
         "omniglot" => $"Omniglot {config.Ways}-way {config.Shots}-shot",
+        "mini-imagenet" => $"mini-ImageNet {config.Ways}-way {config.Shots}-shot",
         _ => $"{config.Ways}-way {config.Shots}-shot",
     };
 

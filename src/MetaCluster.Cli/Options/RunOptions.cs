@@ -11,14 +11,14 @@ namespace MetaCluster.Cli.Options;
 public sealed class RunOptions
 {
     /// <summary>Options a resumed run may change: they do not alter the math of the rounds already taken.</summary>
-    public static readonly string[] ChangeableOnResume = ["--iterations", "--threads", "--data", "--eval-steps"];
+    public static readonly string[] ChangeableOnResume = ["--iterations", "--threads", "--data", "--eval-steps", "--split-csv"];
 
     private readonly List<Binding> _bindings = [];
 
     public RunOptions()
     {
         Dataset = Bind(Choice("--dataset", "the episode source (default sinusoid)", "sinusoid", "omniglot", "folder",
-            "sine-sequence"),
+            "sine-sequence", "mini-imagenet"),
             (c, v) => c with { Dataset = v! }, c => c.Dataset);
         Algorithm = Bind(Choice("--algorithm", "the meta-learning algorithm (default maml)", "maml", "fomaml", "reptile", "metasgd", "anil", "protonet",
             "matchingnet", "metanet", "pretrain", "mann", "lstm-meta"),
@@ -26,7 +26,7 @@ public sealed class RunOptions
         Bind(Flag("--first-order", "drop second-order terms (implied by fomaml; optional for metasgd and anil)"),
             (c, _) => c with { FirstOrder = true }, c => c.FirstOrder);
         Bind(Number<int>("--ways", "N", "classes per episode (1 for sinusoid)"), (c, v) => c with { Ways = v!.Value }, c => c.Ways);
-        Bind(Number<int>("--shots", "K", "support examples per class (support points for sinusoid)"), (c, v) => c with { Shots = v!.Value }, c => c.Shots);
+        Shots = Bind(Number<int>("--shots", "K", "support examples per class (support points for sinusoid)"), (c, v) => c with { Shots = v!.Value }, c => c.Shots);
         Bind(Number<int>("--queries", "Q", "query examples per class (query points for sinusoid)"), (c, v) => c with { Queries = v!.Value }, c => c.Queries);
         MetaBatch = Bind(Number<int>("--meta-batch", "B", "episodes per meta-iteration"), (c, v) => c with { MetaBatch = v!.Value }, c => c.MetaBatch);
         Bind(Number<int>("--inner-steps", "S", "inner-loop steps during training"), (c, v) => c with { InnerSteps = v!.Value }, c => c.InnerSteps);
@@ -38,10 +38,14 @@ public sealed class RunOptions
         Iterations = Bind(Number<int>("--iterations", "N", "meta-iterations (rounds) to run in total"), (c, v) => c with { Iterations = v!.Value }, c => c.Iterations);
         Bind(Number<ulong>("--seed", "SEED", "run seed: initial θ and the training episodes"), (c, v) => c with { Seed = v!.Value }, c => c.Seed);
         Threads = Bind(Number<int>("--threads", "N", "libtorch intra-op threads (process-wide; default 1)"), (c, v) => c with { Threads = v!.Value }, c => c.Threads);
-        Bind(new Option<string>("--data") { Description = "folder holding the dataset (Omniglot: images_background.zip and images_evaluation.zip)", HelpName = "DIR" },
+        Bind(new Option<string>("--data") { Description = "folder holding the dataset (Omniglot: images_background.zip and images_evaluation.zip; mini-imagenet: images/ and train/val/test.csv)", HelpName = "DIR" },
             (c, v) => c with { DataDir = v }, c => c.DataDir);
-        Bind(Choice("--split", "Omniglot split: maml (1,200/423 pooled characters) or lake (background/evaluation)", "maml", "lake"),
+        Bind(Choice("--split", "Omniglot split: maml (1,200/423 pooled characters) or lake (background/evaluation); mini-imagenet: ravi (its CSVs)", "maml", "lake", "ravi"),
             (c, v) => c with { Split = v! }, c => c.Split);
+        Bind(new Option<string>("--split-csv") { Description = "mini-imagenet: folder holding train.csv, val.csv and test.csv (default: the --data folder)", HelpName = "DIR" },
+            (c, v) => c with { SplitCsvDir = v }, c => c.SplitCsvDir);
+        Bind(Number<int>("--filters", "F", "Conv4 filters per layer (default 64; 32 for MAML on mini-imagenet, as Finn et al.)"),
+            (c, v) => c with { Filters = v!.Value }, c => c.Filters);
         Rotate = Bind(Flag("--rotate", "add 90/180/270-degree rotations as new classes (default for omniglot)"), (c, _) => c with { Rotate = true }, c => c.Rotate);
         NoRotate = Bind(Flag("--no-rotate", "no rotated classes"), (c, _) => c with { Rotate = false }, c => c.Rotate);
         Bind(Number<int>("--validation-classes", "N", "training classes held out for validation"), (c, v) => c with { ValidationClasses = v!.Value }, c => c.ValidationClasses);
@@ -64,6 +68,7 @@ public sealed class RunOptions
     public Option<string> Dataset { get; }
     public Option<string> Algorithm { get; }
     public Option<int?> Iterations { get; }
+    public Option<int?> Shots { get; }
     public Option<int?> MetaBatch { get; }
     public Option<int?> Threads { get; }
     public Option<bool> Rotate { get; }
@@ -83,7 +88,7 @@ public sealed class RunOptions
 
     /// <summary>The published defaults for the chosen dataset and algorithm, overridden by the options given.</summary>
     public TrainingConfig ToConfig(ParseResult result) =>
-        Apply(result, TrainingConfig.ForDataset(result.GetValue(Dataset) ?? "sinusoid", result.GetValue(Algorithm) ?? "maml"));
+        Apply(result, TrainingConfig.ForDataset(result.GetValue(Dataset) ?? "sinusoid", result.GetValue(Algorithm) ?? "maml", result.GetValue(Shots)));
 
     /// <summary>Applies the options that were given (and only those) to <paramref name="config"/>.</summary>
     public TrainingConfig Apply(ParseResult result, TrainingConfig config, Func<string, bool>? include = null)

@@ -15,7 +15,12 @@ public static class JsonReport
         WriteIndented = false,
     };
 
-    public static void Write(JsonObject report) => Console.Out.WriteLine(report.ToJsonString(Options));
+    /// <summary>Prints the report with its provenance (command line, machine, wall time; see <see cref="Provenance"/>).</summary>
+    public static void Write(JsonObject report)
+    {
+        Provenance.AddTo(report);
+        Console.Out.WriteLine(report.ToJsonString(Options));
+    }
 
     /// <summary>The run's config as a JSON object with snake_case keys.</summary>
     public static JsonNode Config(TrainingConfig config) => JsonSerializer.SerializeToNode(config, Options)!;

@@ -31,8 +31,8 @@ public sealed class ClassBatchSource(ClassEpisodeSource classes) : IEpisodeSourc
     public Episode Sample(EpisodeSpec spec, long index, ulong seed)
     {
         var rng = new DeterministicRandom(seed);
-        int n = BatchSize(spec), size = classes.Images.PixelsPerImage;
-        var x = empty([n, 1, classes.Images.Height, classes.Images.Width], ScalarType.Float32);
+        int n = BatchSize(spec), size = classes.Images.ValuesPerImage;
+        var x = empty([n, classes.Images.Channels, classes.Images.Height, classes.Images.Width], ScalarType.Float32);
         var pixels = TensorData.Writable(x);
         var labels = new long[n];
         for (int i = 0; i < n; i++)
@@ -40,10 +40,10 @@ public sealed class ClassBatchSource(ClassEpisodeSource classes) : IEpisodeSourc
             int label = rng.NextInt(classes.ClassCount);
             var view = classes.Views[label];
             int image = rng.NextInt(classes.Images.ImageCount(view.BaseClass));
-            classes.CopyRotated(classes.Images.Image(view.BaseClass, image), pixels.Slice(i * size, size), view.QuarterTurns);
+            classes.CopyView(view, image, pixels.Slice(i * size, size));
             labels[i] = label;
         }
         return new Episode(index, TaskKind.Classification, classes.ClassCount, x, tensor(labels, [n]),
-            empty([0, 1, classes.Images.Height, classes.Images.Width], ScalarType.Float32), empty([0], ScalarType.Int64));
+            empty([0, classes.Images.Channels, classes.Images.Height, classes.Images.Width], ScalarType.Float32), empty([0], ScalarType.Int64));
     }
 }

@@ -7,8 +7,8 @@ namespace MetaCluster.Core.Episodes;
 /// N-way K-shot image classification episodes over a set of class views (shared by Omniglot and image folders).
 /// An episode draws N distinct classes, then K + Q distinct images of each: the first K are support, the next Q
 /// query. Labels are 0..N-1 in the order the classes were drawn, and both sets are class-major (class 0's images,
-/// then class 1's, …). Inputs are float32 [n, 1, H, W], labels int64 [n]. Rotations are applied while copying, so
-/// a rotated class costs no memory.
+/// then class 1's, …). Inputs are float32 [n, C, H, W] in [0, 1] (C = 1 for grayscale, 3 for mini-ImageNet's RGB),
+/// labels int64 [n]. Rotations are applied while copying (each channel plane alike), so a rotated class costs no memory.
 /// </summary>
 public sealed class ClassEpisodeSource : IEpisodeSource
 {
@@ -31,7 +31,7 @@ public sealed class ClassEpisodeSource : IEpisodeSource
         _images = images;
         _views = [.. views];
         Name = name;
-        InputShape = [1, images.Height, images.Width];
+        InputShape = [images.Channels, images.Height, images.Width];
     }
 
     public string Name { get; }
@@ -71,11 +71,11 @@ public sealed class ClassEpisodeSource : IEpisodeSource
         }
         var rng = new DeterministicRandom(seed);
         int ways = spec.Ways, shots = spec.Shots, queries = spec.Queries;
-        int size = _images.PixelsPerImage;
-        long h = _images.Height, w = _images.Width;
+        int size = _images.ValuesPerImage;
+        long c = _images.Channels, h = _images.Height, w = _images.Width;
         // The pixels go straight into libtorch-owned tensors (see TensorData.Writable).
-        var supportX = empty([ways * shots, 1, h, w], ScalarType.Float32);
-        var queryX = empty([ways * queries, 1, h, w], ScalarType.Float32);
+        var supportX = empty([ways * shots, c, h, w], ScalarType.Float32);
+        var queryX = empty([ways * queries, c, h, w], ScalarType.Float32);
         var supportPixels = TensorData.Writable(supportX);
         var queryPixels = TensorData.Writable(queryX);
         var supportY = new long[ways * shots];
@@ -88,10 +88,9 @@ public sealed class ClassEpisodeSource : IEpisodeSource
             int[] picks = rng.SampleWithoutReplacement(_images.ImageCount(view.BaseClass), shots + queries);
             for (int k = 0; k < shots + queries; k++)
             {
-                var src = _images.Image(view.BaseClass, picks[k]);
                 bool support = k < shots;
                 int slot = support ? label * shots + k : label * queries + (k - shots);
-                CopyRotated(src, (support ? supportPixels : queryPixels).Slice(slot * size, size), view.QuarterTurns);
+                CopyView(view, picks[k], (support ? supportPixels : queryPixels).Slice(slot * size, size));
                 (support ? supportY : queryY)[slot] = label;
             }
         }
@@ -100,9 +99,30 @@ public sealed class ClassEpisodeSource : IEpisodeSource
             supportX, tensor(supportY, [ways * shots]), queryX, tensor(queryY, [ways * queries]));
     }
 
+    /// <summary>Image <paramref name="image"/> of the view's base class as floats, turned as the view says.</summary>
+    internal void CopyView(ClassView view, int image, Span<float> target)
+    {
+        if (view.QuarterTurns == 0)
+        {
+            _images.CopyImage(view.BaseClass, image, target);
+            return;
+        }
+        var buffer = System.Buffers.ArrayPool<float>.Shared.Rent(_images.ValuesPerImage);
+        try
+        {
+            var unturned = buffer.AsSpan(0, _images.ValuesPerImage);
+            _images.CopyImage(view.BaseClass, image, unturned);
+            CopyRotated(unturned, target, view.QuarterTurns);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(buffer);
+        }
+    }
+
     /// <summary>
     /// Rotates counter-clockwise like numpy.rot90 / torch.rot90(x, k, dims: (H, W)): one quarter turn maps
-    /// out[i, j] = in[j, n-1-i]. Odd turns are only allowed for square images (checked in the constructor).
+    /// out[i, j] = in[j, n-1-i], each channel plane alike. Odd turns are only allowed for square images (checked in the constructor).
     /// </summary>
     internal void CopyRotated(ReadOnlySpan<float> src, Span<float> dst, int quarterTurns)
     {
@@ -111,14 +131,19 @@ public sealed class ClassEpisodeSource : IEpisodeSource
             src.CopyTo(dst);
             return;
         }
-        int h = _images.Height, w = _images.Width;
-        for (int i = 0; i < h; i++)
-            for (int j = 0; j < w; j++)
-                dst[i * w + j] = quarterTurns switch
-                {
-                    1 => src[j * w + (w - 1 - i)],
-                    2 => src[(h - 1 - i) * w + (w - 1 - j)],
-                    _ => src[(h - 1 - j) * w + i],
-                };
+        int h = _images.Height, w = _images.Width, plane = h * w;
+        for (int c = 0; c < src.Length / plane; c++)
+        {
+            var s = src.Slice(c * plane, plane);
+            var d = dst.Slice(c * plane, plane);
+            for (int i = 0; i < h; i++)
+                for (int j = 0; j < w; j++)
+                    d[i * w + j] = quarterTurns switch
+                    {
+                        1 => s[j * w + (w - 1 - i)],
+                        2 => s[(h - 1 - i) * w + (w - 1 - j)],
+                        _ => s[(h - 1 - j) * w + i],
+                    };
+        }
     }
 }

@@ -10,5 +10,5 @@ public sealed record RunData(IEpisodeSource Train, IEpisodeSource? Validation, I
 {
     /// <summary>What the loaded data depends on: configs with the same key share one <see cref="RunData"/>.</summary>
     public static string KeyOf(TrainingConfig config) =>
-        $"{config.Dataset}|{config.DataDir}|{config.Split}|{config.Rotate}|{config.ValidationClasses}";
+        $"{config.Dataset}|{config.DataDir}|{config.Split}|{config.Rotate}|{config.ValidationClasses}|{config.SplitCsvDir}";
 }

@@ -17,9 +17,11 @@ public static class RunFactory
         {
             "sinusoid" => new Mlp([1, .. config.Hidden, 1]),
             "sine-sequence" => new LstmSequenceModel(1, config.Hidden[0], 1),
-            "omniglot" => new Conv4(config.Ways, headInit: HeadInitOf(config)),
-            "folder" => new Conv4(config.Ways, imageSize: new ImageFolderOptions().Height, headInit: HeadInitOf(config)),
-            _ => throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, sine-sequence, omniglot or folder."),
+            "omniglot" => new Conv4(config.Ways, filters: FiltersOf(config), headInit: HeadInitOf(config)),
+            "folder" => new Conv4(config.Ways, filters: FiltersOf(config), imageSize: new ImageFolderOptions().Height, headInit: HeadInitOf(config)),
+            "mini-imagenet" => new Conv4(config.Ways, inChannels: MiniImageNetImages.Channels, filters: FiltersOf(config),
+                imageSize: new MiniImageNetOptions().ImageSize, headInit: HeadInitOf(config)),
+            _ => throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, sine-sequence, omniglot, mini-imagenet or folder."),
         };
         var blueprint = new RunBlueprint(config, model, TrainingRun.CreateAlgorithm(config, model), spec);
         blueprint.Algorithm.Validate(blueprint.TaskKind);
@@ -72,6 +74,17 @@ public static class RunFactory
                 dataDescription = omniglot.Describe();
                 break;
             }
+            case "mini-imagenet":
+            {
+                var mini = MiniImageNetDataset.Load(RequireDataDir(config), new MiniImageNetOptions
+                {
+                    SplitCsvDirectory = config.SplitCsvDir,
+                    Rotate = config.Rotate,
+                });
+                (train, validation, test) = (mini.Train, mini.Validation, mini.Test);
+                dataDescription = mini.Describe();
+                break;
+            }
             case "folder":
             {
                 // DIR/train and DIR/test when both exist; otherwise every class of DIR serves training and evaluation.
@@ -84,7 +97,7 @@ public static class RunFactory
                 break;
             }
             default:
-                throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, omniglot or folder.");
+                throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, omniglot, mini-imagenet or folder.");
         }
         return new RunData(train, validation, test, dataDescription ?? train.Name);
     }
@@ -121,10 +134,16 @@ public static class RunFactory
         _ => throw new ArgumentException($"mann classifies images presented in a sequence: use --dataset omniglot or folder (got {config.Dataset})."),
     };
 
+    /// <summary>The config's Conv4 width; 0 keeps Conv4's default of 64, so configs that predate the setting build the same model.</summary>
+    private static int FiltersOf(TrainingConfig config) => config.Filters > 0 ? config.Filters : 64;
+
     private static HeadInit HeadInitOf(TrainingConfig config) => config.HeadInit == "zeros" ? HeadInit.Zeros : HeadInit.Normal;
 
     private static string RequireDataDir(TrainingConfig config) => config.DataDir ??
-        throw new ArgumentException($"--dataset {config.Dataset} needs --data DIR: " + (config.Dataset == "omniglot"
-            ? "the folder holding images_background.zip and images_evaluation.zip (github.com/brendenlake/omniglot, python/)."
-            : "a folder with one sub-folder of images per class (or train/ and test/ folders of such sub-folders)."));
+        throw new ArgumentException($"--dataset {config.Dataset} needs --data DIR: " + config.Dataset switch
+        {
+            "omniglot" => "the folder holding images_background.zip and images_evaluation.zip (github.com/brendenlake/omniglot, python/).",
+            "mini-imagenet" => "the folder holding images/ and train.csv, val.csv, test.csv. " + MiniImageNetDataset.DownloadHint,
+            _ => "a folder with one sub-folder of images per class (or train/ and test/ folders of such sub-folders).",
+        });
 }

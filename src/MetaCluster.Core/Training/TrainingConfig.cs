@@ -13,8 +13,12 @@ public sealed record TrainingConfig
     /// <summary>First-order variant (implied by "fomaml"; optional for metasgd and anil).</summary>
     public bool FirstOrder { get; init; }
     public string? DataDir { get; init; }
-    /// <summary>Omniglot split: "maml" (1,200/423 pooled characters, seeded) or "lake" (background/evaluation).</summary>
+    /// <summary>Omniglot split: "maml" (1,200/423 pooled characters, seeded) or "lake" (background/evaluation); mini-ImageNet: "ravi" (its train/val/test.csv).</summary>
     public string Split { get; init; } = "maml";
+    /// <summary>mini-ImageNet: the folder holding train.csv, val.csv and test.csv when they are not in <see cref="DataDir"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? SplitCsvDir { get; init; }
+    /// <summary>Conv4 filters per layer; 0 = the model's default (64). Left out of the JSON at 0, so older configs read back unchanged.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int Filters { get; init; }
     public bool Rotate { get; init; }
     public int ValidationClasses { get; init; }
     public int Ways { get; init; } = 1;
@@ -52,8 +56,11 @@ public sealed record TrainingConfig
 
     [JsonIgnore] public bool IsClassification => Dataset is not ("sinusoid" or "sine-sequence");
 
-    /// <summary>The published defaults for a dataset and algorithm (Finn et al. 2017; Nichol et al. 2018; Snell et al. 2017).</summary>
-    public static TrainingConfig ForDataset(string dataset, string algorithm)
+    /// <summary>
+    /// The published defaults for a dataset and algorithm (Finn et al. 2017; Nichol et al. 2018; Snell et al. 2017).
+    /// <paramref name="shots"/> matters where the papers' settings depend on it (mini-ImageNet's meta-batch).
+    /// </summary>
+    public static TrainingConfig ForDataset(string dataset, string algorithm, int? shots = null)
     {
         bool reptile = algorithm == "reptile";
         var config = new TrainingConfig { Dataset = dataset, Algorithm = algorithm, FirstOrder = algorithm == "fomaml" };
@@ -62,8 +69,19 @@ public sealed record TrainingConfig
             "sinusoid" => config with { Ways = 1, Shots = 10, Queries = 10, MetaBatch = 25, InnerLr = 0.01, Iterations = 70_000, EvalSteps = 10 },
             "sine-sequence" => config with { Ways = 1, Shots = 10, Queries = 10, MetaBatch = 25, InnerLr = 0.01, Iterations = 70_000, EvalSteps = 10, Hidden = [40], Model = "lstm" },
             "omniglot" or "folder" => config with { Ways = 5, Shots = 1, Queries = 15, MetaBatch = 32, InnerLr = 0.4, Iterations = 60_000, EvalSteps = 3, Rotate = dataset == "omniglot" },
-            _ => throw new ArgumentException($"unknown dataset '{dataset}'; use sinusoid, sine-sequence, omniglot or folder."),
+            // Finn et al. 2017 (MAML), section 5.2 and the reference code's flags: Conv4 with 32 filters (fewer to curb
+            // overfitting), 15 queries per class, inner lr 0.01 with 5 steps in training and 10 at test, meta-batch 4
+            // for 1-shot and 2 for 5-shot, Adam 0.001 outside, 60,000 iterations.
+            "mini-imagenet" => config with
+            {
+                Ways = 5, Shots = shots ?? 1, Queries = 15, MetaBatch = shots is > 1 ? 2 : 4, InnerLr = 0.01, InnerSteps = 5, EvalSteps = 10,
+                OuterLr = 0.001, Iterations = 60_000, Split = "ravi", Filters = 32,
+            },
+            _ => throw new ArgumentException($"unknown dataset '{dataset}'; use sinusoid, sine-sequence, omniglot, mini-imagenet or folder."),
         };
+        // Snell et al. 2017 (prototypical networks): the same 4 blocks with 64 filters on mini-ImageNet.
+        if (dataset == "mini-imagenet" && algorithm == "protonet")
+            config = config with { Filters = 64 };
         // Santoro et al. 2016: a 200-unit LSTM controller, episodes of 10 presentations per class, Adam at 1e-4 there.
         if (algorithm == "mann")
             config = config with { Shots = 1, Queries = 9, MetaBatch = 16, InnerSteps = 0, EvalSteps = 0, Hidden = [200] };
@@ -75,6 +93,9 @@ public sealed record TrainingConfig
             config = config with { InnerSteps = 5, OuterOptimizer = "sgd", OuterLr = 1.0, OuterLrFinal = 0.0 };
             if (dataset != "sinusoid")
                 config = config with { ReptileInner = "adam", InnerLr = 0.001, MetaBatch = 5, Queries = 5, EvalSteps = 50 };
+            // Nichol et al. 2018, mini-ImageNet: 8 inner iterations (Omniglot's 5 otherwise).
+            if (dataset == "mini-imagenet")
+                config = config with { InnerSteps = 8 };
         }
         if (algorithm == "pretrain" && dataset != "sinusoid")
             // Chen et al. 2019: ordinary mini-batches over all training classes; at test time 100 steps on a new head.
@@ -96,7 +117,12 @@ public sealed record TrainingConfig
         if (ReptileInner is not ("sgd" or "adam")) throw new ArgumentException($"reptile's inner optimizer is sgd or adam (got '{ReptileInner}').");
         if (HeadInit is not ("normal" or "zeros")) throw new ArgumentException($"the head initialisation is normal or zeros (got '{HeadInit}').");
         if (Batching is not ("auto" or "loop" or "batched")) throw new ArgumentException($"batching is auto, loop or batched (got '{Batching}').");
-        if (Split is not ("maml" or "lake")) throw new ArgumentException($"unknown split '{Split}'; use maml or lake.");
+        if (Split is not ("maml" or "lake" or "ravi")) throw new ArgumentException($"unknown split '{Split}'; use maml or lake (omniglot) or ravi (mini-imagenet).");
+        if (Dataset == "mini-imagenet" && Split != "ravi") throw new ArgumentException($"mini-imagenet has one split, Ravi & Larochelle's train/val/test.csv: use --split ravi or leave --split out (got {Split}).");
+        if (Dataset != "mini-imagenet" && Split == "ravi") throw new ArgumentException("--split ravi is mini-imagenet's split (its train/val/test.csv); omniglot's are maml and lake.");
+        if (Dataset == "mini-imagenet" && ValidationClasses > 0) throw new ArgumentException("mini-imagenet's validation classes are the 16 of val.csv: leave --validation-classes out.");
+        if (SplitCsvDir is not null && Dataset != "mini-imagenet") throw new ArgumentException($"--split-csv names mini-imagenet's split files; {Dataset} has none.");
+        if (Filters < 0) throw new ArgumentException($"filters must be positive, or 0 for the model's default (got {Filters}).");
         if (Model is not ("auto" or "lstm")) throw new ArgumentException($"unknown model '{Model}'; use auto (the dataset's model) or lstm.");
         if (Model == "lstm" && Dataset != "sine-sequence") throw new ArgumentException($"--model lstm reads sequences: use it with --dataset sine-sequence (got {Dataset}).");
         if (Dataset == "sine-sequence" && Hidden.Length != 1) throw new ArgumentException($"the LSTM of sine-sequence has one layer: give --hidden one width (got {string.Join(" ", Hidden)}).");

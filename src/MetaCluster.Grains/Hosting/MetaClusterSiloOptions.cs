@@ -92,9 +92,15 @@ public sealed class MetaClusterSiloOptions
     /// <summary>Where a run's relative checkpoint directory is created on this silo; null = the working directory.</summary>
     public string? CheckpointDirectory { get; set; }
 
-    /// <summary>The config as this silo reads its data: a relative DataDir under <see cref="DataDirectory"/>.</summary>
-    public Core.Training.TrainingConfig Localize(Core.Training.TrainingConfig config) =>
-        config.DataDir is { } dir && DataDirectory is { } root && !Path.IsPathRooted(dir) ? config with { DataDir = Path.Combine(root, dir) } : config;
+    /// <summary>The config as this silo reads its data: a relative DataDir (and mini-ImageNet's SplitCsvDir) under <see cref="DataDirectory"/>.</summary>
+    public Core.Training.TrainingConfig Localize(Core.Training.TrainingConfig config) => config with
+    {
+        DataDir = UnderDataDirectory(config.DataDir),
+        SplitCsvDir = UnderDataDirectory(config.SplitCsvDir),
+    };
+
+    private string? UnderDataDirectory(string? dir) =>
+        dir is not null && DataDirectory is { } root && !Path.IsPathRooted(dir) ? Path.Combine(root, dir) : dir;
 
     /// <summary>A run's checkpoint directory on this silo: a relative one under <see cref="CheckpointDirectory"/>.</summary>
     public string? LocalizeCheckpoints(string? directory) =>

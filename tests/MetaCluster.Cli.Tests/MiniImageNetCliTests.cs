@@ -1,0 +1,47 @@
+using System.Text.Json;
+using MetaCluster.Core.Tests;
+
+namespace MetaCluster.Cli.Tests;
+
+/// <summary>`train --dataset mini-imagenet` end to end on a generated 6/3/3-class set: it trains, checkpoints, evaluates on test.csv's classes.</summary>
+public sealed class MiniImageNetCliTests : IDisposable
+{
+    private readonly TinyMiniImageNet _data = new();
+
+    public void Dispose() => _data.Dispose();
+
+    [Fact]
+    public void TrainsAFewRoundsInProcess_CheckpointsThePublishedModel_AndEvaluatesOnTheTestClasses()
+    {
+        // The decoded cache goes under the test's folder, not the user's ~/.cache.
+        var environment = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = _data.CacheDir };
+        string runDir = Path.Combine(_data.Dir, "run");
+        var (code, stdout, stderr) = CliRunner.Run(environment, "train", "--dataset", "mini-imagenet", "--data", _data.Dir,
+            "--ways", "3", "--queries", "2", "--meta-batch", "2", "--inner-steps", "1", "--iterations", "2",
+            "--in-process", "--no-eval", "--json", "--checkpoint-dir", runDir);
+        Assert.True(code == 0, stderr);
+        var trained = JsonDocument.Parse(stdout).RootElement;
+        Assert.True(trained.GetProperty("completed").GetBoolean());
+        Assert.Equal(2, trained.GetProperty("iterations").GetInt32());
+        var config = trained.GetProperty("config");
+        // Only what was given changed: the rest is Finn et al.'s mini-ImageNet MAML (32 filters, inner lr 0.01, 10 eval steps).
+        Assert.Equal((32, 0.01, 10, "ravi"), (config.GetProperty("filters").GetInt32(), config.GetProperty("inner_lr").GetDouble(),
+            config.GetProperty("eval_steps").GetInt32(), config.GetProperty("split").GetString()));
+        string checkpoint = Path.Combine(runDir, "checkpoint.mcc");
+        Assert.True(File.Exists(checkpoint));
+        Assert.Single(Directory.GetFiles(Path.Combine(_data.CacheDir, "metacluster"), "mini-imagenet-*.bin"));
+
+        // The provenance every JSON result carries, for bench/results.py.
+        Assert.Contains("--dataset mini-imagenet", trained.GetProperty("command_line").GetString());
+        Assert.StartsWith("metacluster train ", trained.GetProperty("command_line").GetString());
+        Assert.Equal(Environment.ProcessorCount, trained.GetProperty("machine").GetProperty("cores").GetInt32());
+        Assert.Contains(trained.GetProperty("machine").GetProperty("isa").GetString(), new[] { "AVX-512", "AVX2", "no AVX2" });
+        Assert.InRange(trained.GetProperty("wall_seconds").GetDouble(), trained.GetProperty("seconds").GetDouble(), 600);
+
+        (code, stdout, stderr) = CliRunner.Run(environment, "evaluate", "--checkpoint", checkpoint, "--episodes", "3", "--steps", "1", "--json");
+        Assert.True(code == 0, stderr);
+        var evaluated = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(trained.GetProperty("theta_sha256").GetString(), evaluated.GetProperty("theta_sha256").GetString());
+        Assert.Equal(3, evaluated.GetProperty("evaluation").GetProperty("episodes").GetInt32());
+    }
+}

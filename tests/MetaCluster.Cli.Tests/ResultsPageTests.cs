@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace MetaCluster.Cli.Tests;
+
+/// <summary>A fact that runs only where python3 is on PATH; elsewhere it is reported as skipped, with the reason.</summary>
+public sealed class Python3FactAttribute : FactAttribute
+{
+    public static string? Python3 { get; } = (Environment.GetEnvironmentVariable("PATH") ?? "")
+        .Split(':', StringSplitOptions.RemoveEmptyEntries).Select(dir => Path.Combine(dir, "python3")).FirstOrDefault(File.Exists);
+
+    public Python3FactAttribute()
+    {
+        if (Python3 is null) Skip = "python3 is not on PATH, so bench/test_results.py (the results page generator's tests) did not run: install python3.";
+    }
+}
+
+/// <summary>bench/results.py, which writes docs/results.md from the JSON lines: its own unittest suite, run from here so the suite covers it.</summary>
+public sealed class ResultsPageTests
+{
+    private static string Repository { get; } = typeof(ResultsPageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "RepositoryRoot").Value!;
+
+    [Python3Fact]
+    public void GeneratorUnitTestsPass()
+    {
+        var start = new ProcessStartInfo(Python3FactAttribute.Python3!)
+        {
+            WorkingDirectory = Repository,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string argument in new[] { "-m", "unittest", "-v", "bench/test_results.py" }) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = process.StandardError.ReadToEnd(); // unittest reports on stderr
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"bench/test_results.py failed (exit {process.ExitCode}):\n{stderr}{stdout.Result}");
+        // "Ran N tests" with N > 0, and a bare "OK": "OK (skipped=1)" would mean a case did not run.
+        var ran = System.Text.RegularExpressions.Regex.Match(stderr, @"^Ran (\d+) tests?", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(ran.Success && int.Parse(ran.Groups[1].Value) > 0, stderr);
+        Assert.Equal("OK", stderr.TrimEnd().Split('\n')[^1]);
+    }
+}
