@@ -58,6 +58,15 @@ def calibrate(a, method, extra):
     print(json.dumps(row), flush=True)
 
 
+def finished(out, method, ways, shots, budget):
+    """Whether OUT already holds this method's final row at this budget (so an interrupted table resumes)."""
+    if not os.path.exists(out):
+        return False
+    with open(out) as f:
+        rows = [json.loads(l) for l in f if l.startswith("{")]
+    return any(r.get("final") and (r["method"], r["ways"], r["shots"], r["budget_cpu_seconds"]) == (method, ways, shots, budget) for r in rows)
+
+
 def run_json(args):
     """Runs the CLI, returns (its one JSON line, CPU seconds the child used)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -109,6 +118,9 @@ def main():
     if a.budget is None or a.out is None:
         sys.exit("methods_omniglot: give --budget SECONDS and --out FILE (or --calibrate).")
     for method in a.methods.split(","):
+        if finished(a.out, method, a.ways, a.shots, a.budget):
+            print(f"methods_omniglot: {method} {a.ways}-way {a.shots}-shot at {a.budget:g} s is already in {a.out}: skipped", flush=True)
+            continue
         per_iteration = seconds_per_iteration(a.calibration, method, a.ways, a.shots)
         total = max(a.segments, round(a.budget / per_iteration))
         directory = os.path.join(a.runs, f"omniglot-{a.ways}w{a.shots}s-{method}")
