@@ -169,8 +169,9 @@ def machine_line():
                 model = line.split(":", 1)[1].strip()
             if line.startswith("flags") and not flags:
                 flags = line
-    isa = "AVX-512" if " avx512f" in flags else ("AVX2" if " avx2" in flags else "x86-64")
-    return f"{model}, {cores} cores, {isa}"
+    isa = "AVX-512" if " avx512f" in flags else ("AVX2" if " avx2" in flags else "no AVX2")
+    # The shape of the "machine" field metacluster's own JSON lines carry (bench/results.py reads both).
+    return {"cpu": model, "isa": isa, "cores": cores}
 
 
 if __name__ == "__main__":
