@@ -53,7 +53,8 @@ PAPER[("sinusoid", 1, 5, "MAML")] = (0.67, "Finn et al. 2017, sinusoid regressio
 
 # Algorithms MetaCluster implements, by the paper's name (MAML++ is not one of them).
 METHODS = {"maml": "MAML", "fomaml": "FOMAML", "protonet": "ProtoNets", "reptile": "Reptile", "matchingnet": "Matching nets",
-           "lstm-meta": "Meta-LSTM", "pretrain-baseline++": "Baseline++", "pretrain-baseline": "Baseline"}
+           "lstm-meta": "Meta-LSTM", "pretrain-baseline++": "Baseline++", "pretrain-baseline": "Baseline",
+           "mann": "MANN", "metanet": "MetaNet (weight generator)"}
 IMPLEMENTED = set(METHODS.values())
 
 DATASET_ORDER = {"omniglot": 0, "mini-imagenet": 1, "sinusoid": 2}
@@ -110,6 +111,11 @@ def parse(line):
             return dict(provenance, dataset="sinusoid", ways=1, shots=line["k"], method=method_of(line["algo"]),
                         mean=ev["mse_1step"]["mean"], ci95=ev["mse_1step"]["ci95"], regression=True, steps=1,
                         episodes=ev.get("tasks"), iterations=line.get("iterations"))
+    if line.get("bench") == "methods" and line.get("final"):  # bench/methods_omniglot.py: equal-time method table
+        return dict(provenance, command=line.get("command"), wall_seconds=line.get("train_cpu_seconds"),
+                    dataset=line["dataset"], ways=line["ways"], shots=line["shots"], method=method_of(line["method"]),
+                    mean=line["accuracy"], ci95=line["ci95"], regression=False, steps=line.get("eval_steps"),
+                    episodes=line.get("episodes"), iterations=line.get("iterations"))
     return None
 
 
@@ -149,6 +155,8 @@ def ours(result):
 
 
 def machine(m):
+    if isinstance(m, str):
+        return m
     if not isinstance(m, dict):
         return "—"
     return f"{m.get('cpu', '?')}, {m.get('isa', '?')}, {m.get('cores', '?')} cores"
