@@ -121,8 +121,9 @@ public sealed class FederatedSimulateCommand
     {
         var config = algorithm.Config;
         var report = NewClientEvaluation.Evaluate(algorithm, trainer.Theta, outputs.CurveClients, config.EvalEpisodes, config.EvalSteps, outputs.EvalSeed);
-        double bytes = FederatedParticipation.Of(trainer.Participation, algorithm.Layout.TotalCount).BytesPerRound;
-        JsonLines.Append(outputs.Curve!, LearningCurve.Point(kind, "federated", trainer.Round, config.Algorithm, config, report, bytes));
+        double? bytes = trainer.Round == 0 ? null : FederatedParticipation.Of(trainer.Participation, algorithm.Layout.TotalCount).BytesPerRound;
+        JsonLines.Append(outputs.Curve!, LearningCurve.Point(kind, "federated", trainer.Round, config.Algorithm, config, report, bytes,
+            FederatedEvaluateCommand.EpisodesTrained(trainer.Participation, config)));
     }
 
     private async Task<int> Execute(ParseResult result)

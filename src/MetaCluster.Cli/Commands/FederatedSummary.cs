@@ -18,6 +18,9 @@ public sealed record FederatedSummary(
     public NewClientReport? After { get; init; }
     public ulong EvalSeed { get; init; }
 
+    /// <summary>What trained θ when it is not the config's federated algorithm: a centralized train checkpoint scored on the new clients.</summary>
+    public string? TrainedBy { get; init; }
+
     /// <summary>Where the clients were computed: "in process", or the embedded silo or cluster whose worker slots did; null when not a simulation.</summary>
     public string? Engine { get; init; }
 
@@ -30,7 +33,7 @@ public sealed record FederatedSummary(
         table.AddColumn("");
         table.HideHeaders();
         void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
-        Row("run", $"{Config.Dataset} / {Config.Algorithm}, seed {Config.Seed}, server {Config.ServerOptimizer} lr {Config.ServerLr}, weighting {Config.Weighting}");
+        Row("run", $"{Config.Dataset} / {TrainedBy ?? Config.Algorithm}, seed {Config.Seed}, server {Config.ServerOptimizer} lr {Config.ServerLr}, weighting {Config.Weighting}");
         Row("federation", Federation);
         if (Engine is not null) Row("clients computed", Engine);
         Row("rounds", $"{Round} of {Config.Rounds}" + (Stats is { } s ? $" ({s.RoundsThisRun} in this run)" : ""));
@@ -66,7 +69,7 @@ public sealed record FederatedSummary(
     {
         ["command"] = Command,
         ["dataset"] = Config.Dataset,
-        ["algorithm"] = Config.Algorithm,
+        ["algorithm"] = TrainedBy ?? Config.Algorithm,
         ["partition"] = Config.Partition,
         ["completed"] = Completed,
         ["rounds"] = Round,

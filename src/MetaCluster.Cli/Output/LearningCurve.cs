@@ -11,8 +11,9 @@ namespace MetaCluster.Cli.Output;
 public static class LearningCurve
 {
     /// <param name="kind">"curve" for a point during training, "final" for the end of a run, "evaluate" for a checkpoint scored afterwards.</param>
+    /// <param name="bytesPerRound">Mean traffic a round so far; null for a centralized run or before the first round.</param>
     /// <param name="source">"federated" or "centralized" (a train checkpoint scored on the same new clients).</param>
-    public static JsonObject Point(string kind, string source, long round, string algorithm, FederatedConfig config, NewClientReport report, double? bytesPerRound) => new()
+    public static JsonObject Point(string kind, string source, long round, string algorithm, FederatedConfig config, NewClientReport report, double? bytesPerRound, long episodesTrained) => new()
     {
         ["kind"] = kind,
         ["source"] = source,
@@ -30,5 +31,8 @@ public static class LearningCurve
         ["episodes_per_client"] = report.EpisodesPerClient,
         ["diverged"] = report.Diverged,
         ["bytes_per_round"] = bytesPerRound is { } b ? Math.Round(b) : null,
+        // The common budget axis: local episodes behind θ (federated: clients × local episodes summed over rounds;
+        // centralized: iterations × meta-batch).
+        ["episodes_trained"] = episodesTrained,
     };
 }
