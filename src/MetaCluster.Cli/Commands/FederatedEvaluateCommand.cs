@@ -104,6 +104,10 @@ public sealed class FederatedEvaluateCommand
             throw new ArgumentException($"{path} was trained with {train.Algorithm}, whose θ is not the plain model the federated evaluation adapts; " +
                 $"score a checkpoint of {string.Join(", ", PlainModelAlgorithms)}.");
         string dataset = result.GetValue(_dataset) ?? train.Dataset;
+        if ((train.Dataset == "sinusoid") != (dataset == "sinusoid"))
+            throw new ArgumentException(train.Dataset == "sinusoid"
+                ? $"{path} was trained on sinusoid (regression); score it on a sinusoid federation."
+                : $"{path} was trained on {train.Dataset} (classification); score it on an omniglot or folder federation.");
         var config = FederatedConfig.ForAlgorithm(dataset, "fedmeta-maml") with
         {
             DataDir = train.DataDir, Ways = train.Ways, Shots = train.Shots, Queries = train.Queries, Hidden = train.Hidden,
