@@ -94,6 +94,7 @@ public sealed class FederatedCliTests : IDisposable
             "--checkpoint", Checkpoint("starved"), "--json", "--in-process");
         Assert.Equal(2, code);
         Assert.Contains("too few clients answered", stderr);
+        Assert.Contains("failed: simulated failure (--failure-rate)", stderr); // the cause, not just the count
         Assert.True(File.Exists(Checkpoint("starved")));
         (code, _, stderr) = CliRunner.Run("federated", "simulate", "--in-process", "--workers", "2", "--checkpoint", Checkpoint("bad"));
         Assert.Equal(2, code);
