@@ -69,7 +69,7 @@ else
 fi
 
 # Every panel query, and the run_id variable: MetaCluster series filtered on $run_id (the inner-loop histogram has
-# no run_id label), no literal data source uid, and PromQL that parses (promtool check rules, when promtool is here).
+# no run_id label, nor have the federation gateway's series: a server drives one federated run), no literal data source uid, and PromQL that parses (promtool check rules, when promtool is here).
 if dash_report=$(node - "$root/deploy/grafana/metacluster.json" "$render/dashboard-rules.yml" <<'NODE' 2>&1
 const fs = require("fs");
 const [file, rulesOut] = process.argv.slice(2);
@@ -84,7 +84,7 @@ if (vars.datasource?.type !== "datasource") problems.push("no datasource variabl
 if (!String(vars.run_id?.definition).includes("label_values(metacluster_rounds_completed_total, run_id)")) problems.push("run_id variable query");
 for (const [title, expr] of exprs) {
   for (const m of expr.matchAll(/\b(metacluster_[a-z_]+)(\{[^}]*\})?/g)) {
-    if (!m[1].startsWith("metacluster_inner_loop_duration_seconds") && !(m[2] ?? "").includes('run_id=~"$run_id"'))
+    if (!m[1].startsWith("metacluster_inner_loop_duration_seconds") && !m[1].startsWith("metacluster_federation_") && !(m[2] ?? "").includes('run_id=~"$run_id"'))
       problems.push(`${title}: ${m[1]} not filtered on $run_id`);
   }
 }

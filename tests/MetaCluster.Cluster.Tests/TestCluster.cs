@@ -42,6 +42,7 @@ public sealed class TestCluster : IAsyncLifetime
             });
             siloBuilder.Services.AddSingleton<IEpisodeFaultInjector>(TestFaults.Instance);
             siloBuilder.Services.AddSingleton<IContributionSource>(TestContributions.Instance);
+            siloBuilder.Services.AddSingleton<MetaCluster.Grains.Federated.IClientFaultInjector>(TestClientFaults.Instance);
             siloBuilder.Services.AddSingleton<ILoggerProvider>(TestLog.Instance);
         });
         Cluster = builder.Build();

@@ -21,3 +21,17 @@ public sealed class TestFaults : IEpisodeFaultInjector
 }
 
 public sealed class InjectedEpisodeFault(string message) : Exception(message);
+
+/// <summary>The federated slots' fault seam, shared like <see cref="TestFaults"/>: a behaviour per simulation id.</summary>
+public sealed class TestClientFaults : MetaCluster.Grains.Federated.IClientFaultInjector
+{
+    public static TestClientFaults Instance { get; } = new();
+    private readonly ConcurrentDictionary<string, Action<MetaCluster.Grains.Federated.ClientWork>> _behaviours = new();
+
+    public void For(string runId, Action<MetaCluster.Grains.Federated.ClientWork> behaviour) => _behaviours[runId] = behaviour;
+
+    public void BeforeClient(MetaCluster.Grains.Federated.ClientWork work)
+    {
+        if (_behaviours.TryGetValue(work.RunId, out var behaviour)) behaviour(work);
+    }
+}

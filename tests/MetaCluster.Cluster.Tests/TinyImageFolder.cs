@@ -8,9 +8,10 @@ public sealed class TinyImageFolder : IDisposable
 {
     public const int Side = 28;
 
-    public TinyImageFolder(int classes = 4, int imagesPerClass = 3, int seed = 1)
+    /// <param name="dir">Where to write the classes (default a new temp folder).</param>
+    public TinyImageFolder(int classes = 4, int imagesPerClass = 3, int seed = 1, string? dir = null)
     {
-        Dir = Path.Combine(Path.GetTempPath(), $"mc-folder-{Guid.NewGuid():N}");
+        Dir = dir ?? Path.Combine(Path.GetTempPath(), $"mc-folder-{Guid.NewGuid():N}");
         var random = new Random(seed);
         for (int c = 0; c < classes; c++)
         {

@@ -18,6 +18,12 @@ public sealed record FederatedSummary(
     public NewClientReport? After { get; init; }
     public ulong EvalSeed { get; init; }
 
+    /// <summary>What trained θ when it is not the config's federated algorithm: a centralized train checkpoint scored on the new clients.</summary>
+    public string? TrainedBy { get; init; }
+
+    /// <summary>Where the clients were computed: "in process", or the embedded silo or cluster whose worker slots did; null when not a simulation.</summary>
+    public string? Engine { get; init; }
+
     private double UpdatesPerSecond => Stats is { Seconds: > 0 } s ? UpdatesThisRun / s.Seconds : 0;
 
     public void Render(IAnsiConsole console)
@@ -27,8 +33,9 @@ public sealed record FederatedSummary(
         table.AddColumn("");
         table.HideHeaders();
         void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
-        Row("run", $"{Config.Dataset} / {Config.Algorithm}, seed {Config.Seed}, server {Config.ServerOptimizer} lr {Config.ServerLr}, weighting {Config.Weighting}");
+        Row("run", $"{Config.Dataset} / {TrainedBy ?? Config.Algorithm}, seed {Config.Seed}, server {Config.ServerOptimizer} lr {Config.ServerLr}, weighting {Config.Weighting}");
         Row("federation", Federation);
+        if (Engine is not null) Row("clients computed", Engine);
         Row("rounds", $"{Round} of {Config.Rounds}" + (Stats is { } s ? $" ({s.RoundsThisRun} in this run)" : ""));
         Row("participation", $"{Participation.MeanPerRound:0.##} of {Config.ClientsPerRound} clients a round; dropped {Participation.Late} late, {Participation.Failed} failed, {Participation.Refused} refused; {Participation.ResampledRounds} round(s) re-sampled");
         Row("traffic", $"{Participation.BytesPerRound / 1e6:0.###} MB a round (θ of {Parameters:N0} parameters down, updates up)");
@@ -62,7 +69,7 @@ public sealed record FederatedSummary(
     {
         ["command"] = Command,
         ["dataset"] = Config.Dataset,
-        ["algorithm"] = Config.Algorithm,
+        ["algorithm"] = TrainedBy ?? Config.Algorithm,
         ["partition"] = Config.Partition,
         ["completed"] = Completed,
         ["rounds"] = Round,
@@ -81,6 +88,7 @@ public sealed record FederatedSummary(
         ["client_loss_before"] = JsonReport.Number(Stats?.MeanPreLoss),
         ["client_loss_after"] = JsonReport.Number(Stats?.MeanPostLoss),
         ["client_accuracy_after"] = JsonReport.Number(Stats?.MeanPostAccuracy),
+        ["engine"] = Engine,
         ["theta_sha256"] = ThetaSha256,
         ["checkpoint"] = CheckpointPath,
         ["evaluation"] = After is null ? null : new JsonObject

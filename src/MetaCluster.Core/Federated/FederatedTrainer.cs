@@ -75,6 +75,7 @@ public sealed class FederatedTrainer
         int sampledTotal = 0;
         var dropped = new Dictionary<DropReason, int> { [DropReason.Late] = 0, [DropReason.Failed] = 0, [DropReason.Refused] = 0 };
         var shortfalls = new List<string>();
+        DroppedClient? lastDrop = null; // named in the error, so a cause shared by every client (missing data on a worker) is seen
         for (int attempt = 0; attempt < _config.MaxAttempts; attempt++)
         {
             var sampled = SampleParticipants(_config.Seed, round, attempt, _clients, _config.ClientsPerRound);
@@ -84,6 +85,7 @@ public sealed class FederatedTrainer
             bytesUp += outcome.Updates.Sum(u => 4L * u.Values.Length);
             var (accepted, drops) = Screen(outcome, sampled, round);
             foreach (var drop in drops) dropped[drop.Reason]++;
+            lastDrop = drops.FirstOrDefault() ?? lastDrop;
             bool enough = accepted.Count >= Required(sampled.Length);
             _participation.Add(new ParticipationRecord(round, attempt, sampled, accepted.Select(u => u.ClientId).ToArray(), drops, enough));
             if (!enough)
@@ -100,7 +102,8 @@ public sealed class FederatedTrainer
         }
         throw new FederatedRoundException(
             $"round {round}: too few clients answered in each of {_config.MaxAttempts} samples ({string.Join(", ", shortfalls)}; " +
-            $"{Required(Math.Min(_config.ClientsPerRound, _clients.Count))} needed); lower --min-completion, raise --deadline or check the clients.");
+            $"{Required(Math.Min(_config.ClientsPerRound, _clients.Count))} needed); lower --min-completion, raise --deadline or check the clients" +
+            (lastDrop is { } d ? $" (e.g. client {d.ClientId}, {d.Reason.ToString().ToLowerInvariant()}: {d.Detail})." : "."));
     }
 
     /// <summary>The updates fit to aggregate (in client-id order) and every sampled client left out, with why.</summary>

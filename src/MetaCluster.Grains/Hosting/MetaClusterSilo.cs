@@ -1,4 +1,5 @@
 using System.Globalization;
+using MetaCluster.Grains.Federated;
 using MetaCluster.Grains.Placement;
 using MetaCluster.Grains.Telemetry;
 using MetaCluster.Grains.Worker;
@@ -81,6 +82,8 @@ public static class MetaClusterSilo
         if (options.SimulateEpisode is { } perEpisode) builder.Services.TryAddSingleton<IContributionSource>(new SimulatedContributions(perEpisode));
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.TryAddSingleton<WorkerDatasets>();
+        builder.Services.TryAddSingleton<IClientFaultInjector, NoClientFaults>();
+        builder.Services.TryAddSingleton<FederationCache>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();
         return builder;
     }

@@ -102,6 +102,10 @@ public sealed class MetaClusterSiloOptions
     private string? UnderDataDirectory(string? dir) =>
         dir is not null && DataDirectory is { } root && !Path.IsPathRooted(dir) ? Path.Combine(root, dir) : dir;
 
+    /// <summary>A federated simulation's config as this silo reads its data: a relative DataDir under <see cref="DataDirectory"/>.</summary>
+    public Core.Federated.FederatedConfig Localize(Core.Federated.FederatedConfig config) =>
+        config.DataDir is { } dir && DataDirectory is { } root && !Path.IsPathRooted(dir) ? config with { DataDir = Path.Combine(root, dir) } : config;
+
     /// <summary>A run's checkpoint directory on this silo: a relative one under <see cref="CheckpointDirectory"/>.</summary>
     public string? LocalizeCheckpoints(string? directory) =>
         directory is not null && CheckpointDirectory is { } root && !Path.IsPathRooted(directory) ? Path.Combine(root, directory) : directory;
