@@ -30,7 +30,7 @@ public sealed class AdaptTests : IDisposable
         File.WriteAllBytes(path, TestPng.Encode(gray, Size, Size));
     }
 
-    private string TrainClassifier()
+    private string TrainClassifier(params string[] extra)
     {
         for (int i = 0; i < 4; i++)
         {
@@ -38,8 +38,8 @@ public sealed class AdaptTests : IDisposable
             WriteImage($"train/light/{i}.png", "light", i);
         }
         string checkpointDir = Path.Combine(_directory, "run");
-        CliRunner.Json("train", "--dataset", "folder", "--data", Path.Combine(_directory, "train"), "--ways", "2", "--shots", "1", "--queries", "2",
-            "--meta-batch", "2", "--iterations", "3", "--in-process", "--no-eval", "--json", "--checkpoint-dir", checkpointDir);
+        CliRunner.Json(["train", "--dataset", "folder", "--data", Path.Combine(_directory, "train"), "--ways", "2", "--shots", "1", "--queries", "2",
+            "--meta-batch", "2", "--iterations", "3", "--in-process", "--no-eval", "--json", "--checkpoint-dir", checkpointDir, .. extra]);
         return Path.Combine(checkpointDir, "checkpoint.mcc");
     }
 
@@ -95,6 +95,28 @@ public sealed class AdaptTests : IDisposable
         Assert.True(code == 0, stderr);
         Assert.Contains("adaptation diverged", stdout);
         Assert.DoesNotContain("NaN", stdout);
+    }
+
+    [Fact]
+    public void AMamlPlusPlusCheckpointAdaptsWithItsLearnedRatesAndPerStepBatchNorm()
+    {
+        // The preset's meta-batch and query count overridden to fit the tiny folder; per-step BN and learned rates stay.
+        string checkpoint = TrainClassifier("--maml++", "--inner-steps", "2", "--eval-steps", "2");
+        for (int i = 0; i < 2; i++)
+        {
+            WriteImage($"support/dark/{i}.png", "dark", 10 + i);
+            WriteImage($"support/light/{i}.png", "light", 10 + i);
+            WriteImage($"query/dark/{i}.png", "dark", 20 + i);
+            WriteImage($"query/light/{i}.png", "light", 20 + i);
+        }
+        string[] arguments = ["adapt", "--checkpoint", checkpoint, "--support", Path.Combine(_directory, "support"), "--query", Path.Combine(_directory, "query")];
+        var json = CliRunner.Json([.. arguments, "--json"]);
+        Assert.Equal(2, json.GetProperty("steps").GetInt32());
+        Assert.Equal(4, json.GetProperty("predictions").GetArrayLength());
+        Assert.Equal(1.0, json.GetProperty("accuracy").GetDouble());
+        var (code, _, stderr) = CliRunner.Run([.. arguments, "--inner-lr", "0.1"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("--inner-lr does not apply to a run with --learned-inner-lr", stderr);
     }
 
     [Fact]

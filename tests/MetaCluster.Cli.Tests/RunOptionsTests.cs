@@ -41,6 +41,28 @@ public class RunOptionsTests
     }
 
     [Fact]
+    public void MamlPlusPlusSetsThePaperSetupAndOptionsGivenWithItOverrideIt()
+    {
+        var (options, result) = Parse("--dataset omniglot --maml++ --inner-steps 3 --msl-iterations 100 --outer-lr-min 0.0001");
+        Assert.Empty(result.Errors);
+        var config = options.ToConfig(result);
+        var preset = TrainingConfig.ForDataset("omniglot", "maml").WithMamlPlusPlus();
+        Assert.Equal(preset with { InnerSteps = 3, MslIterations = 100, OuterLrMin = 0.0001, Hidden = config.Hidden }, config);
+        Assert.True(config.PerStepBn && config.LearnedInnerLr && config.CosineOuterLr && config.MultiStepLoss);
+
+        // Each option alone, without the preset's other settings.
+        (options, result) = Parse("--dataset omniglot --per-step-bn --inner-steps 2");
+        config = options.ToConfig(result);
+        Assert.True(config.PerStepBn);
+        Assert.False(config.MultiStepLoss || config.LearnedInnerLr || config.CosineOuterLr);
+        Assert.Equal((0, 32), (config.DerivativeOrderAnnealing, config.MetaBatch));
+        (options, result) = Parse("--derivative-order-annealing 50 --cosine-outer-lr --learned-inner-lr --multi-step-loss");
+        config = options.ToConfig(result);
+        Assert.Equal(50, config.DerivativeOrderAnnealing);
+        Assert.True(config.CosineOuterLr && config.LearnedInnerLr && config.MultiStepLoss);
+    }
+
+    [Fact]
     public void DataOptionsReachTheConfig()
     {
         var (options, result) = Parse("--dataset omniglot --data /data/omniglot --split lake --no-rotate --validation-classes 100");

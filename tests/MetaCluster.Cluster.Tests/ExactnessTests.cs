@@ -35,15 +35,20 @@ public class ExactnessTests(TestCluster fixture)
     /// The image-classification methods of issue 12 through the cluster: matching networks (with full context
     /// embeddings: the LSTMs too), the weight-generating meta-network and the pre-train baseline, whose class batches
     /// go to workers like episodes. Same θ bits for 1 and 3 workers as in process (Conv4, one torch thread everywhere).
+    /// "maml++" is MAML with every MAML++ option (per-step BN weights, learned rates in θ), its first round first
+    /// order and its second second order, so a worker must read the round from the episode index.
     /// </summary>
     [Theory]
     [InlineData("matchingnet", true)]
     [InlineData("metanet", false)]
     [InlineData("pretrain", false)]
+    [InlineData("maml++", false)]
     public async Task ImageClassifiersGiveTheSingleProcessBitsOnOneAndThreeWorkers(string algorithm, bool fce)
     {
         using var folder = new TinyImageFolder();
-        var config = TrainingConfig.ForDataset("folder", algorithm) with
+        var config = (algorithm == "maml++"
+            ? TrainingConfig.ForDataset("folder", "maml").WithMamlPlusPlus() with { InnerSteps = 2, EvalSteps = 2, MslIterations = 4, DerivativeOrderAnnealing = 1 }
+            : TrainingConfig.ForDataset("folder", algorithm)) with
         {
             DataDir = folder.Dir, Ways = 2, Shots = 1, Queries = 1, MetaBatch = 3, Iterations = 2, Seed = 5, FullContextEmbeddings = fce,
         };

@@ -27,13 +27,16 @@ internal static class GradientCheck
     }
 
     /// <summary>Relative error ‖g − g_fd‖ / ‖g_fd‖ over the sampled coordinates.</summary>
-    public static double RelativeError(MetaAlgorithm algorithm, ParameterSet theta32, Episode episode, int coordinates, ulong seed, double h = 1e-6)
+    /// <param name="candidates">the coordinates to sample from (e.g. only the learned rates); all of θ when null.</param>
+    public static double RelativeError(MetaAlgorithm algorithm, ParameterSet theta32, Episode episode, int coordinates, ulong seed, double h = 1e-6,
+        IReadOnlyList<int>? candidates = null)
     {
         using var episode64 = episode.To(ScalarType.Float64);
         var theta = theta32.Values.Select(v => (double)v).ToArray();
         var analytic = Analytic(algorithm, theta, theta32.Layout, episode64);
         var rng = new DeterministicRandom(seed);
-        var picks = coordinates >= theta.Length ? Enumerable.Range(0, theta.Length).ToArray() : rng.SampleWithoutReplacement(theta.Length, coordinates);
+        var pool = candidates ?? Enumerable.Range(0, theta.Length).ToArray();
+        var picks = coordinates >= pool.Count ? pool.ToArray() : rng.SampleWithoutReplacement(pool.Count, coordinates).Select(k => pool[k]).ToArray();
         double diff = 0, norm = 0;
         foreach (int i in picks)
         {

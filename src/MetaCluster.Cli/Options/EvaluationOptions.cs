@@ -43,13 +43,13 @@ public static class EvaluationOptions
         if (innerLr is not { } lr) return config;
         if (!(lr > 0) || !double.IsFinite(lr)) throw new ArgumentException($"--inner-lr must be a positive number (got {lr}).");
         if (AdaptationRate(config) is null)
-            throw new ArgumentException(config.Algorithm == "metasgd"
-                ? "--inner-lr does not apply to metasgd: it adapts with the per-parameter rates it learned, which are part of θ."
+            throw new ArgumentException(config.Algorithm == "metasgd" || config.LearnedInnerLr
+                ? $"--inner-lr does not apply to {(config.LearnedInnerLr ? "a run with --learned-inner-lr (MAML++)" : "metasgd")}: it adapts with the rates it learned, which are part of θ."
                 : $"--inner-lr does not apply to {config.Algorithm}: it does not adapt by gradient steps.");
         return config with { InnerLr = lr };
     }
 
     /// <summary>The inner learning rate adaptation uses, or null where the config's rate is not what adapts θ.</summary>
     public static double? AdaptationRate(TrainingConfig config) => config.Algorithm is "metasgd" or "protonet"
-        or "matchingnet" or "metanet" or "mann" or "lstm-meta" ? null : config.InnerLr;
+        or "matchingnet" or "metanet" or "mann" or "lstm-meta" || config.LearnedInnerLr ? null : config.InnerLr;
 }

@@ -17,6 +17,9 @@ public sealed class RunOptions
 
     public RunOptions()
     {
+        // Bound first: a binding applies in the order bound, so explicit options given with --maml++ override its defaults.
+        MamlPlusPlus = Bind(Flag("--maml++", "all MAML++ options with the paper's settings (Antoniou et al. 2019; docs/algorithms.md): --multi-step-loss, --per-step-bn (Conv4), --learned-inner-lr, --derivative-order-annealing, --cosine-outer-lr, 5 inner steps, meta-batch 16"),
+            (c, _) => c.WithMamlPlusPlus(), c => new { c.MultiStepLoss, c.MslIterations, c.PerStepBn, c.LearnedInnerLr, c.DerivativeOrderAnnealing, c.CosineOuterLr, c.OuterLrMin });
         Dataset = Bind(Choice("--dataset", "the episode source (default sinusoid)", "sinusoid", "omniglot", "folder",
             "sine-sequence", "mini-imagenet"),
             (c, v) => c with { Dataset = v! }, c => c.Dataset);
@@ -63,6 +66,20 @@ public sealed class RunOptions
             (c, v) => c with { Model = v! }, c => c.Model);
         NoPreMetrics = Bind(Flag("--no-pre-metrics", "skip scoring θ on each query set before adaptation (saves one query forward pass per episode)"),
             (c, _) => c with { PreAdaptationMetrics = false }, c => c.PreAdaptationMetrics);
+        Bind(Flag("--multi-step-loss", "MAML++ MSL: the query loss after every inner step, weights annealed to the last step over --msl-iterations"),
+            (c, _) => c with { MultiStepLoss = true }, c => c.MultiStepLoss);
+        Bind(Number<int>("--msl-iterations", "N", "rounds over which the multi-step loss anneals to the last step (default 7500: the reference's 15 epochs of 500)"),
+            (c, v) => c with { MslIterations = v!.Value }, c => c.MslIterations);
+        Bind(Flag("--per-step-bn", "MAML++ BNWB: one batch-norm weight and bias per inner step (Conv4), batch statistics per step"),
+            (c, _) => c with { PerStepBn = true }, c => c.PerStepBn);
+        Bind(Flag("--learned-inner-lr", "MAML++ LSLR: a learned inner learning rate per parameter tensor per step, starting at --inner-lr"),
+            (c, _) => c with { LearnedInnerLr = true }, c => c.LearnedInnerLr);
+        Bind(Number<int>("--derivative-order-annealing", "N", "MAML++ DA: first order for the first N rounds, second order after"),
+            (c, v) => c with { DerivativeOrderAnnealing = v!.Value }, c => c.DerivativeOrderAnnealing);
+        Bind(Flag("--cosine-outer-lr", "MAML++ CA: cosine annealing of the outer learning rate from --outer-lr to --outer-lr-min over the run"),
+            (c, _) => c with { CosineOuterLr = true, OuterLrFinal = null }, c => c.CosineOuterLr);
+        Bind(Number<double>("--outer-lr-min", "LR", "the outer learning rate that --cosine-outer-lr reaches at the last round (default 1e-5)"),
+            (c, v) => c with { OuterLrMin = v!.Value }, c => c.OuterLrMin);
     }
 
     public Option<string> Dataset { get; }
@@ -75,6 +92,7 @@ public sealed class RunOptions
     public Option<bool> NoRotate { get; }
     public Option<bool> NoPreMetrics { get; }
     public Option<string> Batching { get; }
+    public Option<bool> MamlPlusPlus { get; }
 
     public void AddTo(Command command)
     {

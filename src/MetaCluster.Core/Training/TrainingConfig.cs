@@ -54,6 +54,23 @@ public sealed record TrainingConfig
     /// <summary>"auto" (the dataset's model: MLP, Conv4, or the LSTM for sine-sequence) or "lstm" (<see cref="Models.LstmSequenceModel"/>).</summary>
     public string Model { get; init; } = "auto";
 
+    // MAML++ (Antoniou et al. 2019; docs/algorithms.md "MAML++"): each an option of maml/fomaml, all set by WithMamlPlusPlus.
+    /// <summary>MSL: the query loss after every inner step, weights annealed over <see cref="MslIterations"/> rounds.</summary>
+    public bool MultiStepLoss { get; init; }
+    /// <summary>Rounds over which the MSL weights anneal to the last step (reference: 15 epochs × 500 iterations).</summary>
+    public int MslIterations { get; init; } = 7_500;
+    /// <summary>BNWB: one batch-norm (γ, β) per inner step in θ (Conv4 only); statistics are each batch's own.</summary>
+    public bool PerStepBn { get; init; }
+    /// <summary>LSLR: one learned inner learning rate per parameter tensor per inner step, in θ.</summary>
+    public bool LearnedInnerLr { get; init; }
+    /// <summary>DA: the first N rounds are first order, the rest second order (0 = second order throughout).</summary>
+    public int DerivativeOrderAnnealing { get; init; }
+    /// <summary>CA: cosine annealing of the outer learning rate from OuterLr to <see cref="OuterLrMin"/> over the run.</summary>
+    public bool CosineOuterLr { get; init; }
+    public double OuterLrMin { get; init; } = 1e-5;
+
+    [JsonIgnore] public bool UsesMamlPlusPlusInnerLoop => MultiStepLoss || PerStepBn || LearnedInnerLr || DerivativeOrderAnnealing > 0;
+
     [JsonIgnore] public bool IsClassification => Dataset is not ("sinusoid" or "sine-sequence");
 
     /// <summary>
@@ -132,11 +149,58 @@ public sealed record TrainingConfig
         if (PretrainHead is not ("cosine" or "linear")) throw new ArgumentException($"the pretrain head is cosine (Baseline++) or linear (Baseline) (got '{PretrainHead}').");
         if (PretrainClasses < 0) throw new ArgumentException($"pretrain classes must be 0 (every training class) or more (got {PretrainClasses}).");
         if (IsClassification && Ways < 2) throw new ArgumentException($"classification needs at least 2 ways (got {Ways}).");
+        ValidateMamlPlusPlus();
     }
+
+    private void ValidateMamlPlusPlus()
+    {
+        if (UsesMamlPlusPlusInnerLoop && Algorithm is not ("maml" or "fomaml"))
+            throw new ArgumentException($"--multi-step-loss, --per-step-bn, --learned-inner-lr and --derivative-order-annealing (MAML++) are options of maml and fomaml, not {Algorithm}.");
+        if (UsesMamlPlusPlusInnerLoop && InnerSteps < 1)
+            throw new ArgumentException($"the MAML++ options shape the inner loop: give --inner-steps 1 or more (got {InnerSteps}).");
+        if (PerStepBn && Dataset is not ("omniglot" or "folder"))
+            throw new ArgumentException($"--per-step-bn gives Conv4's batch norm one set of weights per step; {Dataset}'s model has no batch norm: use it with omniglot or folder.");
+        if (MslIterations < 0) throw new ArgumentException($"--msl-iterations must be 0 or more rounds (got {MslIterations}).");
+        if (DerivativeOrderAnnealing < 0) throw new ArgumentException($"--derivative-order-annealing must be 0 or more rounds (got {DerivativeOrderAnnealing}).");
+        if (DerivativeOrderAnnealing > 0 && (FirstOrder || Algorithm == "fomaml"))
+            throw new ArgumentException("--derivative-order-annealing switches from first to second order, but this run is first order throughout (fomaml or --first-order); drop one of them.");
+        if (CosineOuterLr && OuterLrFinal is not null)
+            throw new ArgumentException("--cosine-outer-lr and --outer-lr-final are two annealings of the outer learning rate; give one (--outer-lr-final none for cosine).");
+        if (!(OuterLrMin >= 0) || !double.IsFinite(OuterLrMin)) throw new ArgumentException($"--outer-lr-min must be a non-negative number (got {OuterLrMin}).");
+    }
+
+    /// <summary>
+    /// All MAML++ options with the paper's settings, from the reference code's Omniglot 5-way 1-shot config
+    /// (github.com/AntreasAntoniou/HowToTrainYourMAMLPytorch, experiment_config/omniglot_maml++_5_way_1_shot_*.json):
+    /// 5 inner steps in training and evaluation, meta-batch 16, 1 query per class, Adam at 0.001 cosine-annealed to
+    /// 1e-5 over 150 epochs × 500 iterations, first order until epoch 80 (its test is epoch &gt; 80: 81 × 500 rounds),
+    /// and MSL annealed over the parser's default 15 epochs. Per-step batch norm only where the model has batch norm.
+    /// </summary>
+    public TrainingConfig WithMamlPlusPlus() => this with
+    {
+        MultiStepLoss = true,
+        MslIterations = 15 * 500,
+        PerStepBn = Dataset is "omniglot" or "folder",
+        LearnedInnerLr = true,
+        DerivativeOrderAnnealing = Algorithm == "fomaml" || FirstOrder ? 0 : 81 * 500,
+        CosineOuterLr = true,
+        OuterLrMin = 1e-5,
+        OuterLrFinal = null,
+        OuterOptimizer = "adam",
+        OuterLr = 0.001,
+        InnerSteps = 5,
+        EvalSteps = 5,
+        MetaBatch = IsClassification ? 16 : MetaBatch,
+        Queries = IsClassification ? 1 : Queries,
+        Iterations = IsClassification ? 150 * 500 : Iterations,
+    };
 
     /// <summary>Outer learning rate for a round: constant, or linear from OuterLr to OuterLrFinal over the run.</summary>
     public double OuterLearningRate(long round)
     {
+        // Cosine annealing (SGDR without restarts, as torch's CosineAnnealingLR): min + (max − min)(1 + cos(π t/T))/2.
+        if (CosineOuterLr && Iterations > 0)
+            return OuterLrMin + (OuterLr - OuterLrMin) * (1 + Math.Cos(Math.PI * Math.Min(1.0, (double)round / Iterations))) / 2;
         if (OuterLrFinal is not { } final || Iterations == 0) return OuterLr;
         double fractionDone = Math.Min(1.0, (double)round / Iterations);
         return fractionDone * final + (1 - fractionDone) * OuterLr;

@@ -41,6 +41,15 @@ public sealed record TrainingRun(
         };
         return config.Algorithm switch
         {
+            "maml" or "fomaml" when config.UsesMamlPlusPlusInnerLoop => new MamlPlusPlus(model, options, new MamlPlusPlusOptions
+            {
+                MultiStepLoss = config.MultiStepLoss,
+                MultiStepLossIterations = config.MslIterations,
+                PerStepBatchNorm = config.PerStepBn,
+                LearnedInnerRates = config.LearnedInnerLr,
+                FirstOrderIterations = config.DerivativeOrderAnnealing,
+                MetaBatch = config.MetaBatch,
+            }),
             "maml" or "fomaml" => new Maml(model, options),
             "reptile" => new Reptile(model, options),
             "metasgd" => new MetaSgd(model, options),
