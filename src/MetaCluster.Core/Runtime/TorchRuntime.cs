@@ -83,6 +83,25 @@ public static partial class TorchRuntime
         _cudaReady = true;
     }
 
+    /// <summary>
+    /// Null when a CUDA GPU is usable here (CUDA is then initialised, as <see cref="EnsureLoaded(ComputeDevice)"/> does);
+    /// otherwise why not. A machine without the NVIDIA driver is told apart without loading any CUDA library.
+    /// </summary>
+    public static string? CudaUnavailableReason()
+    {
+        if (OperatingSystem.IsLinux() && !File.Exists("/proc/driver/nvidia/version"))
+            return "no NVIDIA driver on this machine (/proc/driver/nvidia/version is missing)";
+        try
+        {
+            EnsureLoaded(ComputeDevice.Parse("cuda"));
+            return null;
+        }
+        catch (TorchRuntimeException e)
+        {
+            return e.Message;
+        }
+    }
+
     /// <summary>Why <paramref name="device"/> cannot be used, and what to do.</summary>
     public static string NoCuda(ComputeDevice device)
     {
