@@ -7,8 +7,8 @@
 #                                            native shim against it, run both benches on cuda, print the JSON line
 #   KIT/check.sh symbols SHIM LIBDIR         the symbol comparison alone: which of the shim's needs LIBDIR lacks
 #
-# Settings (environment): DEVICE (run: cuda; --dry-run: cpu), PYTHON (python3), LIBTORCH_LIB / LIBTORCH_INCLUDE (a
-# libtorch to use instead of the Python torch's lib/ and include/), FALLBACK_LIBTORCH_LIB (a libtorch the prebuilt
+# Settings (environment): DEVICE (run: cuda; --dry-run: cpu), PYTHON (python3), LIBTORCH_LIB / LIBTORCH_CMAKE (a
+# libtorch's lib/ and share/cmake/Torch, instead of the Python torch's), FALLBACK_LIBTORCH_LIB (a libtorch the prebuilt
 # shim binds to, tried when the shim cannot be rebuilt), BUDGET_S (whole run, default 480), TORCHSHARP_GIT (prepare: a
 # git directory holding TorchSharp, e.g. a mirror; default: clone github.com/dotnet/TorchSharp at v$TORCHSHARP_VERSION).
 # deploy/gpu/README.md has the details.
@@ -27,8 +27,10 @@ missing_symbols() {
     local shim=$1 libdir=$2 needs defined
     needs=$(mktemp) defined=$(mktemp)
     nm -D --undefined-only "$shim" | awk '$1 == "U" && $2 !~ /@/ { print $2 }' | sort -u > "$needs"
-    local libs=()
-    for lib in "$libdir"/libtorch*.so* "$libdir"/libc10*.so*; do [[ -f $lib && ! -L $lib ]] && libs+=("$lib"); done
+    local libs=() lib
+    # Symlinks resolved (a distribution's torch/lib links to /usr/lib), each library once.
+    while IFS= read -r lib; do libs+=("$lib"); done < <(for l in "$libdir"/libtorch*.so* "$libdir"/libc10*.so*; do
+        [[ -e $l ]] && readlink -f "$l"; done | sort -u)
     [[ ${#libs[@]} -gt 0 ]] || { rm -f "$needs" "$defined"; echo "-1"; echo "no libtorch*.so or libc10*.so in $libdir"; return; }
     nm -D --defined-only "${libs[@]}" 2>/dev/null | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | sort -u > "$defined"
     local missing
@@ -63,7 +65,7 @@ cmd_prepare() {
     local peers=${PEER_DIR:-/work/shared/bench-peer} omniglot=${OMNIGLOT_DIR:-/work/shared/data/omniglot}
     [[ -f $peers/maml_sine.py && -f $peers/maml_omniglot.py ]] || die "the peer scripts are not in $peers: set PEER_DIR."
     rm -rf "$kit" && mkdir -p "$kit/native" "$kit/peer" "$kit/omniglot"
-    local work; work=$(mktemp -d); trap 'rm -rf "$work"' RETURN
+    work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
     say "publishing metacluster self-contained, without libtorch (TorchBackend=external)…"
     # Its own artifacts path, so the repository's CPU build (bin/, obj/) is left as it is.
@@ -127,13 +129,14 @@ cmd_run() {
     local python=${PYTHON:-python3} budget=${BUDGET_S:-480} started=$SECONDS
     [[ -f $kit/app.tar.xz && -f $kit/native/libLibTorchSharp.so ]] || die "$kit is not a kit (no app.tar.xz): run 'check.sh prepare' where the network is."
     remaining() { echo $((budget - (SECONDS - started))); }
-    local run_dir; run_dir=$(mktemp -d "${TMPDIR:-/tmp}/metacluster-gpu.XXXXXX")
+    # Global (not local): the EXIT trap runs after cmd_run has returned.
+    run_dir=$(mktemp -d "${TMPDIR:-/tmp}/metacluster-gpu.XXXXXX")
     trap 'rm -rf "$run_dir"' EXIT
     declare -A out=([device]=$device [dry_run]=$([[ $dry == 1 ]] && echo true || echo false) [shim]=prebuilt [shim_rebuilt]=false)
     local notes=()
 
     # 1. torch: a libtorch given, or the Python torch's lib/ and include/.
-    local torch_lib=${LIBTORCH_LIB:-} torch_include=${LIBTORCH_INCLUDE:-} torch_version="" python_torch=0 abi=1
+    local torch_lib=${LIBTORCH_LIB:-} torch_cmake=${LIBTORCH_CMAKE:-} torch_version="" python_torch=0 abi=1
     local info
     if info=$("$python" - 2>"$run_dir/python.err" <<'EOF'
 import os, torch
@@ -141,13 +144,14 @@ root = os.path.dirname(torch.__file__)
 cuda = torch.cuda.is_available()
 print(root); print(torch.__version__); print(int(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", True)))
 print(torch.cuda.get_device_name(0) if cuda else ""); print(torch.version.cuda or "")
+print(os.path.join(torch.utils.cmake_prefix_path, "Torch"))
 EOF
     ); then
         python_torch=1
         local root; root=$(sed -n 1p <<<"$info")
         torch_version=$(sed -n 2p <<<"$info"); abi=$(sed -n 3p <<<"$info")
-        out[gpu_name]=$(sed -n 4p <<<"$info"); out[cuda_runtime]=$(sed -n 5p <<<"$info")
-        torch_lib=${torch_lib:-$root/lib}; torch_include=${torch_include:-$root/include}
+        out[gpu_name]=$(sed -n 4p <<<"$info"); out[cuda_runtime]=$(sed -n 5p <<<"$info"); torch_cmake=$(sed -n 6p <<<"$info")
+        torch_lib=${torch_lib:-$root/lib}
         say "torch $torch_version at $root (lib: $torch_lib)"
     else
         notes+=("'$python -c import torch' failed: $(tail -1 "$run_dir/python.err"); the peers cannot run. Install PyTorch for $python, or set PYTHON to an interpreter that has it.")
@@ -167,7 +171,7 @@ EOF
     out[shim_missing_symbols]=$count
     if [[ $count != 0 ]]; then
         say "the prebuilt shim (built for libtorch 2.10) does not bind to $torch_lib: $count missing symbol(s), e.g. $(sed -n 2p <<<"$result")"
-        if rebuild_shim "$kit" "$run_dir" "$torch_lib" "$torch_include" "$abi" "$torch_version"; then
+        if rebuild_shim "$kit" "$run_dir" "$torch_lib" "$torch_cmake" "$abi" "$torch_version"; then
             cp "$run_dir/shim-build/LibTorchSharp/libLibTorchSharp.so" "$app/"
             out[shim]=rebuilt; out[shim_rebuilt]=true
         elif [[ -n ${FALLBACK_LIBTORCH_LIB:-} ]] && [[ $(missing_symbols "$shim" "$FALLBACK_LIBTORCH_LIB" | head -1) == 0 ]]; then
@@ -227,23 +231,34 @@ bench() {
 # Builds TorchSharp's src/Native against the torch found, with TorchSharp's own CMake files (their -Werror dropped: a
 # newer compiler's new warnings are not errors in someone else's code). The ABI define follows that torch's.
 rebuild_shim() {
-    local kit=$1 run_dir=$2 lib=$3 include=$4 abi=$5 version=$6
-    local cmake_dir; cmake_dir=$(dirname "$lib")/share/cmake/Torch
+    local kit=$1 run_dir=$2 lib=$3 cmake_hint=$4 abi=$5 version=$6
+    # TorchConfig.cmake (it names the headers and libraries): where torch says, beside a libtorch's lib/, or beside
+    # the real library (a distribution's package).
+    local cmake_dir="" candidate real
+    real=$(dirname "$(readlink -f "$lib/libtorch_cpu.so" 2>/dev/null || echo "$lib/x")")
+    for candidate in "$cmake_hint" "$(dirname "$lib")/share/cmake/Torch" "$real/cmake/Torch"; do
+        [[ -n $candidate && -f $candidate/TorchConfig.cmake ]] && { cmake_dir=$candidate; break; }
+    done
     for tool in cmake g++ make; do command -v $tool >/dev/null || { say "cannot rebuild the shim: $tool is not installed"; return 1; }; done
-    [[ -f $cmake_dir/TorchConfig.cmake ]] || { say "cannot rebuild the shim: no TorchConfig.cmake in $cmake_dir (a libtorch without its CMake files)"; return 1; }
-    [[ -d $include/torch ]] || { say "cannot rebuild the shim: no torch headers in $include"; return 1; }
+    [[ -n $cmake_dir ]] || { say "cannot rebuild the shim: no TorchConfig.cmake for the torch at $lib (set LIBTORCH_CMAKE to its share/cmake/Torch)"; return 1; }
     say "rebuilding the shim (TorchSharp $TORCHSHARP_VERSION src/Native, commit $(cat "$kit/torchsharp-native.commit")) against torch ${version:-at $lib}…"
+    [[ -z $version || $version == 2.10.* ]] || say "torch $version is not the 2.10 TorchSharp $TORCHSHARP_VERSION is written for: expect this build to fail on C++ API differences."
     mkdir -p "$run_dir/shim-src"
     tar -C "$run_dir/shim-src" -xzf "$kit/torchsharp-native.tar.gz"
     local src=$run_dir/shim-src/src/Native
     sed -i -e 's/add_definitions(-Werror)/# -Werror dropped by check.sh/' \
            -e "s/-D_GLIBCXX_USE_CXX11_ABI=1/-D_GLIBCXX_USE_CXX11_ABI=$abi/" "$src/CMakeLists.txt"
-    local jobs; jobs=$(nproc)
-    if ! { cmake -S "$src" -B "$run_dir/shim-build" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_PATH="$cmake_dir" \
-             -DCMAKE_PREFIX_PATH="$cmake_dir" \
-           && timeout "$(( $(remaining) > 60 ? $(remaining) - 60 : 1 ))" cmake --build "$run_dir/shim-build" --target LibTorchSharp -j "$jobs"; } \
-           > "$run_dir/shim-build.log" 2>&1; then
-        grep -m3 -E 'error|Error' "$run_dir/shim-build.log" | sed 's/^/  /' >&2 || true
+    # The build may take what the benches do not need (about 150 s of the budget), at most SHIM_BUILD_TIMEOUT.
+    local jobs limit code=0
+    jobs=$(nproc); limit=$(( $(remaining) - 150 )); limit=$(( limit < ${SHIM_BUILD_TIMEOUT:-300} ? limit : ${SHIM_BUILD_TIMEOUT:-300} ))
+    ((limit >= 30)) || { say "cannot rebuild the shim: no time left in the budget (BUDGET_S)"; return 1; }
+    { cmake -S "$src" -B "$run_dir/shim-build" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_PATH="$cmake_dir" -DCMAKE_PREFIX_PATH="$cmake_dir" \
+        && timeout "$limit" cmake --build "$run_dir/shim-build" --target LibTorchSharp -j "$jobs"; } > "$run_dir/shim-build.log" 2>&1 || code=$?
+    if [[ $code == 124 ]]; then
+        say "the shim did not finish building within ${limit}s on $jobs core(s) (SHIM_BUILD_TIMEOUT; log: $run_dir/shim-build.log)."
+        return 1
+    elif [[ $code != 0 ]]; then
+        grep -m3 -E 'error' "$run_dir/shim-build.log" | cut -c1-300 | sed 's/^/  /' >&2 || true
         say "the shim did not build against torch ${version:-at $lib}: TorchSharp $TORCHSHARP_VERSION's shim is written for libtorch 2.10, and this torch's C++ API differs (log: $run_dir/shim-build.log)."
         return 1
     fi
