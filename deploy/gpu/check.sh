@@ -179,7 +179,7 @@ EOF
             say "${notes[-1]}"
             torch_lib=$FALLBACK_LIBTORCH_LIB; out[shim]=prebuilt-fallback
         else
-            die "the shim could not be rebuilt against torch ${torch_version:-at $torch_lib} (see $run_dir/shim-build.log above) and the prebuilt one does not bind to it. TorchSharp $TORCHSHARP_VERSION is written for libtorch 2.10: install torch 2.10 (pip install torch==2.10.*), or set FALLBACK_LIBTORCH_LIB to a libtorch 2.10 lib/."
+            die "the shim could not be rebuilt against torch ${torch_version:-at $torch_lib} (see above) and the prebuilt one does not bind to it. TorchSharp $TORCHSHARP_VERSION is written for libtorch 2.10: install torch 2.10 (pip install torch==2.10.*), or set FALLBACK_LIBTORCH_LIB to a libtorch 2.10 lib/."
         fi
     fi
 
@@ -254,12 +254,14 @@ rebuild_shim() {
     ((limit >= 30)) || { say "cannot rebuild the shim: no time left in the budget (BUDGET_S)"; return 1; }
     { cmake -S "$src" -B "$run_dir/shim-build" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_PATH="$cmake_dir" -DCMAKE_PREFIX_PATH="$cmake_dir" \
         && timeout "$limit" cmake --build "$run_dir/shim-build" --target LibTorchSharp -j "$jobs"; } > "$run_dir/shim-build.log" 2>&1 || code=$?
+    # Kept past the run (its folder is removed on exit) for whoever reads the error.
+    [[ $code == 0 ]] || cp "$run_dir/shim-build.log" "${TMPDIR:-/tmp}/metacluster-shim-build.log"
     if [[ $code == 124 ]]; then
-        say "the shim did not finish building within ${limit}s on $jobs core(s) (SHIM_BUILD_TIMEOUT; log: $run_dir/shim-build.log)."
+        say "the shim did not finish building within ${limit}s on $jobs core(s) (SHIM_BUILD_TIMEOUT; log: ${TMPDIR:-/tmp}/metacluster-shim-build.log)."
         return 1
     elif [[ $code != 0 ]]; then
         grep -m3 -E 'error' "$run_dir/shim-build.log" | cut -c1-300 | sed 's/^/  /' >&2 || true
-        say "the shim did not build against torch ${version:-at $lib}: TorchSharp $TORCHSHARP_VERSION's shim is written for libtorch 2.10, and this torch's C++ API differs (log: $run_dir/shim-build.log)."
+        say "the shim did not build against torch ${version:-at $lib}: TorchSharp $TORCHSHARP_VERSION's shim is written for libtorch 2.10, and this torch's C++ API differs (log: ${TMPDIR:-/tmp}/metacluster-shim-build.log)."
         return 1
     fi
     local rebuilt=$run_dir/shim-build/LibTorchSharp/libLibTorchSharp.so left
