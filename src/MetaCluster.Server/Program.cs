@@ -25,9 +25,10 @@ try
     // The gateway's certificate, key and clients file: read before anything slow starts, so a bad one is refused at once.
     federation = FederationHosting.Load(server);
     // Every role runs libtorch (a coordinator builds the run and its initial θ): fail now, with the loader's real message.
-    TorchRuntime.EnsureLoaded();
+    // A worker on a GPU initialises CUDA first (TorchRuntime): --device cuda without a usable GPU is refused here.
+    TorchRuntime.EnsureLoaded(server.Role == ServerRole.Coordinator ? ComputeDevice.Cpu : server.ComputeDevice);
 }
-catch (Exception e) when (e is ArgumentException or InvalidOperationException or StartupRefusal)
+catch (Exception e) when (e is ArgumentException or InvalidOperationException or StartupRefusal or TorchRuntimeException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;

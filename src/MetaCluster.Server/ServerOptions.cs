@@ -70,6 +70,22 @@ public sealed class ServerOptions
     public int Slots { get; init; } = 1;
     public int TorchThreads { get; init; }
     public string Device { get; init; } = "cpu";
+
+    /// <summary>What --device names: the device this server's worker slots compute on (and the silo's "device" label).</summary>
+    public Core.Runtime.ComputeDevice ComputeDevice
+    {
+        get
+        {
+            try
+            {
+                return Core.Runtime.ComputeDevice.Parse(Device);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ArgumentException($"--device: {e.Message}");
+            }
+        }
+    }
     public string? Name { get; init; }
     /// <summary>Where relative --data paths of runs are found (a mounted volume in Kubernetes).</summary>
     public string? DataDirectory { get; init; }
@@ -161,6 +177,7 @@ public sealed class ServerOptions
             throw new ArgumentException($"the silo, gateway and HTTP ports must differ (got {SiloPort}, {GatewayPort}, {HttpPort}).");
         if (Role != ServerRole.Coordinator && Slots < 1) throw new ArgumentException($"--slots must be at least 1 on a worker (got {Slots}).");
         if (TorchThreads < 0) throw new ArgumentException($"--threads must be 0 (libtorch's default) or more (got {TorchThreads}).");
+        _ = ComputeDevice;
         if (ShutdownTimeout <= 0) throw new ArgumentException($"--shutdown-timeout must be a positive number of seconds (got {ShutdownTimeout}).");
         if (ReadinessDrain < 0 || ReadinessDrain >= ShutdownTimeout)
             throw new ArgumentException($"--readiness-drain must be 0 or more seconds and below --shutdown-timeout ({ShutdownTimeout}; got {ReadinessDrain}).");
@@ -205,7 +222,7 @@ public sealed class ServerOptions
         silo.Coordinator = Role != ServerRole.Worker;
         silo.Slots = Math.Max(Slots, 1);
         silo.TorchThreads = TorchThreads;
-        silo.Device = Device;
+        silo.Device = ComputeDevice;
         silo.Redis = Redis;
         silo.ServiceId = ServiceId;
         silo.ClusterId = ClusterId;

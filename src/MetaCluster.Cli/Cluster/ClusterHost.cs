@@ -36,7 +36,7 @@ public sealed class ClusterHost : IAsyncDisposable
     /// (AddMetaCluster) as a server silo, with in-memory grain storage. Ports are free ones unless given.
     /// </summary>
     public static async Task<ClusterHost> StartEmbeddedAsync(int workers, int torchThreads, int? gatewayPort,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, Core.Runtime.ComputeDevice? device = null)
     {
         if (workers < 1) throw new ArgumentException($"--workers must be at least 1 (got {workers}).");
         if (gatewayPort is < 1 or > 65535) throw new ArgumentException($"--gateway-port must be a TCP port, 1 to 65535 (got {gatewayPort}).");
@@ -55,6 +55,7 @@ public sealed class ClusterHost : IAsyncDisposable
             options.GatewayPort = gateway;
             options.Slots = workers;
             options.TorchThreads = torchThreads;
+            options.Device = device ?? Core.Runtime.ComputeDevice.Cpu;
         }));
         var host = builder.Build();
         try

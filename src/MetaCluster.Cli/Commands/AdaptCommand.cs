@@ -42,12 +42,13 @@ public sealed class AdaptCommand
     private readonly Option<double?> _innerLr = EvaluationOptions.InnerLr();
     private readonly Option<int?> _threads = EvaluationOptions.Threads();
     private readonly Option<bool> _json = EvaluationOptions.Json();
+    private readonly Option<Core.Runtime.ComputeDevice> _device = DeviceOption.Create();
 
     public Command Build()
     {
         _batchNorm.AcceptOnlyFromAmong("non-transductive", "transductive");
         var command = new Command("adapt", "Fine-tune a meta-trained classifier on a few labelled images of your classes and classify new images.");
-        foreach (var option in new Option[] { _checkpoint, _support, _query, _steps, _innerLr, _batchNorm, _threads, _json })
+        foreach (var option in new Option[] { _checkpoint, _support, _query, _steps, _innerLr, _batchNorm, _threads, _json, _device })
             command.Add(option);
         command.SetAction(Execute);
         return command;
@@ -85,9 +86,10 @@ public sealed class AdaptCommand
             for (int i = 0; i < queryPixels.Length; i++) queryPixels[i] = 1f - queryPixels[i];
         }
 
-        TorchStartup.Initialize(result.GetValue(_threads) ?? config.Threads);
+        var device = result.GetValue(_device)!;
+        TorchStartup.Initialize(result.GetValue(_threads) ?? config.Threads, device);
         // Omniglot and folder runs train 28×28 grayscale models (RunFactory: Conv4, or the MANN); the layout check below catches any other.
-        var algorithm = RunFactory.CreateBlueprint(config).Algorithm;
+        var algorithm = RunFactory.CreateBlueprint(config, device).Algorithm;
         if (!checkpoint.Theta.Layout.SameAs(algorithm.Layout))
             throw new CheckpointException($"{path} holds parameters {checkpoint.Theta.Layout.Describe()}, but {algorithm.Name} on {algorithm.Model.Name} needs {algorithm.Layout.Describe()}.");
 
@@ -194,8 +196,9 @@ public sealed class AdaptCommand
         var queryX = tensor(queryPixels, [queries.Count, 1, h, w]);
         // The query labels are not used to predict; unknown ones are 0.
         var queryY = tensor(queries.Select(q => (long)(q.Truth ?? 0)).ToArray());
-        using var episode = new Episode(0, TaskKind.Classification, support.ClassCount, supportX, tensor(labels), queryX, queryY);
-        var leaves = theta.ToTensors(requiresGrad: true);
+        using var episode = new Episode(0, TaskKind.Classification, support.ClassCount, supportX, tensor(labels), queryX, queryY)
+            .MoveTo(algorithm.Device);
+        var leaves = theta.ToTensors(requiresGrad: true, device: algorithm.Device);
         var adapted = algorithm.Adapt(leaves, episode, steps);
         using var _ = no_grad();
         using var output = algorithm.Predict(adapted, episode, mode);

@@ -41,6 +41,7 @@ public sealed class BenchCommand
     private readonly Option<int?> _parameters = new("--parameters") { Description = "with --aggregation: parameters per contribution", HelpName = "P" };
     private readonly Option<int> _contributions = new("--contributions") { Description = "with --aggregation: contributions to add", HelpName = "N", DefaultValueFactory = _ => 4000 };
     private readonly Option<int> _workers = new("--workers") { Description = "with --aggregation: workers sharing a round (for the bytes figure)", HelpName = "W", DefaultValueFactory = _ => 4 };
+    private readonly Option<Core.Runtime.ComputeDevice> _device = DeviceOption.Create();
     private readonly SweepOptions _sweep = new();
     private readonly ScaleOptions _scale = new();
 
@@ -55,6 +56,7 @@ public sealed class BenchCommand
         command.Add(_parameters);
         command.Add(_contributions);
         command.Add(_workers);
+        command.Add(_device);
         _sweep.AddTo(command);
         _scale.AddTo(command);
         command.SetAction((result, _) => Execute(result));
@@ -64,6 +66,9 @@ public sealed class BenchCommand
     private async Task<int> Execute(ParseResult result)
     {
         var config = _run.ToConfig(result);
+        if (RunOptions.WasGiven(result, _device) && (_sweep.Requested(result) || result.GetValue(_scale.Scale) || result.GetValue(_scale.Plot) is not null
+            || result.GetValue(_coordinator) || result.GetValue(_aggregation)))
+            throw new ArgumentException("--device applies to the timed training bench only (not --sweep, --scale, --coordinator or --aggregation).");
         if (_sweep.Requested(result)) return await Sweep(result, config);
         if (_scale.GivenAlone(result).ToArray() is { Length: > 0 } scaleOnly)
             throw new ArgumentException($"{string.Join(", ", scaleOnly)} only {(scaleOnly.Length == 1 ? "applies" : "apply")} with --scale or --scale-plot.");
@@ -101,9 +106,10 @@ public sealed class BenchCommand
         if (evalCount < 0) throw new ArgumentException($"--eval-tasks must be 0 (no evaluation) or more (got {evalCount}).");
         ulong evalSeed = result.GetValue(_evalSeed);
 
-        TorchStartup.Initialize(config.Threads);
+        var device = result.GetValue(_device)!;
+        TorchStartup.Initialize(config.Threads, device);
         var load = Stopwatch.StartNew();
-        var run = RunFactory.Create(config);
+        var run = RunFactory.Create(config, device);
         double loadSeconds = load.Elapsed.TotalSeconds;
 
         var trainer = new MetaTrainer(run);
@@ -141,6 +147,7 @@ public sealed class BenchCommand
         json["pre_adaptation_metrics"] = config.PreAdaptationMetrics;
         json["peak_rss_mb"] = ProcessStats.PeakRssMegabytes();
         json["engine"] = "metacluster";
+        json["device"] = device.Name;
         json["torch"] = TorchStartup.Version;
         JsonReport.Write(json);
         return 0;

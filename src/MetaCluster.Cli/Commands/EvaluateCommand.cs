@@ -31,6 +31,7 @@ public sealed class EvaluateCommand
     private readonly Option<int?> _threads = EvaluationOptions.Threads();
     private readonly Option<string> _data = new("--data") { Description = "dataset folder on this machine, if not where the run was trained", HelpName = "DIR" };
     private readonly Option<bool> _json = EvaluationOptions.Json();
+    private readonly Option<Core.Runtime.ComputeDevice> _device = DeviceOption.Create();
     private readonly Option<int?> _shots = new("--shots") { Description = "support examples per class in the evaluation episodes (default: the run's K), e.g. K=5 for a K=10-trained sinusoid model", HelpName = "K" };
     private readonly Option<int?> _queries = new("--queries") { Description = "query examples per class in the evaluation episodes (default: the run's)", HelpName = "Q" };
     private readonly Option<double?> _innerLr = EvaluationOptions.InnerLr();
@@ -39,7 +40,7 @@ public sealed class EvaluateCommand
     {
         _batchNorm.AcceptOnlyFromAmong("transductive", "non-transductive", "both");
         var command = new Command("evaluate", "Evaluate a checkpoint on held-out episodes: mean ± 95% CI over E episodes.");
-        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _shots, _queries, _innerLr, _batchNorm, _evalSeed, _threads, _data, _json })
+        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _shots, _queries, _innerLr, _batchNorm, _evalSeed, _threads, _data, _json, _device })
             command.Add(option);
         command.SetAction(Execute);
         return command;
@@ -68,8 +69,9 @@ public sealed class EvaluateCommand
             _ => HeldOutEvaluation.BothModes,
         };
 
-        TorchStartup.Initialize(config.Threads);
-        var run = RunFactory.Create(config);
+        var device = result.GetValue(_device)!;
+        TorchStartup.Initialize(config.Threads, device);
+        var run = RunFactory.Create(config, device);
         var results = HeldOutEvaluation.Run(run, checkpoint.Theta, episodes, seed, steps, modes);
 
         if (result.GetValue(_json))

@@ -33,6 +33,7 @@ public sealed class TrainCommand
     private readonly Option<bool> _resume = new("--resume") { Description = "continue the checkpoint in --checkpoint-dir with its own config", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _overwrite = new("--overwrite") { Description = "start afresh even if --checkpoint-dir already holds a checkpoint", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _json = EvaluationOptions.Json();
+    private readonly Option<Core.Runtime.ComputeDevice> _device = DeviceOption.Create();
     private readonly Option<int> _evalEpisodes = new("--eval-episodes")
     {
         Description = "held-out episodes (tasks) for the final evaluation",
@@ -83,6 +84,7 @@ public sealed class TrainCommand
         command.Add(_resume);
         command.Add(_overwrite);
         command.Add(_json);
+        command.Add(_device);
         command.Add(_evalEpisodes);
         command.Add(_evalSeed);
         command.Add(_noEval);
@@ -139,8 +141,11 @@ public sealed class TrainCommand
         var address = _cluster.Address(result);
         CheckEngineOptions(result, inProcess, address);
 
-        TorchStartup.Initialize(config.Threads);
-        var run = RunFactory.Create(config);
+        var device = result.GetValue(_device)!;
+        if (address is not null && RunOptions.WasGiven(result, _device))
+            throw new ArgumentException("--device picks where this process computes; with --cluster the workers compute, on the device each worker server was started with (metacluster-server --device).");
+        TorchStartup.Initialize(config.Threads, device);
+        var run = RunFactory.Create(config, device);
         bool live = !json && Terminal.Interactive;
         if (resume is not null && !json)
             Terminal.WriteStatus($"resuming {checkpointPath} at round {resume.Round} of {config.Iterations}, with the checkpoint's config.");
@@ -202,7 +207,8 @@ public sealed class TrainCommand
         // Ctrl+C from here on cancels the run on the cluster (after it has started) instead of killing the process.
         using var stop = new StopSignal();
         await using var cluster = address is null
-            ? await ClusterHost.StartEmbeddedAsync(workers ?? DefaultWorkers(config.Threads), config.Threads, result.GetValue(_gatewayPort))
+            ? await ClusterHost.StartEmbeddedAsync(workers ?? DefaultWorkers(config.Threads), config.Threads, result.GetValue(_gatewayPort),
+                device: run.Algorithm.Options.Device)
             : await _cluster.ConnectAsync(result, address);
         Terminal.WriteStatus($"run {runId} on the {cluster.Description}; from another terminal: metacluster status --run {runId} --cluster {cluster.Address}");
         return await ClusterTraining.RunAsync(run.Blueprint, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop);

@@ -3,13 +3,16 @@ using TorchSharp;
 
 namespace MetaCluster.Cli.Startup;
 
-/// <summary>Loads libtorch (with a clear error if it cannot be loaded) and sets its thread count before any tensor work.</summary>
+/// <summary>
+/// Loads libtorch (with a clear error if it cannot be loaded), and CUDA when the device is a GPU, and sets its thread
+/// count before any tensor work.
+/// </summary>
 public static class TorchStartup
 {
-    public static void Initialize(int threads)
+    public static void Initialize(int threads, ComputeDevice? device = null)
     {
         if (threads < 1) throw new ArgumentException($"threads must be at least 1 (got {threads}).");
-        TorchRuntime.EnsureLoaded();
+        TorchRuntime.EnsureLoaded(device ?? ComputeDevice.Cpu);
         torch.set_num_threads(threads);
     }
 

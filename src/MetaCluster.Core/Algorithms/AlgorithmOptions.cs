@@ -30,6 +30,12 @@ public sealed record AlgorithmOptions
     /// <summary>Whether a worker runs its episodes one by one or as one task-batched computation.</summary>
     public BatchingMode Batching { get; init; } = BatchingMode.Auto;
 
+    /// <summary>
+    /// Where episodes and θ's tensors live while contributions are computed. The process's setting (a worker's
+    /// --device), not the run's: contributions come back to the CPU as float32 either way.
+    /// </summary>
+    public Runtime.ComputeDevice Device { get; init; } = Runtime.ComputeDevice.Cpu;
+
     public void Validate()
     {
         if (InnerSteps < 0) throw new ArgumentException($"inner steps must be 0 or more (got {InnerSteps}).");

@@ -89,10 +89,10 @@ public sealed class LstmMetaLearner : MetaAlgorithm
         var flat = cat(learner.Select(p => p.reshape(-1)).ToArray(), 0);
         long count = flat.shape[0];
         var dtype = flat.dtype;
-        var h = zeros(count, _hidden, dtype: dtype);
-        var c = zeros(count, _hidden, dtype: dtype);
-        var forget = zeros(count, 1, dtype: dtype);
-        var input = zeros(count, 1, dtype: dtype);
+        var h = zeros(count, _hidden, dtype: dtype, device: flat.device);
+        var c = zeros(count, _hidden, dtype: dtype, device: flat.device);
+        var forget = zeros(count, 1, dtype: dtype, device: flat.device);
+        var input = zeros(count, 1, dtype: dtype, device: flat.device);
         for (int s = 0; s < steps; s++)
         {
             if (!keepGraph)

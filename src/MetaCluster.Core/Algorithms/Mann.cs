@@ -59,10 +59,10 @@ public sealed class Mann : MetaAlgorithm
     {
         long supportCount = episode.SupportX.shape[0], queryCount = episode.QueryX.shape[0];
         var order = PresentationOrder(episode.Index, (int)supportCount);
-        using var orderTensor = tensor(order.Select(i => (long)i).ToArray());
+        using var orderTensor = tensor(order.Select(i => (long)i).ToArray(), device: episode.SupportX.device);
         var supportX = episode.SupportX.reshape(supportCount, -1).index_select(0, orderTensor);
         var supportY = episode.SupportY.index_select(0, orderTensor);
-        var labelsIn = cat([zeros(1, episode.Ways, dtype: supportX.dtype), F.one_hot(supportY, episode.Ways).to_type(supportX.dtype)], 0);
+        var labelsIn = cat([zeros(1, episode.Ways, dtype: supportX.dtype, device: supportX.device), F.one_hot(supportY, episode.Ways).to_type(supportX.dtype)], 0);
         var queryX = episode.QueryX.reshape(queryCount, -1);
         CheckShape(supportX.shape[1], episode.Ways);
         var prefix = cat([supportX, labelsIn.narrow(0, 0, supportCount)], 1);
@@ -86,8 +86,8 @@ public sealed class Mann : MetaAlgorithm
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var (input, labels, _) = Sequence(episode);
-        var predicted = Model.Forward(input, theta.ToTensors()).argmax(1).data<long>().ToArray();
-        var truth = labels.data<long>().ToArray();
+        var predicted = Model.Forward(input, theta.ToTensors(device: input.device)).argmax(1).cpu().data<long>().ToArray();
+        var truth = labels.cpu().data<long>().ToArray();
         var seen = new int[episode.Ways];
         var result = new (int, bool)[truth.Length];
         for (int s = 0; s < truth.Length; s++) result[s] = (++seen[truth[s]], predicted[s] == truth[s]);
@@ -105,11 +105,11 @@ public sealed class Mann : MetaAlgorithm
         CheckShape(x.shape[1], episode.Ways);
         var labels = cat([episode.SupportY, episode.QueryY], 0);
         var order = PresentationOrder(episode.Index, (int)n);
-        using var orderTensor = tensor(order.Select(i => (long)i).ToArray());
+        using var orderTensor = tensor(order.Select(i => (long)i).ToArray(), device: x.device);
         var shownX = x.index_select(0, orderTensor);
         var shownY = labels.index_select(0, orderTensor);
         var previous = F.one_hot(shownY, episode.Ways).to_type(x.dtype).narrow(0, 0, n - 1);
-        var shifted = cat([zeros(1, episode.Ways, dtype: x.dtype), previous], 0);
+        var shifted = cat([zeros(1, episode.Ways, dtype: x.dtype, device: x.device), previous], 0);
         return (cat([shownX, shifted], 1), shownY, order);
     }
 

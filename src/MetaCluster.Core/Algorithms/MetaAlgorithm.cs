@@ -1,6 +1,7 @@
 using System.Buffers;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MetaCluster.Core.Algorithms;
@@ -35,6 +36,10 @@ public abstract class MetaAlgorithm
 
     public IFunctionalModel Model { get; }
     public AlgorithmOptions Options { get; }
+
+    /// <summary>The device episodes and θ are computed on (<see cref="AlgorithmOptions.Device"/>).</summary>
+    public Device Device => _device ??= Options.Device.ToTorch();
+    private Device? _device;
     public abstract string Name { get; }
     public virtual ContributionKind Kind => ContributionKind.Gradient;
 
@@ -89,7 +94,7 @@ public abstract class MetaAlgorithm
         if (indices.Length > 0 && (Options.Batching == BatchingMode.Batched
             || (Options.Batching == BatchingMode.Auto && this is ITaskBatchedAlgorithm && Model is IBatchedModel { AutoBatches: true })))
         {
-            var first = sample(indices[0]);
+            var first = sample(indices[0]).MoveTo(Device);
             bool batched = false;
             try
             {
@@ -106,7 +111,7 @@ public abstract class MetaAlgorithm
             }
         }
         using var call = NewDisposeScope();
-        var leaves = theta.ToTensors(requiresGrad: true);
+        var leaves = theta.ToTensors(requiresGrad: true, device: Device);
         // One buffer for every episode's flat vector (450 KB for Conv4): a fresh one per episode would leave a
         // meta-batch's worth of large-object garbage every round.
         var buffer = ArrayPool<float>.Shared.Rent(Layout.TotalCount);
@@ -116,7 +121,7 @@ public abstract class MetaAlgorithm
             foreach (long index in indices)
             {
                 using var scope = NewDisposeScope();
-                using var episode = sample(index);
+                using var episode = sample(index).MoveTo(Device);
                 var outcome = Compute(leaves, episode);
                 ParameterSet.FlattenInto(Layout, outcome.Contribution, values);
                 sink(index, values, outcome.Metrics);
@@ -154,12 +159,12 @@ public abstract class MetaAlgorithm
         var model = (IBatchedModel)Model;
         int perPass = Math.Max(1, model.TasksPerPass);
         using var call = NewDisposeScope();
-        var leaves = theta.ToTensors(requiresGrad: true);
+        var leaves = theta.ToTensors(requiresGrad: true, device: Device);
         for (int start = 0; start < indices.Length; start += perPass)
         {
             using var pass = NewDisposeScope();
             var chunk = indices.AsSpan(start, Math.Min(perPass, indices.Length - start)).ToArray();
-            Episode[] episodes = start == 0 ? [first, .. chunk.Skip(1).Select(sample)] : chunk.Select(sample).ToArray();
+            Episode[] episodes = start == 0 ? [first, .. chunk.Skip(1).Select(OnDevice(sample))] : chunk.Select(OnDevice(sample)).ToArray();
             // libtorch takes another kernel for a batch of one (bmm → mm, an ungrouped convolution), which rounds
             // differently; a lone episode is therefore computed beside a copy of itself.
             var batch = new TaskBatch(episodes.Length == 1 ? [episodes[0], episodes[0]] : episodes);
@@ -170,12 +175,18 @@ public abstract class MetaAlgorithm
         }
     }
 
-    /// <summary>Query loss and accuracy after <paramref name="steps"/> inner steps from θ.</summary>
+    private Func<long, Episode> OnDevice(Func<long, Episode> sample) => index => sample(index).MoveTo(Device);
+
+    /// <summary>
+    /// Query loss and accuracy after <paramref name="steps"/> inner steps from θ. The episode stays the caller's: on a
+    /// GPU a copy is made there for the call.
+    /// </summary>
     public (double Loss, double? Accuracy) Evaluate(ParameterSet theta, Episode episode, int steps, BatchNormMode mode)
     {
         EnsureLayout(theta);
         using var scope = NewDisposeScope();
-        var leaves = theta.ToTensors(requiresGrad: true);
+        if (Device.type != DeviceType.CPU) episode = Copy(episode).MoveTo(Device);
+        var leaves = theta.ToTensors(requiresGrad: true, device: Device);
         var adapted = Adapt(leaves, episode, steps);
         using var _ = no_grad();
         var output = Predict(adapted, episode, mode);
@@ -231,6 +242,9 @@ public abstract class MetaAlgorithm
         using var _ = no_grad();
         return Score(Model.Forward(episode.QueryX, modelParameters), episode);
     }
+
+    /// <summary>A second handle on the episode's tensors, to hand to <see cref="Episode.MoveTo"/> without giving up the original.</summary>
+    private static Episode Copy(Episode e) => new(e.Index, e.Kind, e.Ways, e.SupportX.alias(), e.SupportY.alias(), e.QueryX.alias(), e.QueryY.alias());
 
     private void EnsureLayout(ParameterSet theta)
     {

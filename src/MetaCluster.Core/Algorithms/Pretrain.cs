@@ -103,7 +103,7 @@ public sealed class Pretrain : MetaAlgorithm
     private Tensor[] NewHead(Tensor features, Episode episode)
     {
         if (!Cosine)
-            return [zeros([episode.Ways, _features], features.dtype).requires_grad_(), zeros([episode.Ways], features.dtype).requires_grad_()];
+            return [zeros([episode.Ways, _features], features.dtype, features.device).requires_grad_(), zeros([episode.Ways], features.dtype, features.device).requires_grad_()];
         var oneHot = EpisodeEmbeddings.OneHot(episode, features);
         var means = oneHot.t().matmul(EpisodeEmbeddings.Normalize(features)) / oneHot.sum(dim: 0L).unsqueeze(1);
         return [EpisodeEmbeddings.Normalize(means).detach().requires_grad_()];

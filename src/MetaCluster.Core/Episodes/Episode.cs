@@ -34,6 +34,23 @@ public sealed class Episode : IDisposable
         SupportX.to_type(dtype), Kind == TaskKind.Regression ? SupportY.to_type(dtype) : SupportY.alias(),
         QueryX.to_type(dtype), Kind == TaskKind.Regression ? QueryY.to_type(dtype) : QueryY.alias());
 
+    /// <summary>
+    /// The episode on <paramref name="device"/>: this one itself on the CPU (no copy); otherwise a copy there, and this
+    /// one is disposed (the caller hands over ownership either way).
+    /// </summary>
+    public Episode MoveTo(Device device)
+    {
+        if (device.type == DeviceType.CPU) return this;
+        try
+        {
+            return new Episode(Index, Kind, Ways, SupportX.to(device), SupportY.to(device), QueryX.to(device), QueryY.to(device));
+        }
+        finally
+        {
+            Dispose();
+        }
+    }
+
     public void Dispose()
     {
         SupportX.Dispose();

@@ -69,8 +69,8 @@ public static class FullContextEmbedding
     /// <summary>Hidden states of a one-directional LSTM read over the rows in <paramref name="order"/>, put back in row order.</summary>
     private static Tensor Run(Tensor rows, IEnumerable<int> order, Tensor wIh, Tensor wHh, Tensor bias, long d)
     {
-        var h = zeros([1, d], rows.dtype);
-        var c = zeros([1, d], rows.dtype);
+        var h = zeros([1, d], rows.dtype, rows.device);
+        var c = zeros([1, d], rows.dtype, rows.device);
         var states = new Tensor[rows.shape[0]];
         foreach (int i in order)
         {

@@ -37,8 +37,8 @@ public sealed class LstmSequenceModel : IFunctionalModel
         if (x.dim() != 3 || x.shape[2] != _inputSize)
             throw new ArgumentException($"{Name} reads sequences shaped [n, steps, {_inputSize}] (got [{string.Join(", ", x.shape)}]).");
         long n = x.shape[0];
-        var h = zeros(n, _hiddenSize, dtype: x.dtype);
-        var c = zeros(n, _hiddenSize, dtype: x.dtype);
+        var h = zeros(n, _hiddenSize, dtype: x.dtype, device: x.device);
+        var c = zeros(n, _hiddenSize, dtype: x.dtype, device: x.device);
         for (long t = 0; t < x.shape[1]; t++)
             (h, c) = LstmCell.Step(x.select(1, t), h, c, body[0], body[1], body[2]);
         return h;

@@ -53,13 +53,13 @@ public sealed class MannNetwork : IFunctionalModel
         if (x.dim() != 2 || x.shape[1] != InputSize + Ways)
             throw new ArgumentException($"{Name} reads a sequence shaped [steps, {InputSize + Ways}] (features and the previous label, one-hot); got [{string.Join(", ", x.shape)}].");
         var dtype = x.dtype;
-        var h = zeros(1, HiddenSize, dtype: dtype);
-        var c = zeros(1, HiddenSize, dtype: dtype);
-        var memory = full(MemorySlots, MemoryWidth, LruMemory.InitialValue, dtype: dtype);
-        var usage = zeros(MemorySlots, dtype: dtype);
-        var readWeights = zeros(ReadHeads, MemorySlots, dtype: dtype);
+        var h = zeros(1, HiddenSize, dtype: dtype, device: x.device);
+        var c = zeros(1, HiddenSize, dtype: dtype, device: x.device);
+        var memory = full(MemorySlots, MemoryWidth, LruMemory.InitialValue, dtype: dtype, device: x.device);
+        var usage = zeros(MemorySlots, dtype: dtype, device: x.device);
+        var readWeights = zeros(ReadHeads, MemorySlots, dtype: dtype, device: x.device);
         var leastUsed = LruMemory.LeastUsed(usage, ReadHeads);
-        var reads = zeros(1, ReadHeads * MemoryWidth, dtype: dtype);
+        var reads = zeros(1, ReadHeads * MemoryWidth, dtype: dtype, device: x.device);
         var features = new Tensor[x.shape[0]];
         for (long t = 0; t < x.shape[0]; t++)
         {

@@ -39,8 +39,11 @@ public sealed class ParameterSet
 
     public ParameterSet Clone() => new(Layout, Span.ToArray());
 
-    /// <summary>One tensor per parameter, copied out of the flat vector; leaves that require grad if asked.</summary>
-    public Tensor[] ToTensors(bool requiresGrad = false, ScalarType dtype = ScalarType.Float32)
+    /// <summary>
+    /// One tensor per parameter, copied out of the flat vector; leaves that require grad if asked, on
+    /// <paramref name="device"/> (the CPU when null).
+    /// </summary>
+    public Tensor[] ToTensors(bool requiresGrad = false, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         var tensors = new Tensor[Layout.Count];
         for (int i = 0; i < Layout.Count; i++)
@@ -48,6 +51,8 @@ public sealed class ParameterSet
             var info = Layout[i];
             var t = TensorData.Copy(Span.Slice(info.Offset, info.Count), info.Shape);
             if (dtype != ScalarType.Float32) t = t.to_type(dtype, disposeAfter: true);
+            // The CPU path stays copy-free; a GPU gets the values in one host-to-device copy per parameter.
+            if (device is not null && device.type != DeviceType.CPU) t = t.to(device, disposeAfter: true);
             tensors[i] = requiresGrad ? t.requires_grad_() : t;
         }
         return tensors;

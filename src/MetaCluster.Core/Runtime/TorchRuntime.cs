@@ -28,10 +28,18 @@ public static partial class TorchRuntime
     /// The library next to the program is probed first: when it cannot load, TorchSharp would otherwise print a long
     /// trace on stdout and copy the whole libtorch package into a "cpu" folder beside the program before failing.
     /// </remarks>
-    public static void EnsureLoaded()
+    public static void EnsureLoaded() => EnsureLoaded(ComputeDevice.Cpu);
+
+    /// <summary>
+    /// The same, and for a CUDA device also CUDA: initialised before any other tensor work (TorchSharp loads
+    /// libtorch_cuda only when asked for CUDA first; a process that started on the CPU backend alone cannot use a GPU),
+    /// with <see cref="CudaReproducibility"/>'s settings. No usable GPU is an error naming the cause, not a native crash.
+    /// </summary>
+    public static void EnsureLoaded(ComputeDevice device)
     {
         lock (Gate)
         {
+            if (device.IsCuda && !_cudaReady) EnsureCuda(device);
             if (_loaded) return;
             NumericalReproducibility.CheckOneDnnIsa();
             MallocTuning.Apply();
@@ -50,6 +58,58 @@ public static partial class TorchRuntime
             }
             _loaded = true;
         }
+    }
+
+    private static bool _cudaReady;
+
+    private static void EnsureCuda(ComputeDevice device)
+    {
+        CudaReproducibility.PrepareEnvironment();
+        string library = Path.Combine(AppContext.BaseDirectory, NativeLibraryFile);
+        if (File.Exists(library) && Diagnose(library) is { } problem)
+            throw new TorchRuntimeException(problem);
+        try
+        {
+            torch.InitializeDeviceType(DeviceType.CUDA);
+        }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or DllNotFoundException or TypeInitializationException)
+        {
+            throw new TorchRuntimeException(NoCuda(device), e);
+        }
+        int count = torch.cuda.device_count();
+        if ((device.Index ?? 0) >= count)
+            throw new TorchRuntimeException($"--device {device.Name}: this machine has {count} CUDA GPU(s), numbered 0 to {count - 1}; pick one of those.");
+        CudaReproducibility.Apply();
+        _cudaReady = true;
+    }
+
+    /// <summary>
+    /// Null when a CUDA GPU is usable here (CUDA is then initialised, as <see cref="EnsureLoaded(ComputeDevice)"/> does);
+    /// otherwise why not. A machine without the NVIDIA driver is told apart without loading any CUDA library.
+    /// </summary>
+    public static string? CudaUnavailableReason()
+    {
+        if (OperatingSystem.IsLinux() && !File.Exists("/proc/driver/nvidia/version"))
+            return "no NVIDIA driver on this machine (/proc/driver/nvidia/version is missing)";
+        try
+        {
+            EnsureLoaded(ComputeDevice.Parse("cuda"));
+            return null;
+        }
+        catch (TorchRuntimeException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Why <paramref name="device"/> cannot be used, and what to do.</summary>
+    public static string NoCuda(ComputeDevice device)
+    {
+        bool cudaLibtorch = File.Exists(Path.Combine(AppContext.BaseDirectory, "libtorch_cuda.so"));
+        string cause = cudaLibtorch
+            ? "libtorch_cuda is here but CUDA did not initialise: no NVIDIA GPU is visible, or its driver is missing or older than this libtorch's CUDA needs (check nvidia-smi)"
+            : "this build carries the CPU-only libtorch (build with -p:TorchBackend=cuda, or -p:TorchBackend=external with a CUDA libtorch on LD_LIBRARY_PATH), or no NVIDIA GPU and driver are present";
+        return $"--device {device.Name}: CUDA is not available: {cause}. Use --device cpu to compute on the CPU (docs/gpu.md).";
     }
 
     /// <summary>

@@ -1,13 +1,17 @@
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Models;
+using MetaCluster.Core.Runtime;
 
 namespace MetaCluster.Core.Training;
 
 /// <summary>Resolves a <see cref="TrainingConfig"/> into a <see cref="TrainingRun"/>: data, model, algorithm.</summary>
 public static class RunFactory
 {
-    /// <summary>The model and algorithm of a config, without reading any data (what a coordinator needs).</summary>
-    public static RunBlueprint CreateBlueprint(TrainingConfig config)
+    /// <summary>
+    /// The model and algorithm of a config, without reading any data (what a coordinator needs). The algorithm
+    /// computes on <paramref name="device"/> (the CPU when null): the process's device, not part of the config.
+    /// </summary>
+    public static RunBlueprint CreateBlueprint(TrainingConfig config, ComputeDevice? device = null)
     {
         config.Validate();
         config = ResolvePretrainClasses(config);
@@ -23,13 +27,13 @@ public static class RunFactory
                 imageSize: new MiniImageNetOptions().ImageSize, headInit: HeadInitOf(config)),
             _ => throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, sine-sequence, omniglot, mini-imagenet or folder."),
         };
-        var blueprint = new RunBlueprint(config, model, TrainingRun.CreateAlgorithm(config, model), spec);
+        var blueprint = new RunBlueprint(config, model, TrainingRun.CreateAlgorithm(config, model, device), spec);
         blueprint.Algorithm.Validate(blueprint.TaskKind);
         return blueprint;
     }
 
     /// <summary>Model, algorithm and data: everything a trainer or worker computing contributions needs.</summary>
-    public static TrainingRun Create(TrainingConfig config) => WithData(CreateBlueprint(config));
+    public static TrainingRun Create(TrainingConfig config, ComputeDevice? device = null) => WithData(CreateBlueprint(config, device));
 
     /// <summary>Loads the data of <paramref name="blueprint"/>'s config.</summary>
     public static TrainingRun WithData(RunBlueprint blueprint) => WithData(blueprint, LoadData(blueprint.Config));

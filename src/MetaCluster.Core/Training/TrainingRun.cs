@@ -28,7 +28,8 @@ public sealed record TrainingRun(
 
     public ParameterSet InitialParameters() => Blueprint.InitialParameters();
 
-    public static MetaAlgorithm CreateAlgorithm(TrainingConfig config, IFunctionalModel model)
+    /// <summary>The config's algorithm over <paramref name="model"/>, computing on <paramref name="device"/> (the CPU when null).</summary>
+    public static MetaAlgorithm CreateAlgorithm(TrainingConfig config, IFunctionalModel model, Runtime.ComputeDevice? device = null)
     {
         var options = new AlgorithmOptions
         {
@@ -38,6 +39,7 @@ public sealed record TrainingRun(
             ReptileInnerOptimizer = config.ReptileInner == "adam" ? InnerOptimizerKind.Adam : InnerOptimizerKind.Sgd,
             MeasureBeforeAdaptation = config.PreAdaptationMetrics,
             Batching = config.Batching switch { "loop" => BatchingMode.Loop, "batched" => BatchingMode.Batched, _ => BatchingMode.Auto },
+            Device = device ?? Runtime.ComputeDevice.Cpu,
         };
         return config.Algorithm switch
         {

@@ -54,7 +54,7 @@ public static class MetaClusterSilo
         {
             [SiloMetadataKeys.Worker] = options.Worker ? "true" : "false",
             [SiloMetadataKeys.Slots] = (options.Worker ? options.Slots : 0).ToString(CultureInfo.InvariantCulture),
-            [SiloMetadataKeys.Device] = options.Device,
+            [SiloMetadataKeys.Device] = options.Device.Name,
             [SiloMetadataKeys.Coordinator] = options.Coordinator ? "true" : "false",
         });
         builder.Services.AddPlacementFilter<WorkerSiloPlacementFilterStrategy, WorkerSiloPlacementFilterDirector>(ServiceLifetime.Singleton);

@@ -9,8 +9,11 @@ public sealed class MetaClusterSiloOptions
     /// <summary>Worker activations on this silo: one per compute slot (a GPU, or a share of the CPU cores).</summary>
     public int Slots { get; set; } = 1;
 
-    /// <summary>The device the slots compute on; advertised in the silo metadata ("cpu" for now).</summary>
-    public string Device { get; set; } = "cpu";
+    /// <summary>
+    /// The device the slots compute on (episodes, θ's tensors and the models live there; contributions come back to
+    /// the CPU), advertised in the silo metadata by its name ("cpu", "cuda", "cuda:1").
+    /// </summary>
+    public Core.Runtime.ComputeDevice Device { get; set; } = Core.Runtime.ComputeDevice.Cpu;
 
     /// <summary>
     /// Stand in for a GPU: each episode takes this long in wall time without using a core, and contributions are
@@ -124,7 +127,6 @@ public sealed class MetaClusterSiloOptions
     {
         if (Worker && Slots < 1) throw new ArgumentException($"a worker silo needs at least one slot (got {Slots}).");
         if (TorchThreads < 0) throw new ArgumentException($"torch threads must be 0 (libtorch's default) or more (got {TorchThreads}).");
-        if (string.IsNullOrWhiteSpace(Device)) throw new ArgumentException("the worker device must be named (e.g. cpu).");
         if (ProbeTimeout <= TimeSpan.Zero || NumMissedProbesLimit < 1)
             throw new ArgumentException($"membership probing needs a positive timeout and at least one missed probe (got {ProbeTimeout}, {NumMissedProbesLimit}).");
         if (LoadStatisticsPeriod <= TimeSpan.Zero) throw new ArgumentException($"the load statistics period must be positive (got {LoadStatisticsPeriod}).");

@@ -68,7 +68,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
 
     public Task<WorkerInfo> Describe() => Task.FromResult(new WorkerInfo
     {
-        Worker = this.GetPrimaryKeyString(), Silo = silo.SiloAddress.ToParsableString(), SiloName = silo.Name, Device = options.Value.Device,
+        Worker = this.GetPrimaryKeyString(), Silo = silo.SiloAddress.ToParsableString(), SiloName = silo.Name, Device = options.Value.Device.Name,
     });
 
     /// <summary>The run this request belongs to: built here once per run (and config version), its config fetched from the coordinator.</summary>
@@ -80,7 +80,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         if (ConfigJson.Version(json) != request.ConfigVersion)
             throw new InvalidOperationException($"run '{request.RunId}' asks for config version {request.ConfigVersion}, but its coordinator now holds version {ConfigJson.Version(json)}.");
         var config = options.Value.Localize(ConfigJson.Read(json));
-        var run = await Compute.Run(() => RunFactory.WithData(RunFactory.CreateBlueprint(config), datasets.Get(config)));
+        var run = await Compute.Run(() => RunFactory.WithData(RunFactory.CreateBlueprint(config, options.Value.Device), datasets.Get(config)));
         return _cached = new CachedRun(request.RunId, request.ConfigVersion, run, run.TrainingStream());
     }
 
