@@ -51,11 +51,11 @@ PAPER.update(_grid("Baseline++", CHEN, None, [51.87, 75.68]))
 # Sinusoid regression, K = 5 support points, MSE after one inner step (the figure docs/benchmarks.md compares with).
 PAPER[("sinusoid", 1, 5, "MAML")] = (0.67, "Finn et al. 2017, sinusoid regression, K = 5, 1 step (MSE)")
 
-# Algorithms MetaCluster implements, by the paper's name (MAML++ is not one of them).
+# Algorithms MetaCluster implements, by the paper's name (MAML++ is maml with its options: is_maml_plus_plus).
 METHODS = {"maml": "MAML", "fomaml": "FOMAML", "protonet": "ProtoNets", "reptile": "Reptile", "matchingnet": "Matching nets",
            "lstm-meta": "Meta-LSTM", "pretrain-baseline++": "Baseline++", "pretrain-baseline": "Baseline",
            "mann": "MANN", "metanet": "MetaNet (weight generator)"}
-IMPLEMENTED = set(METHODS.values())
+IMPLEMENTED = set(METHODS.values()) | {"MAML++"}
 
 DATASET_ORDER = {"omniglot": 0, "mini-imagenet": 1, "sinusoid": 2}
 DATASET_NAMES = {"omniglot": "Omniglot", "mini-imagenet": "mini-ImageNet", "sinusoid": "Sinusoid"}
@@ -68,6 +68,11 @@ def method_of(algorithm, first_order=False, pretrain_head="cosine"):
     if algorithm == "pretrain":
         algorithm = "pretrain-baseline++" if pretrain_head == "cosine" else "pretrain-baseline"
     return METHODS.get(algorithm, algorithm)
+
+
+def is_maml_plus_plus(config):
+    """A maml run with MAML++'s three inner-loop changes on (what --maml++ sets; Antoniou et al. 2019)."""
+    return config.get("algorithm") in ("maml", "fomaml") and all(config.get(k) for k in ("multi_step_loss", "per_step_bn", "learned_inner_lr"))
 
 
 def _pick(results):
@@ -96,7 +101,8 @@ def parse(line):
         dataset, regression = config["dataset"], "mse" in picked
         metric = picked["mse"] if regression else picked["accuracy"]
         return dict(provenance, dataset=dataset, ways=config.get("ways", 1), shots=line.get("shots", config.get("shots")),
-                    method=method_of(config.get("algorithm"), config.get("first_order", False), config.get("pretrain_head", "cosine")),
+                    method="MAML++" if is_maml_plus_plus(config) else
+                    method_of(config.get("algorithm"), config.get("first_order", False), config.get("pretrain_head", "cosine")),
                     mean=metric["mean"], ci95=metric["ci95"], regression=regression, steps=picked["steps"],
                     episodes=line["evaluation"].get("episodes"), iterations=line.get("round", line.get("iterations")))
     if line.get("engine") == "metacluster" and isinstance(line.get("eval"), dict) and "algo" in line:

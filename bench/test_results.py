@@ -57,11 +57,17 @@ class ResultsPage(unittest.TestCase):
         r = self.row("Omniglot 5-way 1-shot", "metasgd")
         self.assertEqual((r["paper"], r["ours"], r["command"]), ("—", "50.00 ± 10.00 %", "—"))
 
+    def test_a_maml_run_with_the_maml_plus_plus_options_is_a_maml_plus_plus_row(self):
+        config = {"dataset": "omniglot", "algorithm": "maml", "ways": 5, "shots": 1, "multi_step_loss": True, "per_step_bn": True, "learned_inner_lr": True}
+        line = {"command": "train", "config": config, "evaluation": {"episodes": 600, "results": [{"steps": 5, "batch_norm": "transductive", "accuracy": {"mean": 0.9, "ci95": 0.01}}]}}
+        self.assertEqual(results.parse(line)["method"], "MAML++")
+        self.assertEqual(results.parse(dict(line, config=dict(config, per_step_bn=False)))["method"], "MAML")
+
     def test_every_paper_figure_has_a_row_pending_or_not_implemented(self):
         self.assertEqual(len(self.table), len(results.PAPER) + 1)
         self.assertEqual(self.row("mini-ImageNet 5-way 1-shot", "MAML")["ours"], "not run yet")
         self.assertEqual(self.row("mini-ImageNet 5-way 1-shot", "MAML")["paper"], "48.70 %")
-        self.assertEqual(self.row("Omniglot 5-way 1-shot", "MAML++")["ours"], "not implemented")
+        self.assertEqual(self.row("Omniglot 5-way 1-shot", "MAML++")["ours"], "not run yet")
         self.assertEqual(self.row("mini-ImageNet 5-way 5-shot", "Baseline++")["paper"], "75.68 %")
         # Omniglot before mini-ImageNet before sinusoid; ways then shots within a dataset.
         tasks = [r["task"] for r in self.table]

@@ -16,6 +16,7 @@ public static class SweepPlots
     private static readonly Color[] Palette =
     [
         Color.FromHex("#1f77b4"), Color.FromHex("#ff7f0e"), Color.FromHex("#2ca02c"), Color.FromHex("#d62728"), Color.FromHex("#9467bd"),
+        Color.FromHex("#8c564b"), Color.FromHex("#e377c2"), Color.FromHex("#17becf"),
     ];
 
     /// <summary>Sans-serif families preferred for the charts' text, where installed (ScottPlot would take the system default).</summary>
