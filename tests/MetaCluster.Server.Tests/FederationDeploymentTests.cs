@@ -61,6 +61,11 @@ public sealed class FederationDeploymentTests(ITestOutputHelper output) : IDispo
             string metrics = await server.ScrapeAsync();
             Assert.Matches(@"metacluster_federation_updates_accepted_total(\{[^}]*\})? 12\s", metrics);
             Assert.Matches(@"metacluster_federation_rounds_total(\{[^}]*\})? 4\s", metrics);
+            // Every federation series the dashboard queries is exposed by a server running a federation.
+            var exposed = PromQl.ExposedNames(metrics);
+            var federation = DashboardSeries.Expressions().SelectMany(d => PromQl.MetricNames(d.Expression)).Where(DashboardSeries.IsFederation).Distinct().ToArray();
+            Assert.True(federation.Length >= 5, $"the dashboard queries only {federation.Length} federation series");
+            Assert.True(federation.All(exposed.Contains), "dashboard federation series not exposed: " + string.Join(", ", federation.Where(n => !exposed.Contains(n))));
         }
         finally
         {
