@@ -49,5 +49,9 @@ public sealed class PlotCommandTests : IDisposable
         Assert.Equal(2, code);
         Assert.Contains("no line has both a numeric 'iteration' and 'acc'", stderr);
         Assert.Contains("accuracy, iteration, method", stderr);
+
+        (code, _, stderr) = CliRunner.Run("plot", "--input", path, "--x", "iteration", "--y", "accuracy", "--legend", "middle", "--out", png);
+        Assert.Equal(2, code);
+        Assert.Contains("--legend is upper-left, upper-right, lower-left, lower-right or middle-right (got 'middle')", stderr);
     }
 }

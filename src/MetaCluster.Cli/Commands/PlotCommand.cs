@@ -22,13 +22,19 @@ public sealed class PlotCommand
     private readonly Option<bool> _logX = new("--log-x") { Description = "logarithmic x axis", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _yFromZero = new("--y-from-zero") { Description = "start the y axis at 0", Arity = ArgumentArity.Zero };
     private readonly Option<string> _out = new("--out") { Description = "the PNG to write (default: the first input with .png)", HelpName = "PNG" };
+    private readonly Option<string> _legend = new("--legend")
+    {
+        Description = "where the legend goes: upper-left, upper-right, lower-left, lower-right, middle-right (default)",
+        HelpName = "PLACE",
+        DefaultValueFactory = _ => "middle-right",
+    };
     private readonly Option<string> _size = new("--size") { Description = "PNG size in pixels (default 800x500)", HelpName = "WxH" };
 
     public Command Build()
     {
         var command = new Command("plot", "Draw a line chart (PNG) of fields of JSON lines: one line per value of --series.")
         {
-            _input, _x, _y, _series, _where, _yScale, _title, _xLabel, _yLabel, _logX, _yFromZero, _out, _size,
+            _input, _x, _y, _series, _where, _yScale, _title, _xLabel, _yLabel, _logX, _yFromZero, _out, _size, _legend,
         };
         command.SetAction(result =>
         {
@@ -40,12 +46,22 @@ public sealed class PlotCommand
             string png = result.GetValue(_out) ?? Path.ChangeExtension(inputs[0], ".png");
             if (SweepPlots.UseFonts() is { } warning) Terminal.WriteStatus($"warning: {warning}");
             SweepPlots.Lines(png, result.GetValue(_title) ?? $"{y} against {x}", result.GetValue(_xLabel) ?? x, result.GetValue(_yLabel) ?? y,
-                series, width, height, result.GetValue(_logX), result.GetValue(_yFromZero));
+                series, width, height, result.GetValue(_logX), result.GetValue(_yFromZero), Legend(result.GetValue(_legend)!));
             Console.WriteLine($"{png}: {series.Count} line(s), {series.Sum(s => s.X.Length)} points");
             return 0;
         });
         return command;
     }
+
+    private static ScottPlot.Alignment Legend(string place) => place switch
+    {
+        "upper-left" => ScottPlot.Alignment.UpperLeft,
+        "upper-right" => ScottPlot.Alignment.UpperRight,
+        "lower-left" => ScottPlot.Alignment.LowerLeft,
+        "lower-right" => ScottPlot.Alignment.LowerRight,
+        "middle-right" => ScottPlot.Alignment.MiddleRight,
+        _ => throw new ArgumentException($"--legend is upper-left, upper-right, lower-left, lower-right or middle-right (got '{place}')."),
+    };
 
     private static (string, string) ParseFilter(string text)
     {

@@ -47,7 +47,7 @@ public static class SweepPlots
     /// the x axis is logarithmic, ticked at the measured values.
     /// </summary>
     public static void Lines(string path, string title, string xLabel, string yLabel, IReadOnlyList<PlotSeries> series,
-        int width, int height, bool logX = false, bool yFromZero = true)
+        int width, int height, bool logX = false, bool yFromZero = true, Alignment legend = Alignment.UpperLeft)
     {
         using var plot = new Plot();
         double Position(double x) => logX ? Math.Log10(x) : x;
@@ -70,11 +70,13 @@ public static class SweepPlots
             }
         }
         var ticks = series.Where(s => !s.Reference).SelectMany(s => s.X).Distinct().Order().ToArray();
-        if (ticks.Length > 0)
+        // Ticks at the measured values read well for a sweep's few points; past a dozen they overlap: automatic ticks.
+        bool measuredTicks = ticks.Length is > 0 and <= 12;
+        if (measuredTicks)
             plot.Axes.Bottom.SetTicks(ticks.Select(Position).ToArray(), ticks.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)).ToArray());
-        Decorate(plot, title, xLabel, yLabel, Alignment.UpperLeft);
+        Decorate(plot, title, xLabel, yLabel, legend);
         plot.Axes.AutoScale();
-        if (ticks.Length > 0)
+        if (measuredTicks)
         {
             double low = Position(ticks[0]), high = Position(ticks[^1]), pad = Math.Max((high - low) * 0.05, 0.5 * (logX ? 0.1 : 1));
             plot.Axes.SetLimitsX(low - pad, high + pad);
