@@ -25,6 +25,11 @@ public sealed class StartRunRequest
     /// looking at single contributions, or comparing the two.
     /// </summary>
     [Id(6)] public bool PerEpisodeContributions { get; init; }
+    /// <summary>
+    /// θ goes once to each worker silo, whose hub deals the share over its slots and answers with one exact partial
+    /// sum (<see cref="ISiloHubGrain"/>): bytes on the wire per silo, not per slot (same θ bits). Not with MaxWorkers.
+    /// </summary>
+    [Id(7)] public bool PerSiloDispatch { get; init; }
 }
 
 [GenerateSerializer, Alias("mc.RunState")]

@@ -96,4 +96,34 @@ public class ExactSumTests
         Assert.Equal(fresh.ToBytes(), reused.ToBytes());
         Assert.Equal([0.5f, 0.25f, -4f], reused.Mean());
     }
+
+    [Fact]
+    public void APartialSumAddedFromItsWireBytesGivesTheBitsOfAddingItAndABadLengthOrCountIsNamed()
+    {
+        var vectors = Vectors(6, 1031, 3);
+        var share = new ExactSum(1031);
+        foreach (var v in vectors[..4]) share.Add(v);
+        var (fromSum, fromBytes) = (new ExactSum(1031), new ExactSum(1031));
+        foreach (var total in new[] { fromSum, fromBytes }) { total.Add(vectors[4]); total.Add(vectors[5]); }
+        fromSum.Add(share);
+        fromBytes.AddBytes(share.ToBytes());
+
+        Assert.Equal(6, fromBytes.Count);
+        Assert.Equal(fromSum.ToBytes(), fromBytes.ToBytes());
+        var shortWire = Assert.Throws<ArgumentException>(() => fromBytes.AddBytes(share.ToBytes().AsSpan(0, 8 + 8 * 1030), "slot 3's sum"));
+        Assert.Contains("slot 3's sum is 8248 bytes", shortWire.Message);
+        var negative = share.ToBytes();
+        BitConverter.TryWriteBytes(negative, -1L);
+        Assert.Contains("negative count", Assert.Throws<ArgumentException>(() => fromBytes.AddBytes(negative)).Message);
+        Assert.Equal(fromSum.ToBytes(), fromBytes.ToBytes()); // refused wire forms left the sum as it was
+    }
+
+    [Fact]
+    public void CheckRangeNamesANonFiniteOrHugeValueWithoutTouchingASum()
+    {
+        ExactSum.CheckRange(new float[] { 1e-3f, -8388607f }, "episode 1");
+        var huge = Assert.Throws<OverflowException>(() => ExactSum.CheckRange(new float[] { 0, 9e6f }, "episode 2"));
+        Assert.Contains("episode 2 holds 9000000 at parameter 1", huge.Message);
+        Assert.Contains("diverged", Assert.Throws<OverflowException>(() => ExactSum.CheckRange(new[] { float.NaN }, "episode 3")).Message);
+    }
 }

@@ -19,7 +19,7 @@ namespace MetaCluster.Cli.Commands;
 /// </summary>
 public static class ScaleBench
 {
-    public static async Task<JsonObject> RunPointAsync(ClusterHost cluster, TrainingConfig config, double episodeMs, string label, int warmup)
+    public static async Task<JsonObject> RunPointAsync(ClusterHost cluster, TrainingConfig config, double episodeMs, string label, int warmup, bool perSilo = false)
     {
         if (episodeMs <= 0) throw new ArgumentException($"--scale needs --episode-ms, the workers' --simulate-episode-ms (got {episodeMs}).");
         if (warmup < 0 || warmup >= config.Iterations)
@@ -28,7 +28,7 @@ public static class ScaleBench
         var client = new ClusterTrainingClient(cluster.Grains);
         string runId = $"scale-{Guid.NewGuid():N}";
         var watch = Stopwatch.StartNew();
-        var result = await client.TrainAsync(runId, config, new ClusterRunOptions(), new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(250) });
+        var result = await client.TrainAsync(runId, config, new ClusterRunOptions(PerSiloDispatch: perSilo), new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(250) });
         double wall = watch.Elapsed.TotalSeconds;
         var rounds = await client.GetRoundsAsync(runId, 0);
         var timed = rounds.Where(r => r.Round >= warmup).Select(r => r.Seconds).Order().ToArray();
@@ -37,17 +37,23 @@ public static class ScaleBench
         // Each call: θ down as float32, one exact partial sum (8 bytes a value) up. A worker's share goes in calls of at
         // most EpisodesPerCall episodes (Orleans' default 100 MiB body), so a big model on few workers takes several.
         int perCall = MessageSizeGuard.EpisodesPerCall(parameters, 100 * 1024 * 1024);
-        long calls = Enumerable.Range(0, Math.Max(1, workers))
+        // Per-silo dispatch: one call per silo (its hub's reply is one sum, whatever the share).
+        int silos = result.Status.ContributingSilos.Length;
+        long calls = perSilo ? silos : Enumerable.Range(0, Math.Max(1, workers))
             .Sum(w => (long)Math.Ceiling((config.MetaBatch / Math.Max(1, workers) + (w < config.MetaBatch % Math.Max(1, workers) ? 1 : 0)) / (double)perCall));
         long bytesPerRound = calls * (4L * parameters + 8L * parameters + 8);
         double median = timed.Length == 0 ? double.NaN : timed.Length % 2 == 1 ? timed[timed.Length / 2] : (timed[timed.Length / 2 - 1] + timed[timed.Length / 2]) / 2;
         // Workers compute whole episodes: the ideal round is the busiest worker's share.
+        // (With per-silo dispatch a hub deals its silo's share round-robin over the slots: the same busiest share when
+        // silos have equal slots and the meta-batch divides evenly, as in bench/scale.sh.)
         double ideal = Math.Ceiling((double)config.MetaBatch / Math.Max(1, workers)) * episodeMs / 1000;
         return new JsonObject
         {
             ["bench"] = "scale",
             ["scaling"] = label,
             ["workers"] = workers,
+            ["dispatch"] = perSilo ? "silo" : "slot",
+            ["silos"] = silos,
             ["meta_batch"] = config.MetaBatch,
             ["parameters"] = parameters,
             ["episode_ms"] = episodeMs,
@@ -73,14 +79,15 @@ public static class ScaleBench
             .Where(o => (string?)o["bench"] == "scale" && o["efficiency"]?.GetValueKind() == System.Text.Json.JsonValueKind.Number).ToArray();
         if (points.Length == 0) throw new ArgumentException($"--scale-plot: '{jsonl}' holds no bench --scale lines with an efficiency.");
         var series = points
-            .GroupBy(p => ((int)p["parameters"]!, (string)p["scaling"]!))
-            .OrderBy(g => g.Key.Item1).ThenBy(g => g.Key.Item2, StringComparer.Ordinal)
+            .GroupBy(p => ((int)p["parameters"]!, (string)p["scaling"]!, (string?)p["dispatch"] ?? "slot"))
+            .OrderBy(g => g.Key.Item1).ThenBy(g => g.Key.Item2, StringComparer.Ordinal).ThenBy(g => g.Key.Item3, StringComparer.Ordinal)
             .Select(g =>
             {
                 // The last line of a worker count counts (a re-run replaces an earlier one).
                 var byWorkers = g.GroupBy(p => (int)p["workers"]!).Select(w => w.Last()).OrderBy(p => (int)p["workers"]!).ToArray();
                 string size = g.Key.Item1 >= 1_000_000 ? $"{g.Key.Item1 / 1e6:0.0#}M" : $"{g.Key.Item1 / 1e3:0}k";
-                return new PlotSeries($"{size} parameters, {g.Key.Item2}", byWorkers.Select(p => (double)(int)p["workers"]!).ToArray(),
+                string dispatch = g.Key.Item3 == "silo" ? ", per silo" : "";
+                return new PlotSeries($"{size} parameters, {g.Key.Item2}{dispatch}", byWorkers.Select(p => (double)(int)p["workers"]!).ToArray(),
                     byWorkers.Select(p => 100 * (double)p["efficiency"]!).ToArray());
             }).ToList();
         var xs = series.SelectMany(s => s.X).Distinct().Order().ToArray();

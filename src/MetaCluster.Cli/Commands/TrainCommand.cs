@@ -63,6 +63,12 @@ public sealed class TrainCommand
         Description = "worker slots: of the embedded silo (default min(2, cores ÷ --threads)); with --cluster, use at most N (default all)",
         HelpName = "N",
     };
+    private readonly Option<bool> _perSilo = new("--per-silo")
+    {
+        Description = "send θ once to each worker silo, whose hub deals the share over its slots and returns one exact partial sum " +
+                      "(fewer bytes with many slots a silo; same θ bits; not with --workers on a cluster)",
+        Arity = ArgumentArity.Zero,
+    };
     private readonly Option<int?> _gatewayPort = new("--gateway-port")
     {
         Description = "gateway port of the embedded silo, for status/cancel from another terminal (default: a free port)",
@@ -92,6 +98,7 @@ public sealed class TrainCommand
         command.Add(_stallTimeout);
         command.Add(_inProcess);
         command.Add(_workers);
+        command.Add(_perSilo);
         command.Add(_gatewayPort);
         command.Add(_runId);
         _cluster.AddTo(command);
@@ -186,7 +193,7 @@ public sealed class TrainCommand
     {
         if (inProcess)
         {
-            var clusterOnly = new Option[] { _cluster.Cluster, _workers, _gatewayPort, _runId, _cluster.ServiceId, _cluster.ClusterId, _stallTimeout }
+            var clusterOnly = new Option[] { _cluster.Cluster, _workers, _perSilo, _gatewayPort, _runId, _cluster.ServiceId, _cluster.ClusterId, _stallTimeout }
                 .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name).ToArray();
             if (clusterOnly.Length > 0)
                 throw new ArgumentException($"--in-process trains without a cluster; {string.Join(", ", clusterOnly)} only apply to training through grains.");
@@ -195,6 +202,8 @@ public sealed class TrainCommand
             throw new ArgumentException("--gateway-port sets the embedded silo's port; with --cluster no silo is started here.");
         if (result.GetValue(_workers) is < 1 and var w)
             throw new ArgumentException($"--workers must be at least 1 (got {w}).");
+        if (address is not null && result.GetValue(_perSilo) && RunOptions.WasGiven(result, _workers))
+            throw new ArgumentException("--per-silo uses every slot of every worker silo; with --cluster it cannot be combined with --workers (drop one).");
         if (result.GetValue(_runId) is { } id && string.IsNullOrWhiteSpace(id))
             throw new ArgumentException("--run-id must not be empty.");
     }
@@ -211,6 +220,6 @@ public sealed class TrainCommand
                 device: run.Algorithm.Options.Device)
             : await _cluster.ConnectAsync(result, address);
         Terminal.WriteStatus($"run {runId} on the {cluster.Description}; from another terminal: metacluster status --run {runId} --cluster {cluster.Address}");
-        return await ClusterTraining.RunAsync(run.Blueprint, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop);
+        return await ClusterTraining.RunAsync(run.Blueprint, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop, result.GetValue(_perSilo));
     }
 }

@@ -30,6 +30,11 @@ public sealed class ScaleOptions
         Description = "with --scale: first rounds left out of the median (workers build the run in round 0)", HelpName = "N",
         DefaultValueFactory = _ => 3,
     };
+    public Option<bool> PerSilo { get; } = new("--per-silo")
+    {
+        Description = "with --scale: per-silo dispatch (θ once to each worker silo, one partial sum back from its hub)",
+        Arity = ArgumentArity.Zero,
+    };
     public Option<string> Plot { get; } = new("--scale-plot")
     {
         Description = "draw the efficiency against workers of the --scale JSON lines in FILE (one line per model and scaling) into --scale-png",
@@ -47,6 +52,7 @@ public sealed class ScaleOptions
         command.Add(EpisodeMs);
         command.Add(Label);
         command.Add(Warmup);
+        command.Add(PerSilo);
         command.Add(Plot);
         command.Add(Png);
         Cluster.AddTo(command);
@@ -55,6 +61,6 @@ public sealed class ScaleOptions
     /// <summary>Scale options given without --scale or --scale-plot: named in the error.</summary>
     public IEnumerable<string> GivenAlone(ParseResult result) =>
         result.GetValue(Scale) || result.GetValue(Plot) is not null ? []
-        : new Option[] { EpisodeMs, Label, Warmup, Png, Cluster.Cluster, Cluster.ClusterId, Cluster.ServiceId }
+        : new Option[] { EpisodeMs, Label, Warmup, PerSilo, Png, Cluster.Cluster, Cluster.ClusterId, Cluster.ServiceId }
             .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name);
 }

@@ -73,6 +73,17 @@ public sealed class ExactSum
         Count++;
     }
 
+    /// <summary>
+    /// Throws the error <see cref="Add(ReadOnlySpan{float}, string)"/> would for a value it cannot take (non-finite, or
+    /// beyond ±2²³), without touching a sum: <see cref="Add(ReadOnlySpan{float}, string)"/> may have added part of a
+    /// vector when it finds one, so a caller that must go on after a bad vector checks first.
+    /// </summary>
+    public static void CheckRange(ReadOnlySpan<float> values, string source = "a contribution")
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!(Math.Abs(values[i]) < MaxMagnitude)) throw OutOfRange(values, i, 1, source);
+    }
+
     /// <summary>Weights must stay below 2²⁹: a float32 (24-bit significand) times such a weight is exact in a double.</summary>
     public const long MaxWeight = 1L << 29;
 
@@ -104,15 +115,32 @@ public sealed class ExactSum
     public void Add(ExactSum other)
     {
         if (other.Length != Length) throw new ArgumentException($"a partial sum of {other.Length} values cannot join one of {Length}.");
+        AddUnits(other._units, other.Count, "a partial sum");
+    }
+
+    /// <summary>
+    /// Adds a partial sum straight from its wire form (<see cref="ToBytes"/>), reading the units in place: the
+    /// coordinator adds each worker's share from the message's bytes without copying them into a sum of its own first.
+    /// </summary>
+    public void AddBytes(ReadOnlySpan<byte> wire, string source = "a partial sum")
+    {
+        if (wire.Length != 8 + 8L * Length)
+            throw new ArgumentException($"{source} is {wire.Length} bytes; an exact partial sum of {Length} values is {8 + 8L * Length} (a count and 8 bytes per parameter).");
+        long count = BitConverter.ToInt64(wire[..8]);
+        if (count < 0) throw new ArgumentException($"{source} holds a negative count ({count}).");
+        AddUnits(MemoryMarshal.Cast<byte, long>(wire[8..]), count, source);
+    }
+
+    private void AddUnits(ReadOnlySpan<long> theirs, long count, string source)
+    {
         var units = _units.AsSpan();
-        var theirs = other._units.AsSpan();
         var overflow = Vector<long>.Zero;
         int i = 0;
         for (; i <= units.Length - Vector<long>.Count; i += Vector<long>.Count)
             overflow |= AddChecked(units.Slice(i), new Vector<long>(theirs.Slice(i)));
-        if (Vector.LessThanAny(overflow, Vector<long>.Zero)) throw SumOverflow("a partial sum");
+        if (Vector.LessThanAny(overflow, Vector<long>.Zero)) throw SumOverflow(source);
         for (; i < units.Length; i++) units[i] = checked(units[i] + theirs[i]);
-        Count += other.Count;
+        Count += count;
     }
 
     /// <summary>The mean as float32: (Σ units)·2⁻⁴⁰ / Count, rounded once.</summary>

@@ -10,9 +10,10 @@ namespace MetaCluster.Grains;
 /// <param name="WorkerDeadlinePerEpisode">Overrides the silo's per-episode deadline allowance; null = the silo's.</param>
 /// <param name="ResumeFrom">Continue from this checkpoint (θ, optimizer state, round) instead of starting afresh.</param>
 /// <param name="PerEpisodeContributions">Workers send a vector per episode instead of one exact partial sum per share.</param>
+/// <param name="PerSiloDispatch">θ once per worker silo, whose hub deals the share over its slots and sends one partial sum back.</param>
 public sealed record ClusterRunOptions(
     string? CheckpointDirectory = null, int MaxWorkers = 0, TimeSpan? WorkerDeadlineBase = null, TimeSpan? WorkerDeadlinePerEpisode = null,
-    Checkpoint? ResumeFrom = null, bool PerEpisodeContributions = false);
+    Checkpoint? ResumeFrom = null, bool PerEpisodeContributions = false, bool PerSiloDispatch = false);
 
 /// <summary>Where a cluster run ended: its final status and θ.</summary>
 public sealed record ClusterTrainingResult(RunStatus Status, ThetaSnapshot Theta);
@@ -38,7 +39,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
         {
             ConfigJson = ConfigJson.Write(config), CheckpointDirectory = options.CheckpointDirectory, MaxWorkers = options.MaxWorkers,
             WorkerDeadlineBase = options.WorkerDeadlineBase, WorkerDeadlinePerEpisode = options.WorkerDeadlinePerEpisode,
-            ResumeCheckpoint = options.ResumeFrom?.ToBytes(), PerEpisodeContributions = options.PerEpisodeContributions,
+            ResumeCheckpoint = options.ResumeFrom?.ToBytes(), PerEpisodeContributions = options.PerEpisodeContributions, PerSiloDispatch = options.PerSiloDispatch,
         });
     }
 

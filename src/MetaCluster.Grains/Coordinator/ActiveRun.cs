@@ -25,7 +25,10 @@ internal sealed record ActiveRun(TrainingConfig Config, RunBlueprint Blueprint, 
         int parameters = blueprint.Layout.TotalCount;
         MessageSizeGuard.EnsureFits(parameters, maxMessageBodySize);
         var settings = new DispatchSettings(runId, ConfigJson.Version(run.ConfigJson!), run.MaxWorkers, run.WorkerDeadlineBase, run.WorkerDeadlinePerEpisode,
-            PreSum: !run.PerEpisodeContributions, MessageSizeGuard.EpisodesPerCall(parameters, maxMessageBodySize));
+            PreSum: !run.PerEpisodeContributions,
+            // A hub's pre-summed reply is one sum whatever the share's size: a silo gets its whole share, and θ, in one call.
+            EpisodesPerCall: run.PerSiloDispatch && !run.PerEpisodeContributions ? int.MaxValue : MessageSizeGuard.EpisodesPerCall(parameters, maxMessageBodySize),
+            run.PerSiloDispatch);
         var provider = new ClusterContributions(grains, settings, parameters, run.Faults, workers, silo.WorkerWaitTimeout, logger);
         await Task.Run(() => CheckpointFiles.RemoveStaleTemporaries(run.CheckpointDirectory, runId, logger));
         var trainer = await Task.Run(() =>

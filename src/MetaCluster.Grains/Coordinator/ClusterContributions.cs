@@ -9,8 +9,9 @@ namespace MetaCluster.Grains.Coordinator;
 /// <summary>How a run's rounds are dealt to worker slots: fixed for the run.</summary>
 /// <param name="ConfigVersion">Names the config workers build the run from (they fetch it once from the coordinator).</param>
 /// <param name="EpisodesPerCall">How many episodes one reply may carry and stay inside the message size limit.</param>
+/// <param name="PerSilo">Dispatch to each worker silo's hub (θ once per silo, one partial sum back) instead of to each slot.</param>
 internal sealed record DispatchSettings(
-    string RunId, string ConfigVersion, int MaxWorkers, TimeSpan DeadlineBase, TimeSpan DeadlinePerEpisode, bool PreSum, int EpisodesPerCall);
+    string RunId, string ConfigVersion, int MaxWorkers, TimeSpan DeadlineBase, TimeSpan DeadlinePerEpisode, bool PreSum, int EpisodesPerCall, bool PerSilo = false);
 
 /// <summary>
 /// The cluster as a contribution provider: each round's episodes go to the live worker slots through a
@@ -44,22 +45,26 @@ internal sealed class ClusterContributions(
     {
         byte[] theta = work.Theta.ToBytes();
         LastSent = (work.Round, theta);
-        var workers = directory.LiveSlots(settings.MaxWorkers);
+        var workers = directory.LiveSlots(settings.MaxWorkers, settings.PerSilo);
         if (workers.Count == 0)
         {
             (LiveWorkersNow, WaitingForWorkers) = (0, true);
             logger.LogWarning("Round {Round}: no worker slot is live; waiting up to {Seconds:F0} s for one to join.", work.Round, workerWait.TotalSeconds);
-            workers = await directory.WaitForSlots(settings.MaxWorkers, workerWait);
+            workers = await directory.WaitForSlots(settings.MaxWorkers, workerWait, settings.PerSilo);
         }
-        (LiveWorkersNow, WaitingForWorkers) = (workers.Count, false);
+        (LiveWorkersNow, WaitingForWorkers) = (workers.Sum(directory.SlotsOf), false);
         var dispatcher = new RoundDispatcher(
-            (worker, share) => grains.GetGrain<ITaskWorkerGrain>(worker).Contribute(new WorkRequest
+            (worker, share) =>
             {
-                RunId = settings.RunId, Round = work.Round, ConfigVersion = settings.ConfigVersion, Theta = theta, Episodes = share, PreSum = settings.PreSum,
-            }),
+                var request = new WorkRequest
+                {
+                    RunId = settings.RunId, Round = work.Round, ConfigVersion = settings.ConfigVersion, Theta = theta, Episodes = share, PreSum = settings.PreSum,
+                };
+                return settings.PerSilo ? grains.GetGrain<ISiloHubGrain>(worker).Contribute(request) : grains.GetGrain<ITaskWorkerGrain>(worker).Contribute(request);
+            },
             count => settings.DeadlineBase + settings.DeadlinePerEpisode * count, settings.EpisodesPerCall, faults, logger,
-            new WorkerWait(workerWait, excluded => directory.WaitForSlots(settings.MaxWorkers, workerWait, excluded)),
-            live => (LiveWorkersNow, WaitingForWorkers) = (live, live == 0));
+            new WorkerWait(workerWait, excluded => directory.WaitForSlots(settings.MaxWorkers, workerWait, excluded, settings.PerSilo)),
+            live => (LiveWorkersNow, WaitingForWorkers) = (live, live == 0), directory.SlotsOf);
         try
         {
             var outcome = LastOutcome = await dispatcher.Run(work.Round, workers, work.Episodes);
@@ -72,22 +77,26 @@ internal sealed class ClusterContributions(
     }
 
     /// <summary>
-    /// The workers' pre-summed shares, plus one share of every episode sent as a vector: the sum is exact, so these are
-    /// the bits of adding every episode one by one, in any order.
+    /// The round as one share: every worker's pre-summed share added from its message bytes, and every episode sent as a
+    /// vector. The sum is exact, so these are the bits of adding every episode one by one, in any order; adding in place
+    /// keeps the coordinator from allocating and copying a sum per worker (at 64 workers that churn was most of its CPU).
     /// </summary>
     private RoundContributions ToContributions(RoundOutcome outcome)
     {
-        var shares = outcome.Shares.Select(s => new PartialSum(s.Episodes, ExactSum.FromBytes(s.Sum))).ToList();
-        var vectors = outcome.Contributions.Where(c => c.Values.Length > 0).ToArray();
-        if (vectors.Length > 0)
+        var (round, _) = PartialSum.Collect(new ExactSum(parameterCount), sink =>
         {
-            var (share, _) = PartialSum.Collect(new ExactSum(parameterCount), sink =>
-            {
-                foreach (var c in vectors) sink(c.Episode, FloatBytes.AsFloats(c.Values), MetricsOf(c));
-            });
-            shares.Add(share);
+            foreach (var c in outcome.Contributions.Where(c => c.Values.Length > 0)) sink(c.Episode, FloatBytes.AsFloats(c.Values), MetricsOf(c));
+        });
+        foreach (var (episodes, sum) in outcome.Shares)
+        {
+            long before = round.Sum.Count;
+            round.Sum.AddBytes(sum, $"the partial sum of episodes [{string.Join(", ", episodes)}]");
+            // A share must hold exactly the episodes it names; the trainer checks the round's episodes against the count.
+            if (round.Sum.Count - before != episodes.Length)
+                throw new InvalidOperationException($"a partial sum names {episodes.Length} episodes but holds {round.Sum.Count - before} contributions.");
         }
-        return new RoundContributions(shares, outcome.Contributions.Select(c => (c.Episode, MetricsOf(c))).ToArray());
+        var all = outcome.Shares.SelectMany(s => s.Episodes).Concat(round.Episodes).ToArray();
+        return new RoundContributions([new PartialSum(all, round.Sum)], outcome.Contributions.Select(c => (c.Episode, MetricsOf(c))).ToArray());
     }
 
     private static EpisodeMetrics MetricsOf(EpisodeContribution c) => new(c.PreLoss, c.PostLoss, c.PreAccuracy, c.PostAccuracy);

@@ -31,6 +31,8 @@ public sealed class CoordinatorRecord
     [Id(13)] public int Recoveries { get; set; }
     [Id(14)] public bool PauseRequested { get; set; }
     [Id(15)] public bool PerEpisodeContributions { get; set; }
+    /// <summary>θ once per worker silo through its hub, one partial sum back per silo (<see cref="StartRunRequest.PerSiloDispatch"/>).</summary>
+    [Id(16)] public bool PerSiloDispatch { get; set; }
 
     public bool IsLive => State is RunState.Running or RunState.Paused;
 
@@ -55,11 +57,13 @@ public sealed class CoordinatorRecord
         if (deadlineBase <= TimeSpan.Zero || deadlinePerEpisode < TimeSpan.Zero)
             throw new ArgumentException($"worker deadlines must be positive (got {deadlineBase} + {deadlinePerEpisode} per episode).");
         if (request.MaxWorkers < 0) throw new ArgumentException($"max workers is 0 (all) or more (got {request.MaxWorkers}).");
+        if (request.PerSiloDispatch && request.MaxWorkers > 0)
+            throw new ArgumentException($"per-silo dispatch uses every slot of every worker silo; it cannot be capped at {request.MaxWorkers} workers (drop one of the two).");
         return new CoordinatorRecord
         {
             ConfigJson = request.ConfigJson, CheckpointDirectory = options.LocalizeCheckpoints(request.CheckpointDirectory),
             MaxWorkers = request.MaxWorkers, WorkerDeadlineBase = deadlineBase, WorkerDeadlinePerEpisode = deadlinePerEpisode,
-            PerEpisodeContributions = request.PerEpisodeContributions, State = RunState.Running,
+            PerEpisodeContributions = request.PerEpisodeContributions, PerSiloDispatch = request.PerSiloDispatch, State = RunState.Running,
             // A resumed run's starting point is its first recovery point too.
             Checkpoint = request.ResumeCheckpoint,
         };

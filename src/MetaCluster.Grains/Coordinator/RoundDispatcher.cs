@@ -36,8 +36,11 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 /// </summary>
 internal sealed class RoundDispatcher(
     Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger,
-    WorkerWait? workerWait = null, Action<int>? liveWorkers = null)
+    WorkerWait? workerWait = null, Action<int>? liveWorkers = null, Func<string, int>? slotsOf = null)
 {
+    /// <summary>Live slots: a worker counts 1, a silo's hub all of its slots.</summary>
+    private int LiveSlots(State state) => state.Live.Sum(slotsOf ?? (_ => 1));
+
     public async Task<RoundOutcome> Run(long round, IReadOnlyList<string> workers, long[] episodes)
     {
         var state = new State(workers);
@@ -73,7 +76,7 @@ internal sealed class RoundDispatcher(
             Launch(state, round);
         }
         var contributions = episodes.Select(i => state.Results[i]).ToArray();
-        return new RoundOutcome(contributions, state.Shares, state.Live.Count, state.Silos.Order(StringComparer.Ordinal).ToArray());
+        return new RoundOutcome(contributions, state.Shares, LiveSlots(state), state.Silos.Order(StringComparer.Ordinal).ToArray());
     }
 
     private void Accept(State state, long round, string worker, long[] share, WorkResult result)
@@ -128,7 +131,7 @@ internal sealed class RoundDispatcher(
     private void Drop(State state, string worker)
     {
         if (state.Live.Remove(worker)) state.Dropped.Add(worker);
-        liveWorkers?.Invoke(state.Live.Count);
+        liveWorkers?.Invoke(LiveSlots(state));
     }
 
     /// <summary>
@@ -153,7 +156,7 @@ internal sealed class RoundDispatcher(
         }
         logger.LogWarning("Round {Round}: {Count} worker(s) joined after {Seconds:F1} s without workers ({Workers}); the round goes on.",
             round, joined.Count, watch.Elapsed.TotalSeconds, string.Join(", ", joined));
-        liveWorkers?.Invoke(state.Live.Count);
+        liveWorkers?.Invoke(LiveSlots(state));
         var stranded = state.Stranded.ToArray();
         state.Stranded.Clear();
         Deal(state, round, stranded);
@@ -201,7 +204,7 @@ internal sealed class RoundDispatcher(
     private async Task<WorkResult> Call(string worker, long[] share) =>
         await call(worker, share).WaitAsync(deadline(share.Length));
 
-    private static string SiloOf(string worker) => WorkerKey.TryParse(worker, out var silo, out _) ? silo : worker;
+    private static string SiloOf(string worker) => WorkerKey.TryParseSilo(worker, out var silo) ? silo : worker;
 
     private static string Describe(IEnumerable<long> episodes) => $"[{string.Join(", ", episodes)}]";
 

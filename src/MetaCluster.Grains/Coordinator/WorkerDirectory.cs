@@ -9,18 +9,15 @@ namespace MetaCluster.Grains.Coordinator;
 /// <summary>
 /// The worker slots of the live cluster: every active silo with worker=true contributes keys "&lt;silo&gt;/0..slots-1".
 /// Slots are listed slot-major (slot 0 of every silo, then slot 1, …) so that a run capped at N workers spreads
-/// over silos before it doubles up on one.
+/// over silos before it doubles up on one. With per-silo dispatch the targets are the worker silos' hubs
+/// ("&lt;silo&gt;/hub"), one per silo, each standing for all of its slots.
 /// </summary>
 internal sealed class WorkerDirectory(IClusterMembershipService membership, ISiloMetadataCache metadata)
 {
-    public IReadOnlyList<string> LiveSlots(int maxWorkers)
+    public IReadOnlyList<string> LiveSlots(int maxWorkers, bool perSilo = false)
     {
-        var silos = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active)
-            .Select(m => (Silo: m.SiloAddress.ToParsableString(), Slots: SiloMetadataKeys.WorkerSlots(metadata.GetSiloMetadata(m.SiloAddress).Metadata)))
-            .Where(s => s.Slots > 0)
-            .OrderBy(s => s.Silo, StringComparer.Ordinal)
-            .ToArray();
+        var silos = WorkerSilos();
+        if (perSilo) return silos.Select(s => WorkerKey.Hub(s.Silo)).ToArray();
         int most = silos.Length == 0 ? 0 : silos.Max(s => s.Slots);
         var keys = new List<string>();
         for (int slot = 0; slot < most; slot++)
@@ -29,24 +26,37 @@ internal sealed class WorkerDirectory(IClusterMembershipService membership, ISil
         return maxWorkers > 0 ? keys.Take(maxWorkers).ToArray() : keys;
     }
 
+    /// <summary>How many slots a target stands for: a hub all of its silo's, a slot one.</summary>
+    public int SlotsOf(string target) =>
+        WorkerKey.TryParse(target, out _, out _) ? 1
+        : WorkerKey.TryParseSilo(target, out string silo) ? WorkerSilos().Where(s => s.Silo == silo).Select(s => s.Slots).FirstOrDefault()
+        : 1;
+
+    private (string Silo, int Slots)[] WorkerSilos() => membership.CurrentSnapshot.Members.Values
+        .Where(m => m.Status == SiloStatus.Active)
+        .Select(m => (Silo: m.SiloAddress.ToParsableString(), Slots: SiloMetadataKeys.WorkerSlots(metadata.GetSiloMetadata(m.SiloAddress).Metadata)))
+        .Where(s => s.Slots > 0)
+        .OrderBy(s => s.Silo, StringComparer.Ordinal)
+        .ToArray();
+
     /// <summary>
     /// Live worker slots, waiting up to <paramref name="timeout"/> for a first one (a round with no worker: right after
     /// startup silo metadata may still be on its way; after every worker was lost a new one has to join).
     /// </summary>
-    public async Task<IReadOnlyList<string>> WaitForSlots(int maxWorkers, TimeSpan timeout)
+    public async Task<IReadOnlyList<string>> WaitForSlots(int maxWorkers, TimeSpan timeout, bool perSilo = false)
     {
-        var workers = await WaitForSlots(maxWorkers, timeout, new HashSet<string>());
+        var workers = await WaitForSlots(maxWorkers, timeout, new HashSet<string>(), perSilo);
         return workers.Count > 0 ? workers
             : throw new RoundFailedException($"no worker silo (silo metadata {SiloMetadataKeys.Worker}=true) joined the cluster within {timeout.TotalSeconds:F0} s.");
     }
 
     /// <summary>Live worker slots other than <paramref name="excluded"/> as soon as there is one; none when <paramref name="timeout"/> passes first.</summary>
-    public async Task<IReadOnlyList<string>> WaitForSlots(int maxWorkers, TimeSpan timeout, IReadOnlySet<string> excluded)
+    public async Task<IReadOnlyList<string>> WaitForSlots(int maxWorkers, TimeSpan timeout, IReadOnlySet<string> excluded, bool perSilo = false)
     {
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            var workers = LiveSlots(0).Where(w => !excluded.Contains(w)).ToArray();
+            var workers = LiveSlots(0, perSilo).Where(w => !excluded.Contains(w)).ToArray();
             if (workers.Length > 0) return maxWorkers > 0 ? workers.Take(maxWorkers).ToArray() : workers;
             if (waited.Elapsed > timeout) return [];
             await Task.Delay(TimeSpan.FromMilliseconds(200));

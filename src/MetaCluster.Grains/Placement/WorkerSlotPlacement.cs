@@ -8,6 +8,7 @@ namespace MetaCluster.Grains.Placement;
 /// <summary>
 /// Places a worker slot on the silo its key names ("&lt;silo&gt;/&lt;slot&gt;"), so every slot the coordinator enumerates
 /// is exactly one activation on its own silo — random placement would stack two slots on one silo and leave another idle.
+/// A silo's hub ("&lt;silo&gt;/hub") goes to its silo the same way.
 /// </summary>
 [GenerateSerializer, Immutable, SuppressReferenceTracking]
 public sealed class WorkerSlotPlacement : PlacementStrategy;
@@ -20,8 +21,8 @@ internal sealed class WorkerSlotPlacementDirector : IPlacementDirector
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         string key = target.GrainIdentity.Key.ToString()!;
-        if (!WorkerKey.TryParse(key, out string siloText, out _))
-            throw new ArgumentException($"worker grain key '{key}' is not '<silo>/<slot>'.");
+        if (!WorkerKey.TryParseSilo(key, out string siloText))
+            throw new ArgumentException($"worker grain key '{key}' is not '<silo>/<slot>' or '<silo>/hub'.");
         var silo = SiloAddress.FromParsableString(siloText);
         // Compatible silos are already narrowed to worker=true by the worker placement filter.
         var compatible = context.GetCompatibleSilos(target);

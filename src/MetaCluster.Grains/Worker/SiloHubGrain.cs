@@ -1,0 +1,113 @@
+using MetaCluster.Contracts;
+using MetaCluster.Core.Training;
+using MetaCluster.Grains.Hosting;
+using MetaCluster.Grains.Placement;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Runtime;
+
+namespace MetaCluster.Grains.Worker;
+
+/// <summary>
+/// Per-silo dispatch (<see cref="ISiloHubGrain"/>): one call from the coordinator per silo and round, fanned out to
+/// the silo's own slots and summed here. The slots are called locally, so θ's bytes are shared, not copied
+/// (<see cref="WorkRequest"/> is immutable); their partial sums are added exactly, so θ has the bits of per-slot
+/// dispatch. The summing is a few vector adds per slot (thread pool, off the grain scheduler), and the hub is
+/// reentrant: it holds no state of its own between calls.
+/// </summary>
+[WorkerSlotPlacement, WorkerSiloPlacementFilter, Reentrant]
+public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options) : Grain, ISiloHubGrain
+{
+    public async Task<WorkResult> Contribute(WorkRequest request)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        string here = silo.SiloAddress.ToParsableString();
+        var shares = Deal(request.Episodes, options.Value.Slots);
+        var calls = shares.Select((share, slot) => (Share: share, Reply: CallSlot(here, slot, request, share))).ToArray();
+        try
+        {
+            await Task.WhenAll(calls.Select(c => c.Reply));
+        }
+        catch
+        {
+            // Each failed call is turned into failures of its episodes below.
+        }
+        var result = await Task.Run(() => Merge(request, calls.Select(c => (c.Share, c.Reply)).ToArray()));
+        return new WorkResult
+        {
+            Worker = this.GetPrimaryKeyString(), Silo = here, Contributions = result.Contributions, Failures = result.Failures,
+            HandedBack = result.HandedBack, PartialSum = result.PartialSum, Seconds = watch.Elapsed.TotalSeconds,
+        };
+    }
+
+    /// <summary>Episode i of the share goes to slot i mod slots: the busiest slot has ⌈n / slots⌉ episodes.</summary>
+    internal static long[][] Deal(long[] episodes, int slots)
+    {
+        int used = Math.Max(1, Math.Min(slots, episodes.Length));
+        return Enumerable.Range(0, used).Select(slot => episodes.Where((_, i) => i % used == slot).ToArray()).ToArray();
+    }
+
+    private Task<WorkResult> CallSlot(string here, int slot, WorkRequest request, long[] share) =>
+        GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(new WorkRequest
+        {
+            RunId = request.RunId, Round = request.Round, ConfigVersion = request.ConfigVersion, Theta = request.Theta, Episodes = share, PreSum = request.PreSum,
+        });
+
+    private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, byte[]? PartialSum);
+
+    /// <summary>
+    /// The slots' replies as one. With pre-summing every slot's partial sum — and any episode a slot sent as a vector
+    /// (its own pre-sum fell back) — goes into one exact sum; an episode whose vector cannot join it (non-finite,
+    /// beyond the exact range) becomes a failure naming why, like an episode whose slot call failed.
+    /// </summary>
+    private static Merged Merge(WorkRequest request, (long[] Share, Task<WorkResult> Reply)[] replies)
+    {
+        var contributions = new List<EpisodeContribution>(request.Episodes.Length);
+        var failures = new List<EpisodeFailure>();
+        var handedBack = new List<long>();
+        var sum = request.PreSum ? new ExactSum(request.Theta.Length / sizeof(float)) : null;
+        foreach (var (share, reply) in replies)
+        {
+            if (!reply.IsCompletedSuccessfully)
+            {
+                var error = reply.Exception?.GetBaseException() is { } e ? $"{e.GetType().Name}: {e.Message}" : "the slot's call was cancelled";
+                failures.AddRange(share.Select(episode => new EpisodeFailure { Episode = episode, Error = $"slot call failed ({error})" }));
+                continue;
+            }
+            var result = reply.Result;
+            failures.AddRange(result.Failures);
+            handedBack.AddRange(result.HandedBack);
+            if (sum is null)
+            {
+                contributions.AddRange(result.Contributions);
+                continue;
+            }
+            if (result.PartialSum is { } partial)
+            {
+                sum.AddBytes(partial, $"the partial sum of slot {result.Worker}");
+                contributions.AddRange(result.Contributions);
+                continue;
+            }
+            foreach (var c in result.Contributions)
+            {
+                var values = FloatBytes.AsFloats(c.Values);
+                try
+                {
+                    ExactSum.CheckRange(values, $"episode {c.Episode}");
+                }
+                catch (OverflowException e)
+                {
+                    failures.Add(new EpisodeFailure { Episode = c.Episode, Error = $"{e.GetType().Name}: {e.Message}" });
+                    continue;
+                }
+                sum.Add(values, $"episode {c.Episode}"); // a running total past the exact range fails the whole call: the coordinator redispatches it
+                contributions.Add(new EpisodeContribution
+                {
+                    Episode = c.Episode, Values = [], PreLoss = c.PreLoss, PostLoss = c.PostLoss, PreAccuracy = c.PreAccuracy, PostAccuracy = c.PostAccuracy,
+                });
+            }
+        }
+        byte[]? partialSum = sum is not null && contributions.Count > 0 ? sum.ToBytes() : null;
+        return new Merged([.. contributions], [.. failures], [.. handedBack], partialSum);
+    }
+}
