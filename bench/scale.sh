@@ -10,8 +10,10 @@
 #
 #   bench/scale.sh                              # the whole sweep (W = 1 2 4 8 16 32 64)
 #   WORKERS="1 2 4" ROUNDS=8 bench/scale.sh     # a quick look
+#   SLOTS=8 DISPATCH=silo WORKERS="8 16 32 64" bench/scale.sh   # GPU nodes of 8 slots, θ once per node (--per-silo)
 #
-# Settings (environment): WORKERS, EPISODE_MS (10), ROUNDS (15; the first WARMUP=3 are left out of the median),
+# Settings (environment): WORKERS (worker slots in all), SLOTS (slots a worker process, 1; WORKERS must be multiples),
+# DISPATCH (slot: the coordinator calls every slot; silo: every process's hub, --per-silo), EPISODE_MS (10), ROUNDS (15; the first WARMUP=3 are left out of the median),
 # MODELS ("334,334 1048,1048": MLP hidden sizes, the first also weak-scaled), OUT (bench/results/scale-<date>),
 # PORT_BASE (23000). Each worker process: workstation GC, one torch thread, passive OpenMP — measured ~150 MB RSS
 # (anonymous) after a run, so 64 workers need ~10 GB: check `free -g` first.
@@ -19,6 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORKERS=${WORKERS:-"1 2 4 8 16 32 64"}
+SLOTS=${SLOTS:-1}
+DISPATCH=${DISPATCH:-slot}
+case $DISPATCH in slot) PER_SILO=();; silo) PER_SILO=(--per-silo);; *) echo "DISPATCH is slot or silo (got $DISPATCH)" >&2; exit 2;; esac
+for w in $WORKERS; do (( w % SLOTS == 0 )) || { echo "WORKERS must be multiples of SLOTS=$SLOTS (got $w)" >&2; exit 2; }; done
 EPISODE_MS=${EPISODE_MS:-10}
 ROUNDS=${ROUNDS:-15}
 WARMUP=${WARMUP:-3}
@@ -46,7 +52,9 @@ trap cleanup EXIT
 
 # Patient failure detection (--probe-timeout …): on two shared cores a silo may not answer a probe for seconds while
 # others start, and the product's 1 s × 2 probes would declare it dead. Small, quiet processes: many share two cores here (a GPU node would run one per GPU).
-export DOTNET_gcServer=0 DOTNET_gcConcurrent=0 DOTNET_TieredPGO=0 DOTNET_GCgen0size=0x400000 MALLOC_ARENA_MAX=2 OMP_NUM_THREADS=1
+# No thread-pool spinning before a worker thread sleeps: with dozens of processes on two cores the spinning was half of
+# an idle process's CPU (3.1 % → 1.4 % of a core each, 17 processes).
+export DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 DOTNET_gcServer=0 DOTNET_gcConcurrent=0 DOTNET_TieredPGO=0 DOTNET_GCgen0size=0x400000 MALLOC_ARENA_MAX=2 OMP_NUM_THREADS=1
 
 redis-server --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes --logfile "$LOGS/redis.log" >/dev/null
 sleep 0.5
@@ -85,26 +93,26 @@ ready 0
 started=0
 for w in $WORKERS; do
   # Start the missing workers four at a time (each start costs a few CPU-seconds).
-  while (( started < w )); do
+  while (( started < w / SLOTS )); do
     batch=()
     for _ in 1 2 3 4; do
-      (( started < w )) || break
+      (( started < w / SLOTS )) || break
       started=$((started + 1))
-      server "worker-$started" worker "$started" --simulate-episode-ms "$EPISODE_MS"
+      server "worker-$started" worker "$started" --simulate-episode-ms "$EPISODE_MS" --slots "$SLOTS"
       batch+=("$started")
     done
     for i in "${batch[@]}"; do ready "$i"; done
   done
   sleep 3 # let the coordinator's silo hear of the new members
   rss=$(ps -o rss= -p "$(IFS=,; echo "${PIDS[*]}")" | awk '{s+=$1} END {printf "%.0f", s/1024}')
-  echo "# $w workers up ($(uptime | sed 's/.*load average/load average/'); processes' RSS ${rss} MB)" >&2
+  echo "# $w workers ($started processes × $SLOTS slots, $DISPATCH dispatch) up ($(uptime | sed 's/.*load average/load average/'); processes' RSS ${rss} MB)" >&2
   point() { # HIDDEN META_BATCH LABEL
     local coordinator_before workers_before line
     coordinator_before=$(cpu_ticks "${PIDS[0]}"); workers_before=$(cpu_ticks "${PIDS[@]:1}")
     # A loaded machine may keep the client from connecting within its 20 s: try three times.
     for attempt in 1 2 3; do
       line=$(dotnet "$CLI" bench --scale --cluster "redis://localhost:$REDIS_PORT" --cluster-id "$CLUSTER_ID" --episode-ms "$EPISODE_MS" \
-        --hidden "$1" --meta-batch "$2" --iterations "$ROUNDS" --scale-warmup "$WARMUP" --scale-label "$3" | grep '^{') && break
+        --hidden "$1" --meta-batch "$2" --iterations "$ROUNDS" --scale-warmup "$WARMUP" --scale-label "$3" "${PER_SILO[@]}" | grep '^{') && break
       echo "# point W=$w hidden=$1 batch=$2 failed (attempt $attempt)" >&2
     done
     [[ -n $line ]] || return 0

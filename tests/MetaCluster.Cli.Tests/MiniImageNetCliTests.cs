@@ -44,4 +44,34 @@ public sealed class MiniImageNetCliTests : IDisposable
         Assert.Equal(trained.GetProperty("theta_sha256").GetString(), evaluated.GetProperty("theta_sha256").GetString());
         Assert.Equal(3, evaluated.GetProperty("evaluation").GetProperty("episodes").GetInt32());
     }
+
+    /// <summary>
+    /// `evaluate --ways`: a ProtoNet (no N-way head) trained on 3-way episodes is scored on 2-way ones — how Snell et al.'s
+    /// 60-way-trained model gives its 5- and 20-way rows — while a MAML checkpoint, whose head is 3-way, is refused naming why.
+    /// </summary>
+    [Fact]
+    public void EvaluateAtAnotherWayCountWorksForAProtoNetAndIsRefusedForAModelWithAnNWayHead()
+    {
+        var environment = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = _data.CacheDir };
+        string Train(string algorithm)
+        {
+            string runDir = Path.Combine(_data.Dir, algorithm);
+            var (code, _, stderr) = CliRunner.Run(environment, "train", "--dataset", "mini-imagenet", "--data", _data.Dir, "--algorithm", algorithm,
+                "--ways", "3", "--queries", "1", "--meta-batch", "1", "--inner-steps", "1", "--iterations", "1", "--in-process", "--no-eval", "--json",
+                "--checkpoint-dir", runDir);
+            Assert.True(code == 0, stderr);
+            return Path.Combine(runDir, "checkpoint.mcc");
+        }
+
+        var (code, stdout, stderr) = CliRunner.Run(environment, "evaluate", "--checkpoint", Train("protonet"), "--ways", "2", "--episodes", "3", "--json");
+        Assert.True(code == 0, stderr);
+        var evaluated = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(2, evaluated.GetProperty("ways").GetInt32());
+        Assert.Equal(2, evaluated.GetProperty("config").GetProperty("ways").GetInt32());
+
+        (code, _, stderr) = CliRunner.Run(environment, "evaluate", "--checkpoint", Train("maml"), "--ways", "2", "--episodes", "3", "--json");
+        Assert.Equal(2, code);
+        Assert.Contains("built for 3-way episodes", stderr);
+        Assert.Contains("drop --ways", stderr);
+    }
 }

@@ -33,6 +33,12 @@ public sealed class EvaluateCommand
     private readonly Option<bool> _json = EvaluationOptions.Json();
     private readonly Option<Core.Runtime.ComputeDevice> _device = DeviceOption.Create();
     private readonly Option<int?> _shots = new("--shots") { Description = "support examples per class in the evaluation episodes (default: the run's K), e.g. K=5 for a K=10-trained sinusoid model", HelpName = "K" };
+    private readonly Option<int?> _ways = new("--ways")
+    {
+        Description = "classes per evaluation episode (default: the run's N) — for models without an N-way head (protonet, matchingnet), " +
+                      "e.g. 5- and 20-way episodes from one 60-way-trained ProtoNet",
+        HelpName = "N",
+    };
     private readonly Option<int?> _queries = new("--queries") { Description = "query examples per class in the evaluation episodes (default: the run's)", HelpName = "Q" };
     private readonly Option<double?> _innerLr = EvaluationOptions.InnerLr();
 
@@ -40,7 +46,7 @@ public sealed class EvaluateCommand
     {
         _batchNorm.AcceptOnlyFromAmong("transductive", "non-transductive", "both");
         var command = new Command("evaluate", "Evaluate a checkpoint on held-out episodes: mean ± 95% CI over E episodes.");
-        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _shots, _queries, _innerLr, _batchNorm, _evalSeed, _threads, _data, _json, _device })
+        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _ways, _shots, _queries, _innerLr, _batchNorm, _evalSeed, _threads, _data, _json, _device })
             command.Add(option);
         command.SetAction(Execute);
         return command;
@@ -56,6 +62,12 @@ public sealed class EvaluateCommand
         // K and Q shape the evaluation episodes only; θ does not depend on them (N-way would change the head).
         if (result.GetValue(_shots) is { } shots) config = config with { Shots = shots };
         if (result.GetValue(_queries) is { } queries) config = config with { Queries = queries };
+        int trainedWays = config.Ways;
+        if (result.GetValue(_ways) is { } ways)
+        {
+            if (ways < 2) throw new ArgumentException($"--ways must be at least 2 (got {ways}).");
+            config = config with { Ways = ways };
+        }
         // So is the inner rate: adapting with another one is a question about θ, not another θ.
         config = EvaluationOptions.WithInnerLr(config, result.GetValue(_innerLr));
         double? innerLr = EvaluationOptions.AdaptationRate(config);
@@ -72,6 +84,10 @@ public sealed class EvaluateCommand
         var device = result.GetValue(_device)!;
         TorchStartup.Initialize(config.Threads, device);
         var run = RunFactory.Create(config, device);
+        if (!run.Algorithm.Layout.SameAs(checkpoint.Theta.Layout))
+            throw new ArgumentException($"--ways {config.Ways}: this {config.Algorithm} checkpoint's model was built for {trainedWays}-way episodes " +
+                $"({checkpoint.Theta.Layout.TotalCount:N0} parameters; {config.Ways}-way needs {run.Algorithm.Layout.TotalCount:N0}); only models without an N-way head " +
+                "(protonet, matchingnet) evaluate at another way count — drop --ways.");
         var results = HeldOutEvaluation.Run(run, checkpoint.Theta, episodes, seed, steps, modes);
 
         if (result.GetValue(_json))
@@ -82,6 +98,7 @@ public sealed class EvaluateCommand
                 ["engine"] = "metacluster",
                 ["checkpoint"] = path,
                 ["round"] = checkpoint.Round,
+                ["ways"] = config.Ways,
                 ["shots"] = config.Shots,
                 ["queries"] = config.Queries,
                 ["inner_lr"] = innerLr,
