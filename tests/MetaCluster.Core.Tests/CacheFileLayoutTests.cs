@@ -1,0 +1,106 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using MetaCluster.Core.Episodes;
+
+namespace MetaCluster.Core.Tests;
+
+/// <summary>
+/// The decoded-image caches' files, byte for byte, against files built here by hand from the layouts their docs state
+/// ("MCOMNIv1"/"MCMINIv1" magic, int32 header length, header, payload, SHA-256 of header + payload). Caches already on
+/// users' disks must keep loading whatever the code that writes them looks like, so both directions are checked: what
+/// the code writes equals the hand-built file, and a hand-built file (with a payload the code never wrote) is read as a hit.
+/// </summary>
+public sealed class CacheFileLayoutTests : IDisposable
+{
+    private readonly string _scratch = Path.Combine(Path.GetTempPath(), "mc-cache-layout-" + Guid.NewGuid().ToString("N"));
+
+    public CacheFileLayoutTests() => Directory.CreateDirectory(_scratch);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_scratch, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>magic, int32 header length, header, payload, SHA-256(header + payload) — written without any project code.</summary>
+    private static byte[] Framed(string magic, byte[] header, byte[] payload)
+    {
+        var file = new MemoryStream();
+        file.Write(Encoding.ASCII.GetBytes(magic));
+        file.Write(BitConverter.GetBytes(header.Length));
+        file.Write(header);
+        file.Write(payload);
+        file.Write(SHA256.HashData([.. header, .. payload]));
+        return file.ToArray();
+    }
+
+    private static byte[] Header(byte[] key, int[] dims, ImageClassSet set)
+    {
+        var header = new MemoryStream();
+        using (var writer = new BinaryWriter(header, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(key);
+            foreach (int d in dims) writer.Write(d);
+            writer.Write(set.ClassCount);
+            writer.Write(set.TotalImages);
+            for (int c = 0; c < set.ClassCount; c++)
+            {
+                writer.Write(set.ImageCount(c));
+                writer.Write(set.ClassNames[c]);
+            }
+        }
+        return header.ToArray();
+    }
+
+    /// <summary>The key sits right after the magic and the header length; it comes from the data's hashes, not the framing.</summary>
+    private static byte[] KeyOf(byte[] file) => file[12..44];
+
+    [Fact]
+    public void Omniglot_WritesTheDocumentedLayout_AndReadsAHandBuiltFile()
+    {
+        using var data = new TinyOmniglot();
+        var options = new OmniglotOptions { TrainCharacters = 5, CacheDirectory = Path.Combine(_scratch, "omniglot"), ReuseLoaded = false };
+        var miss = OmniglotDataset.Load(data.Dir, options);
+        Assert.False(miss.CacheHit);
+        var set = miss.Characters;
+        byte[] written = File.ReadAllBytes(miss.CachePath!);
+        byte[] key = KeyOf(written);
+        Assert.Contains(Convert.ToHexStringLower(key)[..16], Path.GetFileName(miss.CachePath!));
+
+        float[] pixels = set.Pixels[..(set.TotalImages * set.PixelsPerImage)];
+        byte[] header = Header(key, [set.Height, set.Width], set);
+        Assert.Equal(Framed("MCOMNIv1", header, MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray()), written);
+
+        // A file the code never wrote, framed by hand around other pixels, is a hit that returns those pixels.
+        pixels[0] = 0.25f;
+        pixels[^1] = 0.75f;
+        File.WriteAllBytes(miss.CachePath!, Framed("MCOMNIv1", header, MemoryMarshal.AsBytes(pixels.AsSpan()).ToArray()));
+        var hit = OmniglotDataset.Load(data.Dir, options);
+        Assert.True(hit.CacheHit);
+        Assert.Equal(pixels, hit.Characters.Pixels);
+    }
+
+    [Fact]
+    public void MiniImageNet_WritesTheDocumentedLayout_AndReadsAHandBuiltFile()
+    {
+        using var data = new TinyMiniImageNet();
+        var options = new MiniImageNetOptions { CacheDirectory = data.CacheDir, ReuseLoaded = false };
+        var miss = MiniImageNetDataset.Load(data.Dir, options);
+        Assert.False(miss.CacheHit);
+        var set = miss.Images;
+        byte[] written = File.ReadAllBytes(miss.CachePath!);
+        byte[] key = KeyOf(written);
+        Assert.Contains(Convert.ToHexStringLower(key)[..16], Path.GetFileName(miss.CachePath!));
+
+        byte[] values = set.Bytes![..(set.TotalImages * set.ValuesPerImage)];
+        byte[] header = Header(key, [set.Channels, set.Height, set.Width], set);
+        Assert.Equal(Framed("MCMINIv1", header, values), written);
+
+        values[0] = 201;
+        values[^1] = 3;
+        File.WriteAllBytes(miss.CachePath!, Framed("MCMINIv1", header, values));
+        var hit = MiniImageNetDataset.Load(data.Dir, options);
+        Assert.True(hit.CacheHit);
+        Assert.Equal(values, hit.Images.Bytes);
+    }
+}
