@@ -34,22 +34,23 @@ public sealed class CacheFileLayoutTests : IDisposable
         return file.ToArray();
     }
 
+    /// <summary>
+    /// key, the dimensions, class count, image count, then per class its count and name — the name as BinaryWriter
+    /// writes a string: one length byte (the names here are under 128 bytes) and UTF-8.
+    /// </summary>
     private static byte[] Header(byte[] key, int[] dims, ImageClassSet set)
     {
-        var header = new MemoryStream();
-        using (var writer = new BinaryWriter(header, Encoding.UTF8, leaveOpen: true))
+        var fields = new List<byte[]> { key };
+        int[] counts = [.. dims, set.ClassCount, set.TotalImages];
+        fields.AddRange(counts.Select(BitConverter.GetBytes));
+        for (int c = 0; c < set.ClassCount; c++)
         {
-            writer.Write(key);
-            foreach (int d in dims) writer.Write(d);
-            writer.Write(set.ClassCount);
-            writer.Write(set.TotalImages);
-            for (int c = 0; c < set.ClassCount; c++)
-            {
-                writer.Write(set.ImageCount(c));
-                writer.Write(set.ClassNames[c]);
-            }
+            byte[] name = Encoding.UTF8.GetBytes(set.ClassNames[c]);
+            Assert.InRange(name.Length, 1, 127);
+            fields.Add(BitConverter.GetBytes(set.ImageCount(c)));
+            fields.Add([(byte)name.Length, .. name]);
         }
-        return header.ToArray();
+        return [.. fields.SelectMany(f => f)];
     }
 
     /// <summary>The key sits right after the magic and the header length; it comes from the data's hashes, not the framing.</summary>
