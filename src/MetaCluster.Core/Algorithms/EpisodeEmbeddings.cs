@@ -6,9 +6,10 @@ using F = TorchSharp.torch.nn.functional;
 namespace MetaCluster.Core.Algorithms;
 
 /// <summary>
-/// Support and query embeddings of an episode under the model's body, for the metric- and generator-based methods
-/// (matching networks, the parameter-predicting meta-network). Transductive: both sets in one batch, as ProtoNet does
-/// in training; non-transductive: the support set alone, and each query beside the support set only.
+/// Support and query embeddings of an episode under the model's body, and what the embedding classifiers
+/// (<see cref="EmbeddingAlgorithm"/>: prototypical and matching networks, the meta-network, the pre-training baseline)
+/// compute from them. Transductive: both sets in one batch, as in training; non-transductive: the support set alone,
+/// and each query beside the support set only.
 /// </summary>
 internal static class EpisodeEmbeddings
 {
