@@ -53,8 +53,18 @@ public sealed class CacheFileLayoutTests : IDisposable
         return [.. fields.SelectMany(f => f)];
     }
 
-    /// <summary>The key sits right after the magic and the header length; it comes from the data's hashes, not the framing.</summary>
-    private static byte[] KeyOf(byte[] file) => file[12..44];
+    /// <summary>
+    /// The file a first load (a miss) wrote, and its key: right after the magic and the header length (it comes from
+    /// the data's hashes, not the framing), and the start of the file's name.
+    /// </summary>
+    private static (byte[] File, byte[] Key) WrittenOnAMiss(bool hit, string path)
+    {
+        Assert.False(hit);
+        byte[] written = File.ReadAllBytes(path);
+        byte[] key = written[12..44];
+        Assert.Contains(Convert.ToHexStringLower(key)[..16], Path.GetFileName(path));
+        return (written, key);
+    }
 
     [Fact]
     public void Omniglot_WritesTheDocumentedLayout_AndReadsAHandBuiltFile()
@@ -62,11 +72,8 @@ public sealed class CacheFileLayoutTests : IDisposable
         using var data = new TinyOmniglot();
         var options = new OmniglotOptions { TrainCharacters = 5, CacheDirectory = Path.Combine(_scratch, "omniglot"), ReuseLoaded = false };
         var miss = OmniglotDataset.Load(data.Dir, options);
-        Assert.False(miss.CacheHit);
+        var (written, key) = WrittenOnAMiss(miss.CacheHit, miss.CachePath!);
         var set = miss.Characters;
-        byte[] written = File.ReadAllBytes(miss.CachePath!);
-        byte[] key = KeyOf(written);
-        Assert.Contains(Convert.ToHexStringLower(key)[..16], Path.GetFileName(miss.CachePath!));
 
         float[] pixels = set.Pixels[..(set.TotalImages * set.PixelsPerImage)];
         byte[] header = Header(key, [set.Height, set.Width], set);
@@ -87,11 +94,8 @@ public sealed class CacheFileLayoutTests : IDisposable
         using var data = new TinyMiniImageNet();
         var options = new MiniImageNetOptions { CacheDirectory = data.CacheDir, ReuseLoaded = false };
         var miss = MiniImageNetDataset.Load(data.Dir, options);
-        Assert.False(miss.CacheHit);
+        var (written, key) = WrittenOnAMiss(miss.CacheHit, miss.CachePath!);
         var set = miss.Images;
-        byte[] written = File.ReadAllBytes(miss.CachePath!);
-        byte[] key = KeyOf(written);
-        Assert.Contains(Convert.ToHexStringLower(key)[..16], Path.GetFileName(miss.CachePath!));
 
         byte[] values = set.Bytes![..(set.TotalImages * set.ValuesPerImage)];
         byte[] header = Header(key, [set.Channels, set.Height, set.Width], set);
