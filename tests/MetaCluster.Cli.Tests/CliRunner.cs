@@ -22,6 +22,15 @@ public static class CliRunner
         return (process.ExitCode, stdout, stderr.Result);
     }
 
+    /// <summary>Runs a command that must be refused as a usage error: exit code 2, nothing on stdout; returns stderr.</summary>
+    public static string Refused(params string[] arguments)
+    {
+        var (code, stdout, stderr) = Run(arguments);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        return stderr;
+    }
+
     /// <summary>Runs a command that must succeed and print exactly one JSON line.</summary>
     public static JsonElement Json(params string[] arguments)
     {

@@ -1,5 +1,6 @@
 using MetaCluster.Core.Federated;
 using MetaCluster.Grains.Federated;
+using RunOutcome = (string Sha, System.Collections.Generic.IReadOnlyList<MetaCluster.Core.Federated.ParticipationRecord> Log);
 
 namespace MetaCluster.Cluster.Tests;
 
@@ -17,7 +18,7 @@ public class FederatedSlotTests(TestCluster fixture)
     };
 
     /// <summary>θ and the participation log after <paramref name="config"/>'s rounds on a provider.</summary>
-    private static async Task<(string Sha, IReadOnlyList<ParticipationRecord> Log)> Run(FederatedConfig config, Func<FederatedAlgorithm, Federation, IClientUpdateProvider> provider)
+    private static async Task<RunOutcome> Run(FederatedConfig config, Func<FederatedAlgorithm, Federation, IClientUpdateProvider> provider)
     {
         var federation = Federations.Build(config);
         var algorithm = FederatedAlgorithm.Create(config);
@@ -35,6 +36,21 @@ public class FederatedSlotTests(TestCluster fixture)
 
     private Func<FederatedAlgorithm, Federation, IClientUpdateProvider> OnSlots(FederatedConfig config, string runId, int slots) =>
         (_, _) => new WorkerSlotClients(fixture.Client, config, runId, slots);
+
+    /// <summary>
+    /// The run on slots with the <paramref name="pick"/>-th client sampled in <paramref name="round"/> (attempt 0) throwing
+    /// on its slot, and the in-process run where that client throws alike.
+    /// </summary>
+    private async Task<(string Failing, RunOutcome OnSlots, RunOutcome Expected)> RunWithAFailingClient(FederatedConfig config, string runId, int slots, long round, int pick)
+    {
+        string failing = FederatedTrainer.SampleParticipants(config.Seed, round, 0, Federations.Build(config).TrainingIds, config.ClientsPerRound)[pick];
+        TestClientFaults.Instance.For(runId, work =>
+        {
+            if (work.ClientId == failing) throw new InjectedEpisodeFault($"client {work.ClientId} broke");
+        });
+        var onSlots = await Run(config, OnSlots(config, runId, slots));
+        return (failing, onSlots, await Run(config, InProcess(config, failing)));
+    }
 
     [Fact]
     public async Task SinusoidClientsOnOneOrThreeSlots_GiveTheInProcessBits()
@@ -74,14 +90,7 @@ public class FederatedSlotTests(TestCluster fixture)
     public async Task AClientThatThrowsOnItsSlot_IsCountedFailed_AndTheRoundGoesOnAsInProcess()
     {
         // 5 sampled, min completion 0.5 (3 needed): one failure leaves 4, so the round goes ahead without it.
-        var config = Sinusoid(rounds: 4);
-        string failing = FederatedTrainer.SampleParticipants(config.Seed, 1, 0, Federations.Build(config).TrainingIds, config.ClientsPerRound)[2];
-        TestClientFaults.Instance.For("fed-fault", work =>
-        {
-            if (work.ClientId == failing) throw new InjectedEpisodeFault($"client {work.ClientId} broke");
-        });
-        var onSlots = await Run(config, OnSlots(config, "fed-fault", 2));
-        var expected = await Run(config, InProcess(config, failing));
+        var (failing, onSlots, expected) = await RunWithAFailingClient(Sinusoid(rounds: 4), "fed-fault", slots: 2, round: 1, pick: 2);
 
         Assert.Equal(expected.Sha, onSlots.Sha);
         var round1 = Assert.Single(onSlots.Log, r => r.Round == 1);
@@ -98,14 +107,7 @@ public class FederatedSlotTests(TestCluster fixture)
     {
         // Min completion 1.0: the failing client sinks attempt 0 of every round it is sampled in; the re-sample
         // (attempt 1, a new seeded draw) goes ahead — the same records and bits as in process.
-        var config = Sinusoid(rounds: 3) with { MinCompletion = 1.0 };
-        string failing = FederatedTrainer.SampleParticipants(config.Seed, 0, 0, Federations.Build(config).TrainingIds, config.ClientsPerRound)[0];
-        TestClientFaults.Instance.For("fed-resample", work =>
-        {
-            if (work.ClientId == failing) throw new InjectedEpisodeFault($"client {work.ClientId} broke");
-        });
-        var onSlots = await Run(config, OnSlots(config, "fed-resample", 3));
-        var expected = await Run(config, InProcess(config, failing));
+        var (_, onSlots, expected) = await RunWithAFailingClient(Sinusoid(rounds: 3) with { MinCompletion = 1.0 }, "fed-resample", slots: 3, round: 0, pick: 0);
 
         Assert.Equal(expected.Sha, onSlots.Sha);
         Assert.Equal(expected.Log.Select(r => (r.Round, r.Attempt, r.Accepted)), onSlots.Log.Select(r => (r.Round, r.Attempt, r.Accepted)));

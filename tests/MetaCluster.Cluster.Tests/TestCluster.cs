@@ -40,9 +40,9 @@ public sealed class TestCluster : IAsyncLifetime
                 options.WorkerDeadlineBase = TimeSpan.FromSeconds(20);
                 options.WorkerDeadlinePerEpisode = TimeSpan.FromSeconds(2);
             });
-            siloBuilder.Services.AddSingleton<IEpisodeFaultInjector>(TestFaults.Instance);
+            siloBuilder.Services.AddSingleton<IFaultInjector<EpisodeWork>>(TestFaults.Instance);
             siloBuilder.Services.AddSingleton<IContributionSource>(TestContributions.Instance);
-            siloBuilder.Services.AddSingleton<MetaCluster.Grains.Federated.IClientFaultInjector>(TestClientFaults.Instance);
+            siloBuilder.Services.AddSingleton<IFaultInjector<MetaCluster.Grains.Federated.ClientWork>>(TestClientFaults.Instance);
             siloBuilder.Services.AddSingleton<ILoggerProvider>(TestLog.Instance);
         });
         Cluster = builder.Build();

@@ -1,37 +1,35 @@
 using System.Collections.Concurrent;
+using MetaCluster.Grains.Federated;
 using MetaCluster.Grains.Worker;
 
 namespace MetaCluster.Cluster.Tests;
 
 /// <summary>
-/// The fault seam every test silo shares (they live in one process): a test registers a behaviour for its own run
+/// A fault seam every test silo shares (they live in one process): a test registers a behaviour for its own run
 /// id, so tests sharing a cluster cannot disturb each other.
 /// </summary>
-public sealed class TestFaults : IEpisodeFaultInjector
+public abstract class RunFaults<TWork>(Func<TWork, string> runIdOf) : IFaultInjector<TWork>
+{
+    private readonly ConcurrentDictionary<string, Action<TWork>> _behaviours = new();
+
+    public void For(string runId, Action<TWork> behaviour) => _behaviours[runId] = behaviour;
+
+    public void Before(TWork work)
+    {
+        if (_behaviours.TryGetValue(runIdOf(work), out var behaviour)) behaviour(work);
+    }
+}
+
+/// <summary>The task workers' fault seam: a behaviour per run id.</summary>
+public sealed class TestFaults() : RunFaults<EpisodeWork>(work => work.RunId)
 {
     public static TestFaults Instance { get; } = new();
-    private readonly ConcurrentDictionary<string, Action<EpisodeWork>> _behaviours = new();
-
-    public void For(string runId, Action<EpisodeWork> behaviour) => _behaviours[runId] = behaviour;
-
-    public void BeforeEpisode(EpisodeWork work)
-    {
-        if (_behaviours.TryGetValue(work.RunId, out var behaviour)) behaviour(work);
-    }
 }
 
 public sealed class InjectedEpisodeFault(string message) : Exception(message);
 
-/// <summary>The federated slots' fault seam, shared like <see cref="TestFaults"/>: a behaviour per simulation id.</summary>
-public sealed class TestClientFaults : MetaCluster.Grains.Federated.IClientFaultInjector
+/// <summary>The federated slots' fault seam: a behaviour per simulation id.</summary>
+public sealed class TestClientFaults() : RunFaults<ClientWork>(work => work.RunId)
 {
     public static TestClientFaults Instance { get; } = new();
-    private readonly ConcurrentDictionary<string, Action<MetaCluster.Grains.Federated.ClientWork>> _behaviours = new();
-
-    public void For(string runId, Action<MetaCluster.Grains.Federated.ClientWork> behaviour) => _behaviours[runId] = behaviour;
-
-    public void BeforeClient(MetaCluster.Grains.Federated.ClientWork work)
-    {
-        if (_behaviours.TryGetValue(work.RunId, out var behaviour)) behaviour(work);
-    }
 }

@@ -33,6 +33,40 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(original.Optimizer.Vectors["v"], loaded.Optimizer.Vectors["v"]);
     }
 
+    /// <summary>
+    /// magic, int32 version, int32 header length, the header, float32 θ, float32 optimizer vectors in ordinal name order,
+    /// SHA-256 of all before — built here by hand, so checkpoints already on disk keep loading whatever writes them. The
+    /// JSON header is taken from the file: it is the config's serialization, not the framing.
+    /// </summary>
+    private static byte[] Framed(string magic, byte[] file, float[] theta, params float[][] vectors)
+    {
+        int headerLength = BitConverter.ToInt32(file, 12);
+        var body = new MemoryStream();
+        body.Write(System.Text.Encoding.ASCII.GetBytes(magic));
+        body.Write(BitConverter.GetBytes(1));
+        body.Write(BitConverter.GetBytes(headerLength));
+        body.Write(file, 16, headerLength);
+        foreach (float[] values in vectors.Prepend(theta))
+            foreach (float v in values) body.Write(BitConverter.GetBytes(v));
+        body.Write(System.Security.Cryptography.SHA256.HashData(body.ToArray()));
+        return body.ToArray();
+    }
+
+    [Fact]
+    public void BothCheckpointKindsWriteTheDocumentedLayout()
+    {
+        var sample = Sample();
+        var state = sample.Optimizer with { Vectors = new Dictionary<string, float[]> { ["v"] = [1.5f, -2f], ["m"] = [0.25f], ["b"] = [] } };
+        byte[] bytes = (sample with { Optimizer = state }).ToBytes();
+        Assert.Equal(Framed("METACLCK", bytes, sample.Theta.Values, [], [0.25f], [1.5f, -2f]), bytes);
+
+        var federated = new Federated.FederatedCheckpoint(Federated.FederatedConfig.ForAlgorithm("sinusoid", "fedavg"), 3, sample.Theta, state,
+            [new Federated.ParticipationRecord(1, 0, ["a", "b"], ["a"], [], true)]);
+        byte[] federatedBytes = federated.ToBytes();
+        Assert.Equal(Framed("METAFEDC", federatedBytes, sample.Theta.Values, [], [0.25f], [1.5f, -2f]), federatedBytes);
+        Assert.Equal(["a", "b"], Federated.FederatedCheckpoint.FromBytes(federatedBytes).Participation[0].Sampled);
+    }
+
     [Fact]
     public void TruncatedFilesAreRejectedWithAClearError()
     {

@@ -37,14 +37,23 @@ internal static class GradientCheck
         var rng = new DeterministicRandom(seed);
         var pool = candidates ?? Enumerable.Range(0, theta.Length).ToArray();
         var picks = coordinates >= pool.Count ? pool.ToArray() : rng.SampleWithoutReplacement(pool.Count, coordinates).Select(k => pool[k]).ToArray();
+        return RelativeError(theta, analytic, values => Objective(algorithm, values, theta32.Layout, episode64), picks, h);
+    }
+
+    /// <summary>
+    /// Relative error ‖g − g_fd‖ / ‖g_fd‖ of <paramref name="analytic"/> against central differences of
+    /// <paramref name="objective"/> at <paramref name="theta"/>, over the coordinates <paramref name="picks"/> (θ is restored).
+    /// </summary>
+    public static double RelativeError(double[] theta, double[] analytic, Func<double[], double> objective, IEnumerable<int> picks, double h = 1e-6)
+    {
         double diff = 0, norm = 0;
         foreach (int i in picks)
         {
             double original = theta[i];
             theta[i] = original + h;
-            double plus = Objective(algorithm, theta, theta32.Layout, episode64);
+            double plus = objective(theta);
             theta[i] = original - h;
-            double minus = Objective(algorithm, theta, theta32.Layout, episode64);
+            double minus = objective(theta);
             theta[i] = original;
             double numeric = (plus - minus) / (2 * h);
             diff += (analytic[i] - numeric) * (analytic[i] - numeric);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using MetaCluster.Core.Federated;
 
 namespace MetaCluster.Cli.Options;
@@ -8,19 +7,15 @@ namespace MetaCluster.Cli.Options;
 /// The options that define a federated run. A value given on the command line overrides
 /// <see cref="FederatedConfig.ForAlgorithm"/>'s published defaults for the dataset and algorithm; nothing else does.
 /// </summary>
-public sealed class FederatedOptions
+public sealed class FederatedOptions : ConfigOptions<FederatedConfig>
 {
     /// <summary>Options a resumed run may change: they do not alter the rounds already taken.</summary>
     public static readonly string[] ChangeableOnResume = ["--rounds", "--threads", "--data", "--eval-steps", "--eval-episodes", "--checkpoint-every"];
 
-    private readonly List<Binding> _bindings = [];
-
-    public FederatedOptions()
+    public FederatedOptions() : base(ChangeableOnResume, "with another --checkpoint")
     {
-        Dataset = Choice("--dataset", "the federation's data (default sinusoid)", "sinusoid", "omniglot", "folder");
-        Algorithm = Choice("--algorithm", "client update and server step (default fedmeta-maml)", FederatedConfig.Algorithms);
-        _bindings.Add(new Binding(Dataset, (_, c) => c, c => c.Dataset));
-        _bindings.Add(new Binding(Algorithm, (_, c) => c, c => c.Algorithm));
+        Dataset = BindChoosing(Choice("--dataset", "the federation's data (default sinusoid)", "sinusoid", "omniglot", "folder"), c => c.Dataset);
+        Algorithm = BindChoosing(Choice("--algorithm", "client update and server step (default fedmeta-maml)", FederatedConfig.Algorithms), c => c.Algorithm);
         Bind(new Option<string>("--data") { Description = "Omniglot: the folder with images_background.zip and images_evaluation.zip; folder: DIR/<client>/<class>/*.png", HelpName = "DIR" },
             (c, v) => c with { DataDir = v }, c => c.DataDir);
         Bind(Choice("--partition", "sinusoid: range; omniglot: alphabet (default) or dirichlet; folder: folder (default) or dirichlet (DIR/<group>/<class>)", "range", "alphabet", "dirichlet", "folder"),
@@ -60,64 +55,12 @@ public sealed class FederatedOptions
     public Option<string> Algorithm { get; }
     public Option<int?> Rounds { get; }
 
-    public void AddTo(Command command)
-    {
-        foreach (var binding in _bindings) command.Add(binding.Option);
-    }
+    public void AddTo(Command command) => AddBoundOptions(command);
 
     /// <summary>The published defaults of the dataset and algorithm, with every option given applied.</summary>
     public FederatedConfig ToConfig(ParseResult result)
     {
         var config = FederatedConfig.ForAlgorithm(result.GetValue(Dataset) ?? "sinusoid", result.GetValue(Algorithm) ?? "fedmeta-maml");
-        return Apply(result, config, _ => true);
+        return Apply(result, config);
     }
-
-    /// <summary>The checkpoint's config; options that would change its math are an error, the others apply.</summary>
-    public FederatedConfig ForResume(ParseResult result, FederatedConfig saved)
-    {
-        var conflicts = new List<string>();
-        foreach (var binding in _bindings)
-        {
-            if (!WasGiven(result, binding.Option) || ChangeableOnResume.Contains(binding.Option.Name)) continue;
-            string wanted = binding.Option == Dataset || binding.Option == Algorithm
-                ? JsonSerializer.Serialize(result.GetValue((Option<string>)binding.Option))
-                : JsonSerializer.Serialize(binding.Read(binding.Apply(result, saved)));
-            string stored = JsonSerializer.Serialize(binding.Read(saved));
-            if (wanted != stored) conflicts.Add($"{binding.Option.Name} {wanted} (checkpoint: {stored})");
-        }
-        if (conflicts.Count > 0)
-            throw new ArgumentException(
-                $"--resume continues the checkpoint's run with its own config, but these options differ from it: {string.Join("; ", conflicts)}. " +
-                $"Drop them, or start a new run with another --checkpoint. Only {string.Join(", ", ChangeableOnResume)} may change on resume.");
-        return Apply(result, saved, ChangeableOnResume.Contains);
-    }
-
-    private FederatedConfig Apply(ParseResult result, FederatedConfig config, Func<string, bool> include)
-    {
-        foreach (var binding in _bindings)
-            if (WasGiven(result, binding.Option) && include(binding.Option.Name)) config = binding.Apply(result, config);
-        return config;
-    }
-
-    public static bool WasGiven(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
-
-    private Option<T> Bind<T>(Option<T> option, Func<FederatedConfig, T?, FederatedConfig> apply, Func<FederatedConfig, object?> read)
-    {
-        _bindings.Add(new Binding(option, (r, c) => apply(c, r.GetValue(option)), read));
-        return option;
-    }
-
-    private static Option<string> Choice(string name, string description, params string[] values)
-    {
-        var option = new Option<string>(name) { Description = description, HelpName = string.Join('|', values) };
-        option.AcceptOnlyFromAmong(values);
-        return option;
-    }
-
-    private static Option<bool> Flag(string name, string description) => new(name) { Description = description, Arity = ArgumentArity.Zero };
-
-    private static Option<T?> Number<T>(string name, string helpName, string description) where T : struct =>
-        new(name) { Description = description, HelpName = helpName };
-
-    private sealed record Binding(Option Option, Func<ParseResult, FederatedConfig, FederatedConfig> Apply, Func<FederatedConfig, object?> Read);
 }

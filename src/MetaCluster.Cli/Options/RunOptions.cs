@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using MetaCluster.Core.Training;
 
 namespace MetaCluster.Cli.Options;
@@ -8,14 +7,12 @@ namespace MetaCluster.Cli.Options;
 /// The options that define a run, shared by <c>train</c> and <c>bench</c>. Every one is optional: a value given on
 /// the command line overrides <see cref="TrainingConfig.ForDataset"/>'s published defaults, nothing else does.
 /// </summary>
-public sealed class RunOptions
+public sealed class RunOptions : ConfigOptions<TrainingConfig>
 {
     /// <summary>Options a resumed run may change: they do not alter the math of the rounds already taken.</summary>
     public static readonly string[] ChangeableOnResume = ["--iterations", "--threads", "--data", "--eval-steps", "--split-csv"];
 
-    private readonly List<Binding> _bindings = [];
-
-    public RunOptions()
+    public RunOptions() : base(ChangeableOnResume, "in another --checkpoint-dir")
     {
         // Bound first: a binding applies in the order bound, so explicit options given with --maml++ override its defaults.
         MamlPlusPlus = Bind(Flag("--maml++", "all MAML++ options with the paper's settings (Antoniou et al. 2019; docs/algorithms.md): --multi-step-loss, --per-step-bn (Conv4), --learned-inner-lr, --derivative-order-annealing, --cosine-outer-lr, 5 inner steps, meta-batch 16"),
@@ -96,7 +93,7 @@ public sealed class RunOptions
 
     public void AddTo(Command command)
     {
-        foreach (var binding in _bindings) command.Add(binding.Option);
+        AddBoundOptions(command);
         command.Validators.Add(result =>
         {
             if (result.GetResult(Rotate) is not null && result.GetResult(NoRotate) is not null)
@@ -107,56 +104,6 @@ public sealed class RunOptions
     /// <summary>The published defaults for the chosen dataset and algorithm, overridden by the options given.</summary>
     public TrainingConfig ToConfig(ParseResult result) =>
         Apply(result, TrainingConfig.ForDataset(result.GetValue(Dataset) ?? "sinusoid", result.GetValue(Algorithm) ?? "maml", result.GetValue(Shots)));
-
-    /// <summary>Applies the options that were given (and only those) to <paramref name="config"/>.</summary>
-    public TrainingConfig Apply(ParseResult result, TrainingConfig config, Func<string, bool>? include = null)
-    {
-        foreach (var binding in _bindings)
-            if (WasGiven(result, binding.Option) && (include is null || include(binding.Option.Name)))
-                config = binding.Apply(result, config);
-        return config;
-    }
-
-    /// <summary>
-    /// A resumed run keeps its checkpoint's config: an explicit option that would change it is an error, except the
-    /// few in <see cref="ChangeableOnResume"/>, which are applied.
-    /// </summary>
-    public TrainingConfig ForResume(ParseResult result, TrainingConfig saved)
-    {
-        var conflicts = new List<string>();
-        foreach (var binding in _bindings)
-        {
-            if (!WasGiven(result, binding.Option) || ChangeableOnResume.Contains(binding.Option.Name)) continue;
-            string wanted = JsonSerializer.Serialize(binding.Read(binding.Apply(result, saved)));
-            string stored = JsonSerializer.Serialize(binding.Read(saved));
-            if (wanted != stored) conflicts.Add($"{binding.Option.Name} {wanted} (checkpoint: {stored})");
-        }
-        if (conflicts.Count > 0)
-            throw new ArgumentException(
-                $"--resume continues the checkpoint's run with its own config, but these options differ from it: {string.Join("; ", conflicts)}. " +
-                $"Drop them, or start a new run in another --checkpoint-dir. Only {string.Join(", ", ChangeableOnResume)} may change on resume.");
-        return Apply(result, saved, ChangeableOnResume.Contains);
-    }
-
-    public static bool WasGiven(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
-
-    private Option<T> Bind<T>(Option<T> option, Func<TrainingConfig, T?, TrainingConfig> apply, Func<TrainingConfig, object?> read)
-    {
-        _bindings.Add(new Binding(option, (r, c) => apply(c, r.GetValue(option)), read));
-        return option;
-    }
-
-    private static Option<string> Choice(string name, string description, params string[] values)
-    {
-        var option = new Option<string>(name) { Description = description, HelpName = string.Join('|', values) };
-        option.AcceptOnlyFromAmong(values);
-        return option;
-    }
-
-    private static Option<bool> Flag(string name, string description) => new(name) { Description = description, Arity = ArgumentArity.Zero };
-
-    private static Option<T?> Number<T>(string name, string helpName, string description) where T : struct =>
-        new(name) { Description = description, HelpName = helpName };
 
     private static Option<string> OuterLrFinalOption()
     {
@@ -199,6 +146,4 @@ public sealed class RunOptions
             return widths;
         },
     };
-
-    private sealed record Binding(Option Option, Func<ParseResult, TrainingConfig, TrainingConfig> Apply, Func<TrainingConfig, object?> Read);
 }

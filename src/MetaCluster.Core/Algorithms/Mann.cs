@@ -29,11 +29,7 @@ public sealed class Mann : MetaAlgorithm
     public MannNetwork Network { get; }
     public override string Name => "mann";
 
-    public override void Validate(TaskKind kind)
-    {
-        if (kind != TaskKind.Classification)
-            throw new ArgumentException("mann predicts class labels presented in a sequence: it needs a classification dataset (omniglot or folder), not regression.");
-    }
+    public override void Validate(TaskKind kind) => RequireClassification(kind, "mann predicts class labels presented in a sequence");
 
     public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
     {

@@ -15,17 +15,13 @@ namespace MetaCluster.Core.Algorithms;
 /// near uniform (every softmax input in [−1, 1]) and learns slowly — on our generated 5-way 1-shot test it reached
 /// 0.40 query accuracy where ×10 reached 0.57 and ×100 0.64 in the same 150 rounds.
 /// </summary>
-public sealed class MatchingNet : MetaAlgorithm
+public sealed class MatchingNet : MetricAlgorithm
 {
-    private readonly int _features;
-
     public MatchingNet(IFunctionalModel model, AlgorithmOptions options, bool fullContextEmbeddings, double scale = DefaultScale) : base(model, options)
     {
         Scale = scale;
         FullContextEmbeddings = fullContextEmbeddings;
-        _features = EpisodeEmbeddings.FeatureCount(model);
-        var body = model.Layout.Slice(0, model.HeadStart);
-        Layout = fullContextEmbeddings ? body.Concat(FullContextEmbedding.Layout(_features)) : body;
+        UseLayout(fullContextEmbeddings ? FullContextEmbedding.Layout(Features) : null);
     }
 
     /// <summary>The cosine's multiplier in the attention softmax (see the class summary).</summary>
@@ -33,43 +29,22 @@ public sealed class MatchingNet : MetaAlgorithm
     public double Scale { get; }
     public bool FullContextEmbeddings { get; }
     public override string Name => FullContextEmbeddings ? "matchingnet-fce" : "matchingnet";
-    public override ParameterLayout Layout { get; }
+    protected override string ClassifiesBy => "matchingnet classifies by attention over labelled support examples";
 
-    /// <summary>The body as the model initialises it; the LSTMs from a stream of their own (PyTorch's LSTM default).</summary>
-    public override ParameterSet Initialize(ulong seed)
+    /// <summary>The LSTMs (with FCE) as PyTorch's LSTM default initialises them.</summary>
+    protected override void InitializeOwn(float[] theta, DeterministicRandom random)
     {
-        var values = new float[Layout.TotalCount];
-        Model.Initialize(seed).Values.AsSpan(0, Model.Layout[Model.HeadStart].Offset).CopyTo(values);
         if (FullContextEmbeddings)
-        {
-            int start = Model.Layout[Model.HeadStart].Offset;
-            FullContextEmbedding.Initialize(values.AsSpan(start), _features, new DeterministicRandom(DeterministicRandom.DeriveSeed(seed, 1)));
-        }
-        return new ParameterSet(Layout, values);
+            FullContextEmbedding.Initialize(theta.AsSpan(Model.Layout[Model.HeadStart].Offset), Features, random);
     }
-
-    public override void Validate(TaskKind kind)
-    {
-        if (kind != TaskKind.Classification)
-            throw new ArgumentException("matchingnet classifies by attention over labelled support examples: it needs a classification dataset (omniglot or folder), not regression.");
-    }
-
-    public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode) =>
-        EpisodeEmbeddings.QueryGradient(theta, Logits(theta, episode, BatchNormMode.Transductive), episode);
-
-    /// <summary>Nothing to adapt: attention over the support set is the adaptation.</summary>
-    public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) => theta;
-
-    public override Tensor Predict(IReadOnlyList<Tensor> adapted, Episode episode, BatchNormMode mode) => Logits(adapted, episode, mode);
 
     /// <summary>log P(y = c | x̂, S), [queries, ways]: logits whose softmax is the attention-weighted label distribution.</summary>
-    public Tensor Logits(IReadOnlyList<Tensor> theta, Episode episode, BatchNormMode mode)
+    public override Tensor Logits(IReadOnlyList<Tensor> theta, Episode episode, BatchNormMode mode)
     {
-        var body = theta.Take(Model.HeadStart).ToArray();
-        var (support, query) = EpisodeEmbeddings.Embed(Model, body, episode, mode);
+        var (support, query) = EpisodeEmbeddings.Embed(Model, Body(theta), episode, mode);
         if (FullContextEmbeddings)
         {
-            var lstm = theta.Skip(Model.HeadStart).ToArray();
+            var lstm = Own(theta);
             support = FullContextEmbedding.Support(support, lstm);
             query = FullContextEmbedding.Query(query, support, lstm);
         }

@@ -51,6 +51,13 @@ public abstract class MetaAlgorithm
     /// <summary>Throws if the algorithm cannot learn episodes of this kind.</summary>
     public virtual void Validate(TaskKind kind) { }
 
+    /// <summary>The error a classifier gives a regression dataset: <paramref name="classifiesBy"/> says what it does with labels.</summary>
+    protected static void RequireClassification(TaskKind kind, string classifiesBy)
+    {
+        if (kind != TaskKind.Classification)
+            throw new ArgumentException($"{classifiesBy}: it needs a classification dataset (omniglot or folder), not regression.");
+    }
+
     /// <summary>The contribution of one episode (tensors aligned with <paramref name="theta"/>) and its metrics.</summary>
     public abstract EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode);
 

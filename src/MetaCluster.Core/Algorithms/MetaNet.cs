@@ -14,72 +14,51 @@ namespace MetaCluster.Core.Algorithms;
 /// how to turn activations into better weights. The contribution is the query cross-entropy's gradient w.r.t. the
 /// body and the generator (φ, W₁, b₁, W₂, b₂, τ): no inner loop, the same episode shape as <see cref="ProtoNet"/>.
 /// </summary>
-public sealed class MetaNet : MetaAlgorithm
+public sealed class MetaNet : MetricAlgorithm
 {
     /// <summary>Initial τ: a cosine in [−1, 1] needs a scale to give confident softmax outputs (Gidaris &amp; Komodakis learn it from 10).</summary>
     public const float InitialScale = 10f;
-    private readonly int _features;
 
     public MetaNet(IFunctionalModel model, AlgorithmOptions options) : base(model, options)
     {
-        _features = EpisodeEmbeddings.FeatureCount(model);
-        long d = _features;
-        Layout = model.Layout.Slice(0, model.HeadStart).Concat(new ParameterLayout([
+        long d = Features;
+        UseLayout(new ParameterLayout([
             ("generator.phi", [d]), ("generator.w1", [d, d]), ("generator.b1", [d]),
             ("generator.w2", [d, d]), ("generator.b2", [d]), ("generator.scale", [1L]),
         ]));
     }
 
     public override string Name => "metanet";
-    public override ParameterLayout Layout { get; }
+    protected override string ClassifiesBy => "metanet generates a classifier's weights from labelled support examples";
 
-    public override ParameterSet Initialize(ulong seed)
+    /// <summary>The generator starts as the identity on p̂ (φ = 1, b₁ = W₂ = b₂ = 0) with W₁ ~ U(±1/√d) and τ at <see cref="InitialScale"/>.</summary>
+    protected override void InitializeOwn(float[] theta, DeterministicRandom random)
     {
-        var values = new float[Layout.TotalCount];
-        Model.Initialize(seed).Values.AsSpan(0, Model.Layout[Model.HeadStart].Offset).CopyTo(values);
-        var rng = new DeterministicRandom(DeterministicRandom.DeriveSeed(seed, 1));
         foreach (var p in Layout.Parameters.Skip(Model.HeadStart))
         {
-            var span = values.AsSpan(p.Offset, p.Count);
+            var span = theta.AsSpan(p.Offset, p.Count);
             switch (p.Name)
             {
                 case "generator.phi": Initializers.Fill(span, 1f); break;
-                case "generator.w1": Initializers.Uniform(span, 1.0 / Math.Sqrt(_features), rng); break;
+                case "generator.w1": Initializers.Uniform(span, 1.0 / Math.Sqrt(Features), random); break;
                 case "generator.scale": Initializers.Fill(span, InitialScale); break;
                 default: Initializers.Fill(span, 0f); break; // b₁, W₂, b₂: the generator starts as the identity on p̂
             }
         }
-        return new ParameterSet(Layout, values);
     }
-
-    public override void Validate(TaskKind kind)
-    {
-        if (kind != TaskKind.Classification)
-            throw new ArgumentException("metanet generates a classifier's weights from labelled support examples: it needs a classification dataset (omniglot or folder), not regression.");
-    }
-
-    public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode) =>
-        EpisodeEmbeddings.QueryGradient(theta, Logits(theta, episode, BatchNormMode.Transductive), episode);
-
-    /// <summary>Nothing to adapt by gradient: generating the weights is the adaptation.</summary>
-    public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) => theta;
-
-    public override Tensor Predict(IReadOnlyList<Tensor> adapted, Episode episode, BatchNormMode mode) => Logits(adapted, episode, mode);
 
     /// <summary>The weights the generator predicts for the episode's classes, [ways, d].</summary>
     public Tensor ClassWeights(IReadOnlyList<Tensor> theta, Tensor support, Episode episode)
     {
-        var g = theta.Skip(Model.HeadStart).ToArray();
-        var oneHot = EpisodeEmbeddings.OneHot(episode, support);
-        var means = oneHot.t().matmul(EpisodeEmbeddings.Normalize(support)) / oneHot.sum(dim: 0L).unsqueeze(1);
-        var unit = EpisodeEmbeddings.Normalize(means);
+        var g = Own(theta);
+        var unit = EpisodeEmbeddings.Normalize(EpisodeEmbeddings.ClassMeans(episode, EpisodeEmbeddings.Normalize(support)));
         return g[0] * unit + F.linear(F.relu(F.linear(unit, g[1], g[2])), g[3], g[4]);
     }
 
     /// <summary>τ · cos(query, w_c), [queries, ways].</summary>
-    public Tensor Logits(IReadOnlyList<Tensor> theta, Episode episode, BatchNormMode mode)
+    public override Tensor Logits(IReadOnlyList<Tensor> theta, Episode episode, BatchNormMode mode)
     {
-        var (support, query) = EpisodeEmbeddings.Embed(Model, theta.Take(Model.HeadStart).ToArray(), episode, mode);
+        var (support, query) = EpisodeEmbeddings.Embed(Model, Body(theta), episode, mode);
         var weights = ClassWeights(theta, support, episode);
         var scale = theta[^1];
         return scale * EpisodeEmbeddings.Normalize(query).matmul(EpisodeEmbeddings.Normalize(weights).t());

@@ -15,11 +15,10 @@ namespace MetaCluster.Core.Algorithms;
 /// from zero); Baseline++'s is cosine, τ·cos(f, w_c) with a fixed τ (new head from the unit class means of the
 /// support features, so it is a cosine nearest-mean classifier before any step).
 /// </summary>
-public sealed class Pretrain : MetaAlgorithm
+public sealed class Pretrain : EmbeddingAlgorithm
 {
     /// <summary>τ of the cosine head (Chen et al.'s scale for many classes; it keeps a cosine's softmax from being flat).</summary>
     public const double CosineScale = 10;
-    private readonly int _features;
 
     public Pretrain(IFunctionalModel model, AlgorithmOptions options, int classes, bool cosine) : base(model, options)
     {
@@ -27,32 +26,21 @@ public sealed class Pretrain : MetaAlgorithm
             throw new ArgumentException($"the pre-training classifier needs at least 2 training classes (got {classes}).");
         Classes = classes;
         Cosine = cosine;
-        _features = EpisodeEmbeddings.FeatureCount(model);
-        var head = new List<(string, long[])> { ("pretrain.weight", [classes, _features]) };
+        var head = new List<(string, long[])> { ("pretrain.weight", [classes, Features]) };
         if (!cosine) head.Add(("pretrain.bias", [classes]));
-        Layout = model.Layout.Slice(0, model.HeadStart).Concat(new ParameterLayout(head));
+        UseLayout(new ParameterLayout(head));
     }
 
     public int Classes { get; }
     public bool Cosine { get; }
     public override string Name => Cosine ? "pretrain-baseline++" : "pretrain-baseline";
-    public override ParameterLayout Layout { get; }
+    protected override string ClassifiesBy => "pretrain trains a classifier over the training classes";
 
-    /// <summary>The body as the model initialises it; the head as PyTorch's Linear (U(±1/√d) weights, zero bias).</summary>
-    public override ParameterSet Initialize(ulong seed)
+    /// <summary>The head as PyTorch's Linear: U(±1/√d) weights, zero bias.</summary>
+    protected override void InitializeOwn(float[] theta, DeterministicRandom random)
     {
-        var values = new float[Layout.TotalCount];
-        Model.Initialize(seed).Values.AsSpan(0, Model.Layout[Model.HeadStart].Offset).CopyTo(values);
         var weight = Layout[Model.HeadStart];
-        Initializers.Uniform(values.AsSpan(weight.Offset, weight.Count), 1.0 / Math.Sqrt(_features),
-            new DeterministicRandom(DeterministicRandom.DeriveSeed(seed, 1)));
-        return new ParameterSet(Layout, values);
-    }
-
-    public override void Validate(TaskKind kind)
-    {
-        if (kind != TaskKind.Classification)
-            throw new ArgumentException("pretrain trains a classifier over the training classes: it needs a classification dataset (omniglot or folder), not regression.");
+        Initializers.Uniform(theta.AsSpan(weight.Offset, weight.Count), 1.0 / Math.Sqrt(Features), random);
     }
 
     /// <summary>The batch's cross-entropy gradient w.r.t. body and pre-training head; metrics are the batch's (no adaptation).</summary>
@@ -60,16 +48,8 @@ public sealed class Pretrain : MetaAlgorithm
     {
         if (episode.Ways != Classes)
             throw new ArgumentException($"pretrain trains on batches over all {Classes} training classes but got an episode of {episode.Ways} classes; train it on a class-batch source.");
-        var logits = HeadLogits(Model.Embed(episode.SupportX, Body(theta)), theta.Skip(Model.HeadStart).ToArray());
-        var loss = F.cross_entropy(logits, episode.SupportY);
-        double value, accuracy;
-        using (no_grad())
-        {
-            value = loss.detach().to_type(ScalarType.Float64).item<double>();
-            accuracy = TaskLoss.Accuracy(logits, episode.SupportY, episode.Kind)!.Value;
-        }
-        var gradient = autograd.grad([loss], theta.ToArray());
-        return new EpisodeOutcome(gradient.ToArray(), new EpisodeMetrics(value, value, accuracy, accuracy));
+        var logits = HeadLogits(Model.Embed(episode.SupportX, Body(theta)), Own(theta));
+        return EpisodeEmbeddings.CrossEntropyGradient(theta, logits, episode.SupportY, episode.Kind);
     }
 
     /// <summary>Body unchanged, followed by a new head for the episode's classes after <paramref name="steps"/> steps on the support set.</summary>
@@ -91,7 +71,7 @@ public sealed class Pretrain : MetaAlgorithm
         var (_, query) = mode == BatchNormMode.NonTransductive
             ? EpisodeEmbeddings.Embed(Model, body, episode, mode)
             : (null!, Model.Embed(episode.QueryX, body));
-        return HeadLogits(query, adapted.Skip(Model.HeadStart).ToArray());
+        return HeadLogits(query, Own(adapted));
     }
 
     /// <summary>Linear: f Wᵀ + b. Cosine: τ · cos(f, w_c).</summary>
@@ -103,11 +83,8 @@ public sealed class Pretrain : MetaAlgorithm
     private Tensor[] NewHead(Tensor features, Episode episode)
     {
         if (!Cosine)
-            return [zeros([episode.Ways, _features], features.dtype, features.device).requires_grad_(), zeros([episode.Ways], features.dtype, features.device).requires_grad_()];
-        var oneHot = EpisodeEmbeddings.OneHot(episode, features);
-        var means = oneHot.t().matmul(EpisodeEmbeddings.Normalize(features)) / oneHot.sum(dim: 0L).unsqueeze(1);
+            return [zeros([episode.Ways, Features], features.dtype, features.device).requires_grad_(), zeros([episode.Ways], features.dtype, features.device).requires_grad_()];
+        var means = EpisodeEmbeddings.ClassMeans(episode, EpisodeEmbeddings.Normalize(features));
         return [EpisodeEmbeddings.Normalize(means).detach().requires_grad_()];
     }
-
-    private IReadOnlyList<Tensor> Body(IReadOnlyList<Tensor> theta) => theta.Take(Model.HeadStart).ToArray();
 }

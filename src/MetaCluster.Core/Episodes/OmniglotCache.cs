@@ -10,7 +10,8 @@ namespace MetaCluster.Core.Episodes;
 /// so new zips or a new size simply miss. Pixels are stored as float32 (area resizing yields fractions that 8 bits
 /// could not hold exactly). A file that is truncated, altered or from another format fails its magic, length or
 /// SHA-256 checks and is rebuilt from the zips. Writes go to a temp file that is then moved over the target, so
-/// concurrent runs never read a half-written cache.
+/// concurrent runs never read a half-written cache (the framing is <see cref="CacheFile"/>'s, the header
+/// <see cref="ImageSetCacheHeader"/>'s).
 /// </summary>
 /// <remarks>
 /// Layout, little-endian: "MCOMNIv1" magic (8 bytes), header length (int32), header, pixels (float32 × count),
@@ -70,95 +71,16 @@ public static class OmniglotCache
         return hash.GetHashAndReset();
     }
 
-    private static ImageClassSet? TryRead(string path, byte[] key)
-    {
-        try
+    private static ImageClassSet? TryRead(string path, byte[] key) =>
+        CacheFile.TryRead(path, Magic, ImageSetCacheHeader.MinLength(2), (header, payloadLength, readPayload) =>
         {
-            if (!File.Exists(path)) return null;
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            var prefix = new byte[Magic.Length + 4];
-            stream.ReadExactly(prefix);
-            if (!prefix.AsSpan(0, Magic.Length).SequenceEqual(Magic)) return null;
-            int headerLength = BitConverter.ToInt32(prefix, Magic.Length);
-            if (headerLength < 48 || headerLength > stream.Length) return null;
-            var header = new byte[headerLength];
-            stream.ReadExactly(header);
+            if (ImageSetCacheHeader.Read(header, key, 2, payloadLength, sizeof(float)) is not { } h) return null;
+            var pixels = new float[h.ValueCount];
+            if (!readPayload(MemoryMarshal.AsBytes(pixels.AsSpan()))) return null;
+            return new ImageClassSet(pixels, h.Dimensions[0], h.Dimensions[1], h.Names, h.Counts);
+        });
 
-            using var reader = new BinaryReader(new MemoryStream(header), Encoding.UTF8);
-            if (!reader.ReadBytes(32).AsSpan().SequenceEqual(key)) return null;
-            int height = reader.ReadInt32(), width = reader.ReadInt32(), classCount = reader.ReadInt32(), imageCount = reader.ReadInt32();
-            if (height < 1 || width < 1 || classCount < 0 || imageCount < 0) return null;
-            long pixelCount = (long)imageCount * height * width;
-            // Check the length before allocating, so a damaged count cannot ask for gigabytes.
-            if (stream.Length != prefix.Length + headerLength + pixelCount * sizeof(float) + 32) return null;
-            var names = new string[classCount];
-            var counts = new int[classCount];
-            for (int c = 0; c < classCount; c++)
-            {
-                counts[c] = reader.ReadInt32();
-                names[c] = reader.ReadString();
-            }
-            if (counts.Sum(c => (long)c) != imageCount) return null;
-
-            var pixels = new float[pixelCount];
-            var pixelBytes = MemoryMarshal.AsBytes(pixels.AsSpan());
-            stream.ReadExactly(pixelBytes);
-            var stored = new byte[32];
-            stream.ReadExactly(stored);
-
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            hash.AppendData(header);
-            hash.AppendData(pixelBytes);
-            if (!hash.GetHashAndReset().AsSpan().SequenceEqual(stored)) return null;
-            return new ImageClassSet(pixels, height, width, names, counts);
-        }
-        catch (Exception e) when (e is IOException or EndOfStreamException or UnauthorizedAccessException or ArgumentException)
-        {
-            // Unreadable or inconsistent: treat as a miss and rebuild.
-            return null;
-        }
-    }
-
-    private static void TryWrite(string path, byte[] key, ImageClassSet set)
-    {
-        string temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var headerStream = new MemoryStream();
-            using (var writer = new BinaryWriter(headerStream, Encoding.UTF8, leaveOpen: true))
-            {
-                writer.Write(key);
-                writer.Write(set.Height);
-                writer.Write(set.Width);
-                writer.Write(set.ClassCount);
-                writer.Write(set.TotalImages);
-                for (int c = 0; c < set.ClassCount; c++)
-                {
-                    writer.Write(set.ImageCount(c));
-                    writer.Write(set.ClassNames[c]);
-                }
-            }
-            byte[] header = headerStream.ToArray();
-            var pixelBytes = MemoryMarshal.AsBytes(set.Pixels.AsSpan(0, set.TotalImages * set.PixelsPerImage));
-
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            hash.AppendData(header);
-            hash.AppendData(pixelBytes);
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                stream.Write(Magic);
-                stream.Write(BitConverter.GetBytes(header.Length));
-                stream.Write(header);
-                stream.Write(pixelBytes);
-                stream.Write(hash.GetHashAndReset());
-            }
-            File.Move(temp, path, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A cache we cannot write (read-only home, full disk) only costs the next run its decode time.
-            try { File.Delete(temp); } catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
-        }
-    }
+    private static void TryWrite(string path, byte[] key, ImageClassSet set) =>
+        CacheFile.TryWrite(path, Magic, ImageSetCacheHeader.Write(key, [set.Height, set.Width], set),
+            MemoryMarshal.AsBytes(set.Pixels.AsSpan(0, set.TotalImages * set.PixelsPerImage)));
 }

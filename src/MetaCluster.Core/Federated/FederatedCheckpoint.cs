@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MetaCluster.Core.Models;
@@ -12,14 +9,14 @@ namespace MetaCluster.Core.Federated;
 /// A resumable snapshot of a federated run: θ, the server optimizer's state, the completed rounds, the config and
 /// the participation log. The file layout follows <see cref="Checkpoint"/>'s with its own marker — "METAFEDC", int32
 /// version, int32 header length, UTF-8 JSON header, float32 θ, float32 optimizer vectors, SHA-256 — and is written
-/// atomically by <see cref="Checkpoint.WriteFile"/>.
+/// atomically by <see cref="Checkpoint.WriteFile"/>; the framing is <see cref="CheckpointFraming"/>'s.
 /// </summary>
 public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, ParameterSet Theta, OptimizerState Optimizer, IReadOnlyList<ParticipationRecord> Participation)
 {
     public const int FormatVersion = 1;
     public const string FileName = "federated.mcc";
     private static readonly byte[] Magic = "METAFEDC"u8.ToArray();
-    private const int HashLength = 32;
+    private const int HashLength = CheckpointFraming.HashLength;
 
     private static readonly JsonSerializerOptions JsonOptions = new() { Converters = { new JsonStringEnumConverter() } };
 
@@ -30,22 +27,10 @@ public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, Par
 
     public byte[] ToBytes()
     {
-        var vectors = Optimizer.Vectors.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
-        var header = new Header(Config, Round, Theta.Layout.Parameters.Select(p => p.Name).ToArray(), Theta.Layout.Parameters.Select(p => p.Shape).ToArray(),
+        var vectors = CheckpointFraming.OrderedVectors(Optimizer);
+        var header = new Header(Config, Round, CheckpointFraming.Names(Theta.Layout), CheckpointFraming.Shapes(Theta.Layout),
             Optimizer.Optimizer, Optimizer.Step, vectors.Select(v => v.Key).ToArray(), vectors.Select(v => v.Value.Length).ToArray(), Participation.ToArray());
-        byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, JsonOptions);
-        using var body = new MemoryStream();
-        body.Write(Magic);
-        Span<byte> int32 = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(int32, FormatVersion);
-        body.Write(int32);
-        BinaryPrimitives.WriteInt32LittleEndian(int32, headerBytes.Length);
-        body.Write(int32);
-        body.Write(headerBytes);
-        body.Write(MemoryMarshal.AsBytes(Theta.Span));
-        foreach (var (_, values) in vectors) body.Write(MemoryMarshal.AsBytes(values.AsSpan()));
-        body.Write(SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
-        return body.ToArray();
+        return CheckpointFraming.Write(Magic, FormatVersion, JsonSerializer.SerializeToUtf8Bytes(header, JsonOptions), Theta.Span, vectors);
     }
 
     public static FederatedCheckpoint Load(string path)
@@ -57,38 +42,22 @@ public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, Par
 
     public static FederatedCheckpoint FromBytes(byte[] bytes, string path = "the checkpoint")
     {
-        if (bytes.Length < Magic.Length + 8 + HashLength || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        if (bytes.Length < Magic.Length + 8 + HashLength || !CheckpointFraming.StartsWith(bytes, Magic))
             throw new CheckpointException($"{path} is not a MetaCluster federated checkpoint (it does not start with the METAFEDC marker); 'metacluster evaluate' reads train's checkpoint.mcc.");
-        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        int version = CheckpointFraming.Version(bytes);
         if (version != FormatVersion)
             throw new CheckpointException($"{path} has federated checkpoint format version {version}; this build reads version {FormatVersion}.");
-        if (!SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashLength)).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashLength)))
+        if (!CheckpointFraming.ChecksumMatches(bytes))
             throw new CheckpointException($"{path} is corrupt or truncated: its checksum does not match its contents; use an earlier checkpoint.");
-        int headerLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
-        if (headerLength < 2 || 16L + headerLength + HashLength > bytes.Length)
+        int headerLength = CheckpointFraming.HeaderLength(bytes);
+        if (!CheckpointFraming.HeaderFits(bytes, headerLength))
             throw new CheckpointException($"{path} is corrupt: its header claims {headerLength} bytes but the file has {bytes.Length}.");
-        Header header;
-        try
-        {
-            header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(16, headerLength), JsonOptions) ?? throw new CheckpointException($"{path} has an empty header.");
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"{path} is corrupt: its header is not valid ({e.Message}).");
-        }
+        var header = CheckpointFraming.ReadHeader<Header>(bytes, headerLength, JsonOptions, path);
         var layout = new ParameterLayout(header.Names.Zip(header.Shapes));
-        long expected = 16L + headerLength + 4L * (layout.TotalCount + header.VectorLengths.Sum(l => (long)l)) + HashLength;
+        long expected = CheckpointFraming.ExpectedLength(headerLength, layout, header.VectorLengths);
         if (bytes.Length != expected)
             throw new CheckpointException($"{path} is corrupt: {bytes.Length} bytes where {expected} are expected.");
-        int offset = 16 + headerLength;
-        float[] Read(int count)
-        {
-            var values = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(offset, 4 * count)).ToArray();
-            offset += 4 * count;
-            return values;
-        }
-        var theta = new ParameterSet(layout, Read(layout.TotalCount));
-        var vectors = header.VectorNames.Zip(header.VectorLengths).ToDictionary(v => v.First, v => Read(v.Second));
+        var (theta, vectors) = CheckpointFraming.ReadValues(bytes, headerLength, layout, header.VectorNames, header.VectorLengths);
         return new FederatedCheckpoint(header.Config, header.Round, theta, new OptimizerState(header.Optimizer, header.OptimizerStep, vectors), header.Participation);
     }
 }

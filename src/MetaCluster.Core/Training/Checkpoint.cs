@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using MetaCluster.Core.Models;
 
@@ -10,7 +6,8 @@ namespace MetaCluster.Core.Training;
 /// <summary>
 /// A resumable snapshot of a run: θ, the outer optimizer's state, the number of completed rounds and the run's
 /// config. File layout (little endian): magic "METACLCK", int32 format version, int32 header length, UTF-8 JSON
-/// header, float32 θ, float32 optimizer vectors (in header order), and a SHA-256 of everything before it.
+/// header, float32 θ, float32 optimizer vectors (in header order), and a SHA-256 of everything before it
+/// (<see cref="CheckpointFraming"/>, shared with the federated checkpoint).
 /// Written to a temporary file and renamed over the old one, so a crash mid-write never destroys the last
 /// good checkpoint.
 /// </summary>
@@ -19,7 +16,7 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
     public const int FormatVersion = 1;
     public const string FileName = "checkpoint.mcc";
     private static readonly byte[] Magic = "METACLCK"u8.ToArray();
-    private const int HashLength = 32;
+    private const int HashLength = CheckpointFraming.HashLength;
 
     private sealed record Header(TrainingConfig Config, long Round, string[] Names, long[][] Shapes,
         string Optimizer, long OptimizerStep, string[] VectorNames, int[] VectorLengths);
@@ -105,21 +102,10 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
     /// <summary>The file's bytes, as <see cref="Save"/> writes them (e.g. to send a checkpoint to a cluster).</summary>
     public byte[] ToBytes()
     {
-        var vectors = Optimizer.Vectors.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToArray();
-        var header = new Header(Config, Round,
-            Theta.Layout.Parameters.Select(p => p.Name).ToArray(), Theta.Layout.Parameters.Select(p => p.Shape).ToArray(),
+        var vectors = CheckpointFraming.OrderedVectors(Optimizer);
+        var header = new Header(Config, Round, CheckpointFraming.Names(Theta.Layout), CheckpointFraming.Shapes(Theta.Layout),
             Optimizer.Optimizer, Optimizer.Step, vectors.Select(v => v.Key).ToArray(), vectors.Select(v => v.Value.Length).ToArray());
-        byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header);
-
-        using var body = new MemoryStream();
-        body.Write(Magic);
-        WriteInt32(body, FormatVersion);
-        WriteInt32(body, headerBytes.Length);
-        body.Write(headerBytes);
-        body.Write(MemoryMarshal.AsBytes(Theta.Values.AsSpan()));
-        foreach (var (_, values) in vectors) body.Write(MemoryMarshal.AsBytes(values.AsSpan()));
-        body.Write(SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length)));
-        return body.ToArray();
+        return CheckpointFraming.Write(Magic, FormatVersion, JsonSerializer.SerializeToUtf8Bytes(header), Theta.Values, vectors);
     }
 
     public static Checkpoint Load(string path)
@@ -132,53 +118,28 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
     /// <summary>Reads a checkpoint from its file bytes; <paramref name="path"/> names it in error messages.</summary>
     public static Checkpoint FromBytes(byte[] bytes, string path = "the checkpoint")
     {
-        if (bytes.Length < Magic.Length || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        if (!CheckpointFraming.StartsWith(bytes, Magic))
             throw new CheckpointException($"{path} is not a MetaCluster checkpoint (it does not start with the METACLCK marker).");
         if (bytes.Length < Magic.Length + 8 + HashLength)
             throw new CheckpointException($"{path} is truncated ({bytes.Length} bytes): the file was cut short; use an earlier checkpoint.");
-        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        int version = CheckpointFraming.Version(bytes);
         if (version != FormatVersion)
             throw new CheckpointException($"{path} has checkpoint format version {version}; this build reads version {FormatVersion}.");
-        int headerLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
-        if (headerLength < 2 || 16L + headerLength + HashLength > bytes.Length)
+        int headerLength = CheckpointFraming.HeaderLength(bytes);
+        if (!CheckpointFraming.HeaderFits(bytes, headerLength))
             throw new CheckpointException($"{path} is truncated or corrupt: its header claims {headerLength} bytes but the file has {bytes.Length}.");
-        Header header;
-        try
-        {
-            header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(16, headerLength))
-                ?? throw new CheckpointException($"{path} has an empty header.");
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException($"{path} is corrupt: its header is not valid ({e.Message}).");
-        }
+        var header = CheckpointFraming.ReadHeader<Header>(bytes, headerLength, null, path);
         var layout = new ParameterLayout(header.Names.Zip(header.Shapes));
-        long expected = 16L + headerLength + 4L * (layout.TotalCount + header.VectorLengths.Sum(l => (long)l)) + HashLength;
+        long expected = CheckpointFraming.ExpectedLength(headerLength, layout, header.VectorLengths);
         if (bytes.Length < expected)
             throw new CheckpointException($"{path} is truncated: {bytes.Length} bytes where {expected} are needed; the write was cut short — use an earlier checkpoint.");
         if (bytes.Length > expected)
             throw new CheckpointException($"{path} is corrupt: {bytes.Length} bytes where {expected} are expected.");
-        var stored = bytes.AsSpan(bytes.Length - HashLength);
-        if (!SHA256.HashData(bytes.AsSpan(0, bytes.Length - HashLength)).AsSpan().SequenceEqual(stored))
+        if (!CheckpointFraming.ChecksumMatches(bytes))
             throw new CheckpointException($"{path} is corrupt: its checksum does not match its contents.");
 
-        int offset = 16 + headerLength;
-        float[] Read(int count)
-        {
-            var values = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(offset, 4 * count)).ToArray();
-            offset += 4 * count;
-            return values;
-        }
-        var theta = new ParameterSet(layout, Read(layout.TotalCount));
-        var vectors = header.VectorNames.Zip(header.VectorLengths).ToDictionary(v => v.First, v => Read(v.Second));
+        var (theta, vectors) = CheckpointFraming.ReadValues(bytes, headerLength, layout, header.VectorNames, header.VectorLengths);
         return new Checkpoint(header.Config, header.Round, theta, new OptimizerState(header.Optimizer, header.OptimizerStep, vectors));
-    }
-
-    private static void WriteInt32(Stream stream, int value)
-    {
-        Span<byte> buffer = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(buffer, value);
-        stream.Write(buffer);
     }
 }
 

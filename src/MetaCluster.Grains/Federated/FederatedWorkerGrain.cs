@@ -16,41 +16,30 @@ namespace MetaCluster.Grains.Federated;
 /// simulation — on the slot's own <see cref="ComputeThread"/>, off the Orleans scheduler. Placed like a task worker.
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
-public sealed class FederatedWorkerGrain(IOptions<MetaClusterSiloOptions> options, FederationCache federations, IClientFaultInjector faults)
-    : Grain, IFederatedWorkerGrain
+public sealed class FederatedWorkerGrain(IOptions<MetaClusterSiloOptions> options, FederationCache federations, IFaultInjector<ClientWork> faults)
+    : WorkerSlotGrain<string, FederatedWorkerGrain.Simulation>("metacluster-federated"), IFederatedWorkerGrain
 {
-    private sealed record Simulation(string Version, FederatedConfig Config, FederatedAlgorithm Algorithm, Func<string, IClientTrainer> Trainers);
-
-    private Simulation? _simulation;
-    private ComputeThread? _compute;
-
-    private ComputeThread Compute => _compute ??= new ComputeThread($"metacluster-federated {this.GetPrimaryKeyString()}");
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        _compute?.Dispose();
-        return Task.CompletedTask;
-    }
+    /// <summary>The simulation built for one config version (the slot's key for it).</summary>
+    public sealed record Simulation(FederatedConfig Config, FederatedAlgorithm Algorithm, Func<string, IClientTrainer> Trainers);
 
     public async Task<FederatedWorkResult> ComputeClients(FederatedWorkRequest request)
     {
         var watch = Stopwatch.StartNew();
         string worker = this.GetPrimaryKeyString();
-        if (_simulation?.Version != request.ConfigVersion)
+        if (Built(request.ConfigVersion) is not { } simulation)
         {
             if (request.ConfigJson is null) return new FederatedWorkResult { Worker = worker, NeedsConfig = true };
             if (ConfigJson.Version(request.ConfigJson) != request.ConfigVersion)
                 throw new ArgumentException($"simulation '{request.RunId}' names config version {request.ConfigVersion} but sent version {ConfigJson.Version(request.ConfigJson)}.");
-            _simulation = null; // let the previous simulation's trainers go before building the next
             var config = options.Value.Localize(FederatedConfig.FromJson(request.ConfigJson));
-            _simulation = await Compute.Run(() =>
+            // Build lets the previous simulation's trainers go before building the next.
+            simulation = await Build(request.ConfigVersion, () =>
             {
                 var federation = federations.Get(config);
                 var algorithm = FederatedAlgorithm.Create(config);
-                return new Simulation(request.ConfigVersion, config, algorithm, FederatedClients.Cached(algorithm, federation));
+                return new Simulation(config, algorithm, FederatedClients.Cached(algorithm, federation));
             });
         }
-        var simulation = _simulation;
         var outcome = await Compute.Run(() =>
         {
             var theta = ParameterSet.OverBytes(simulation.Algorithm.Layout, request.Theta);
@@ -59,7 +48,7 @@ public sealed class FederatedWorkerGrain(IOptions<MetaClusterSiloOptions> option
             // throw counts that client failed and the others go on.
             var clients = new SimulatedClients(id =>
             {
-                faults.BeforeClient(new ClientWork(request.RunId, request.Round, request.Attempt, id, worker));
+                faults.Before(new ClientWork(request.RunId, request.Round, request.Attempt, id, worker));
                 return simulation.Trainers(id);
             }, simulation.Config);
             var pending = clients.CollectAsync(work);

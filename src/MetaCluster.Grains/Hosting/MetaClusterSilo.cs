@@ -78,11 +78,10 @@ public static class MetaClusterSilo
             reminders.MinimumReminderPeriod = TimeSpan.FromTicks(Math.Min(reminders.MinimumReminderPeriod.Ticks, options.RecoveryReminderPeriod.Ticks)));
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<MetaClusterMetrics>();
-        builder.Services.TryAddSingleton<IEpisodeFaultInjector, NoEpisodeFaults>();
+        builder.Services.TryAddSingleton(typeof(IFaultInjector<>), typeof(NoFaults<>));
         if (options.SimulateEpisode is { } perEpisode) builder.Services.TryAddSingleton<IContributionSource>(new SimulatedContributions(perEpisode));
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.TryAddSingleton<WorkerDatasets>();
-        builder.Services.TryAddSingleton<IClientFaultInjector, NoClientFaults>();
         builder.Services.TryAddSingleton<FederationCache>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();
         return builder;

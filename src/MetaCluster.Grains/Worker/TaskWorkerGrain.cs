@@ -19,22 +19,12 @@ namespace MetaCluster.Grains.Worker;
 /// with no await inside a dispose scope (scopes are thread-static).
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
-public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IEpisodeFaultInjector faults,
+public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IFaultInjector<EpisodeWork> faults,
     IContributionSource source, WorkerDatasets datasets, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics, ILogger<TaskWorkerGrain> logger)
-    : Grain, ITaskWorkerGrain
+    : WorkerSlotGrain<(string RunId, string ConfigVersion), TaskWorkerGrain.CachedRun>("metacluster-worker"), ITaskWorkerGrain
 {
-    private CachedRun? _cached;
-    private ComputeThread? _compute;
-
-    private ComputeThread Compute => _compute ??= new ComputeThread($"metacluster-worker {this.GetPrimaryKeyString()}");
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        _compute?.Dispose();
-        return Task.CompletedTask;
-    }
-
-    private sealed record CachedRun(string RunId, string ConfigVersion, TrainingRun Run, EpisodeStream Episodes);
+    /// <summary>The run built for one (run id, config version) — the slot's key for it — kept warm between rounds.</summary>
+    public sealed record CachedRun(string RunId, string ConfigVersion, TrainingRun Run, EpisodeStream Episodes);
 
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
@@ -74,14 +64,17 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// <summary>The run this request belongs to: built here once per run (and config version), its config fetched from the coordinator.</summary>
     private async Task<CachedRun> GetRun(WorkRequest request)
     {
-        if (_cached is { } c && c.RunId == request.RunId && c.ConfigVersion == request.ConfigVersion) return c;
-        _cached = null; // let the previous run go before building the next
+        if (Built((request.RunId, request.ConfigVersion)) is { } c) return c;
+        Forget(); // let the previous run go before building the next
         string json = await GrainFactory.GetGrain<ICoordinatorGrain>(request.RunId).GetConfigJson();
         if (ConfigJson.Version(json) != request.ConfigVersion)
             throw new InvalidOperationException($"run '{request.RunId}' asks for config version {request.ConfigVersion}, but its coordinator now holds version {ConfigJson.Version(json)}.");
         var config = options.Value.Localize(ConfigJson.Read(json));
-        var run = await Compute.Run(() => RunFactory.WithData(RunFactory.CreateBlueprint(config, options.Value.Device), datasets.Get(config)));
-        return _cached = new CachedRun(request.RunId, request.ConfigVersion, run, run.TrainingStream());
+        return await Build((request.RunId, request.ConfigVersion), () =>
+        {
+            var run = RunFactory.WithData(RunFactory.CreateBlueprint(config, options.Value.Device), datasets.Get(config));
+            return new CachedRun(request.RunId, request.ConfigVersion, run, run.TrainingStream());
+        });
     }
 
     /// <summary>The episodes of the share the fault injector lets through, and a failure for each it stops.</summary>
@@ -93,7 +86,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         {
             try
             {
-                faults.BeforeEpisode(new EpisodeWork(request.RunId, request.Round, episode, worker, silo.Name));
+                faults.Before(new EpisodeWork(request.RunId, request.Round, episode, worker, silo.Name));
                 healthy.Add(episode);
             }
             catch (Exception e)
