@@ -41,6 +41,8 @@ internal sealed class ClusterContributions(
     /// </summary>
     public (long Round, byte[] Theta)? LastSent { get; private set; }
 
+    private readonly ExactSum _roundSum = new(parameterCount);
+
     public async ValueTask<RoundContributions> ContributeAsync(RoundWork work, CancellationToken cancellationToken = default)
     {
         byte[] theta = work.Theta.ToBytes();
@@ -83,7 +85,10 @@ internal sealed class ClusterContributions(
     /// </summary>
     private RoundContributions ToContributions(RoundOutcome outcome)
     {
-        var (round, _) = PartialSum.Collect(new ExactSum(parameterCount), sink =>
+        // One accumulator for every round (rounds run one after another and the trainer is done with a round's sum
+        // before the next is dispatched): a fresh one was a large-object allocation a round.
+        _roundSum.Clear();
+        var (round, _) = PartialSum.Collect(_roundSum, sink =>
         {
             foreach (var c in outcome.Contributions.Where(c => c.Values.Length > 0)) sink(c.Episode, FloatBytes.AsFloats(c.Values), MetricsOf(c));
         });

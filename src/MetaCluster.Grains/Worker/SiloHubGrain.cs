@@ -18,6 +18,8 @@ namespace MetaCluster.Grains.Worker;
 [WorkerSlotPlacement, WorkerSiloPlacementFilter, Reentrant]
 public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options) : Grain, ISiloHubGrain
 {
+    private ExactSum? _spare;
+
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -32,7 +34,11 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         {
             // Each failed call is turned into failures of its episodes below.
         }
-        var result = await Task.Run(() => Merge(request, calls.Select(c => (c.Share, c.Reply)).ToArray()));
+        // The accumulator is kept between rounds (a fresh one was a large-object allocation a round); the hub is
+        // reentrant, so a call that finds it taken makes its own.
+        var accumulator = request.PreSum ? Interlocked.Exchange(ref _spare, null) ?? new ExactSum(request.Theta.Length / sizeof(float)) : null;
+        var result = await Task.Run(() => Merge(request, calls.Select(c => (c.Share, c.Reply)).ToArray(), accumulator));
+        if (accumulator is not null) _spare = accumulator;
         return new WorkResult
         {
             Worker = this.GetPrimaryKeyString(), Silo = here, Contributions = result.Contributions, Failures = result.Failures,
@@ -60,12 +66,13 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
     /// (its own pre-sum fell back) — goes into one exact sum; an episode whose vector cannot join it (non-finite,
     /// beyond the exact range) becomes a failure naming why, like an episode whose slot call failed.
     /// </summary>
-    private static Merged Merge(WorkRequest request, (long[] Share, Task<WorkResult> Reply)[] replies)
+    private static Merged Merge(WorkRequest request, (long[] Share, Task<WorkResult> Reply)[] replies, ExactSum? sum)
     {
         var contributions = new List<EpisodeContribution>(request.Episodes.Length);
         var failures = new List<EpisodeFailure>();
         var handedBack = new List<long>();
-        var sum = request.PreSum ? new ExactSum(request.Theta.Length / sizeof(float)) : null;
+        if (sum is not null && sum.Length != request.Theta.Length / sizeof(float)) sum = new ExactSum(request.Theta.Length / sizeof(float));
+        sum?.Clear();
         foreach (var (share, reply) in replies)
         {
             if (!reply.IsCompletedSuccessfully)

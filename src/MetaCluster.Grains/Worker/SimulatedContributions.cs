@@ -37,7 +37,9 @@ public sealed class SimulatedContributions(TimeSpan perEpisode) : IContributionS
     {
         ulong seed = run.Config.Seed;
         var baseValues = BaseVector(seed, theta.Layout.TotalCount);
-        var values = new float[baseValues.Length];
+        // A pooled buffer: a fresh one per share was a large-object allocation (and GC work) every call.
+        float[] rented = System.Buffers.ArrayPool<float>.Shared.Rent(baseValues.Length);
+        var values = rented.AsSpan(0, baseValues.Length);
         // One clock for the share: episode i is ready at start + (i + 1)·D, so sleeps that overshoot do not add up.
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < episodes.Count; i++)
@@ -50,14 +52,15 @@ public sealed class SimulatedContributions(TimeSpan perEpisode) : IContributionS
             // A loss in [0, 1) from the episode's hash: the round's mean is deterministic too.
             sink(episode, values, new EpisodeMetrics(null, (hash >> 11) * (1.0 / (1UL << 53)), null, null));
         }
+        System.Buffers.ArrayPool<float>.Shared.Return(rented);
     }
 
     /// <summary>values = baseValues rotated left by <paramref name="shift"/>.</summary>
-    private static void Rotate(float[] baseValues, float[] values, int shift)
+    private static void Rotate(float[] baseValues, Span<float> values, int shift)
     {
         int head = baseValues.Length - shift;
-        Array.Copy(baseValues, shift, values, 0, head);
-        Array.Copy(baseValues, 0, values, head, shift);
+        baseValues.AsSpan(shift, head).CopyTo(values);
+        baseValues.AsSpan(0, shift).CopyTo(values[head..]);
     }
 
     /// <summary>The run's pseudo-random vector in (−<see cref="Magnitude"/>, <see cref="Magnitude"/>), made once per (seed, size).</summary>

@@ -104,11 +104,18 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// coordinator. The fallback is logged with its cause and counted (metacluster.presum_fallbacks): it costs a
     /// second pass over the share.
     /// </summary>
+    private ExactSum? _accumulator;
+
     private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
         try
         {
-            var (share, episodes) = PartialSum.Collect(new ExactSum(cached.Run.Algorithm.Layout.TotalCount),
+            // One accumulator per slot, cleared for each share: a fresh 8-bytes-a-parameter array per call was a large-object
+            // allocation every round, and the blocking GCs it set off ran on this thread (bench/scale.sh, docs/benchmarks.md).
+            var accumulator = _accumulator is { } kept && kept.Length == cached.Run.Algorithm.Layout.TotalCount ? kept
+                : _accumulator = new ExactSum(cached.Run.Algorithm.Layout.TotalCount);
+            accumulator.Clear();
+            var (share, episodes) = PartialSum.Collect(accumulator,
                 sink => source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, sink));
             return (episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList(), share.Sum.ToBytes());
         }
