@@ -86,7 +86,10 @@ public static class ScaleBench
                 // The last line of a worker count counts (a re-run replaces an earlier one).
                 var byWorkers = g.GroupBy(p => (int)p["workers"]!).Select(w => w.Last()).OrderBy(p => (int)p["workers"]!).ToArray();
                 string size = g.Key.Item1 >= 1_000_000 ? $"{g.Key.Item1 / 1e6:0.0#}M" : $"{g.Key.Item1 / 1e3:0}k";
-                string dispatch = g.Key.Item3 == "silo" ? ", per silo" : "";
+                // Slots a silo, from the lines (workers ÷ silos), so the legend says what a "worker" was.
+                var head = byWorkers[0];
+                int perSilo = (int?)head["silos"] is > 0 and var silos ? (int)head["workers"]! / silos : 1;
+                string dispatch = (g.Key.Item3 == "silo" ? ", θ per silo" : ", θ per slot") + $", {perSilo} slot{(perSilo == 1 ? "" : "s")} a process";
                 return new PlotSeries($"{size} parameters, {g.Key.Item2}{dispatch}", byWorkers.Select(p => (double)(int)p["workers"]!).ToArray(),
                     byWorkers.Select(p => 100 * (double)p["efficiency"]!).ToArray());
             }).ToList();
@@ -96,7 +99,7 @@ public static class ScaleBench
         if (Path.GetDirectoryName(Path.GetFullPath(png)) is { } dir) Directory.CreateDirectory(dir);
         var first = points[0];
         SweepPlots.UseFonts();
-        SweepPlots.Lines(png, $"One coordinator, simulated GPU workers ({first["episode_ms"]} ms an episode)", "worker processes", "efficiency (%)",
+        SweepPlots.Lines(png, $"One coordinator, simulated GPU workers ({first["episode_ms"]} ms an episode)", "workers (GPU slots)", "efficiency (%)",
             series, SweepBench.DefaultWidth, SweepBench.DefaultHeight, logX: true);
         return png;
     }
