@@ -27,10 +27,12 @@ public static partial class MallocTuning
     /// <summary>
     /// Free memory at the heap's top is returned to the kernel only beyond this: enough for the next episode's buffers.
     /// 64 MB was too little for an 80-image Conv4 batch (ProtoNet, matching nets, MetaNet: the saved activations pass
-    /// 64 MB, and an episode's buffers were given back and page-faulted again every episode — 2.5× the CPU time); at
-    /// 512 MB peak RSS did not grow (docs/benchmarks.md).
+    /// 64 MB, and an episode's buffers were given back and page-faulted again every episode — 2.5× the CPU time); 512 MB
+    /// was too little for Snell et al.'s 60-way ProtoNet episodes (360 images: `train --algorithm protonet --ways 60
+    /// --queries 5 --meta-batch 1 --iterations 10` through a worker slot, 25.6 → 12.1 CPU s and 1.0 M → 0.24 M page
+    /// faults with 4 GB, peak RSS 1.1 GB). glibc takes an int here: the largest, 2 GB, which no episode of ours reaches.
     /// </summary>
-    public const int TrimThreshold = 512 << 20;
+    public const int TrimThreshold = int.MaxValue;
 
     /// <summary>
     /// One malloc arena for the process. glibc gives other threads their own arenas, built of 64 MB heaps that are
