@@ -93,14 +93,20 @@ def parse(line):
     """A result dict from one JSON object, or None when the line is not a held-out result of MetaCluster."""
     provenance = {"command": line.get("command_line"), "machine": line.get("machine"),
                   "wall_seconds": line.get("wall_seconds", line.get("seconds"))}
+    if line.get("curve"):  # a learning-curve point (few episodes, mid-training), not a result
+        return None
     if line.get("command") in ("train", "evaluate") and isinstance(line.get("config"), dict) and line.get("evaluation"):
         config = line["config"]
+        # An evaluation of a trained checkpoint: its training time when the line carries it, not the scoring's.
+        if "train_wall_seconds" in line:
+            provenance["wall_seconds"] = line["train_wall_seconds"]
         picked = _pick(line["evaluation"].get("results", []))
         if picked is None:
             return None
         dataset, regression = config["dataset"], "mse" in picked
         metric = picked["mse"] if regression else picked["accuracy"]
-        return dict(provenance, dataset=dataset, ways=config.get("ways", 1), shots=line.get("shots", config.get("shots")),
+        # evaluate --ways/--shots score a checkpoint on other tasks than it trained on (ProtoNets train 60-way).
+        return dict(provenance, dataset=dataset, ways=line.get("ways", config.get("ways", 1)), shots=line.get("shots", config.get("shots")),
                     method="MAML++" if is_maml_plus_plus(config) else
                     method_of(config.get("algorithm"), config.get("first_order", False), config.get("pretrain_head", "cosine")),
                     mean=metric["mean"], ci95=metric["ci95"], regression=regression, steps=picked["steps"],

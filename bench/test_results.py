@@ -40,6 +40,13 @@ class ResultsPage(unittest.TestCase):
         self.assertEqual((r["paper"], r["ours"], r["iterations"], r["wall"]), ("68.20 %", "68.20 ± 0.71 %", "20000", "75.3 s"))
         self.assertEqual(r["command"], "`metacluster evaluate --checkpoint 'runs/p q/checkpoint.mcc' --shots 5 --json`")
 
+    def test_evaluate_line_takes_its_own_ways_its_training_time_and_curve_points_are_skipped(self):
+        # Trained 60-way (config), scored 20-way 5-shot (the line's own ways and shots); the training time it carries
+        # (5400 s) is the row's, not the scoring's 42 s; the later curve point (50 %) is not a result.
+        r = self.row("Omniglot 20-way 5-shot", "ProtoNets")
+        self.assertEqual((r["paper"], r["ours"], r["episodes"], r["iterations"], r["wall"]), ("98.90 %", "97.50 ± 0.30 %", "1000", "9000", "90.0 min"))
+        self.assertNotIn(("Omniglot 60-way 1-shot", "ProtoNets"), self.by_key)
+
     def test_bench_sinusoid_line_gives_the_one_step_mse_and_the_peer_line_is_skipped(self):
         r = self.row("Sinusoid K=5", "MAML")
         # The peer's later line (no "engine": "metacluster", MSE 0.5) must not replace ours.
@@ -87,8 +94,8 @@ class ResultsPage(unittest.TestCase):
             self.assertNotIn("old rows", text)
             self.assertTrue(text.startswith("# X\n<!-- results:begin -->\n| task | method | paper | ours (95 % CI) | wall time |"))
             self.assertTrue(text.endswith("<!-- results:end -->\ntail\n"))
-            # Headline rows are the measured ones: 5 results in the fixture.
-            self.assertEqual(text.count("\n| "), 1 + 5)
+            # Headline rows are the measured ones: 6 results in the fixture.
+            self.assertEqual(text.count("\n| "), 1 + 6)
 
             with open(readme, "w") as f:
                 f.write("# no markers\n")

@@ -18,6 +18,12 @@ public sealed class WorkRequest
     [Id(4)] public required long[] Episodes { get; init; }
     /// <summary>Send one exact partial sum for the share (<see cref="WorkResult.PartialSum"/>) instead of a vector per episode.</summary>
     [Id(5)] public bool PreSum { get; init; }
+
+    /// <summary>The same round, θ and settings for another share of episodes (a silo hub dealing to its slots).</summary>
+    public WorkRequest ForShare(long[] episodes) => new()
+    {
+        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum,
+    };
 }
 
 /// <summary>One episode's contribution as raw float32 bytes (empty when the worker pre-summed its share), with its metrics.</summary>

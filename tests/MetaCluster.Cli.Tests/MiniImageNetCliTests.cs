@@ -37,6 +37,8 @@ public sealed class MiniImageNetCliTests : IDisposable
         Assert.Equal(Environment.ProcessorCount, trained.GetProperty("machine").GetProperty("cores").GetInt32());
         Assert.Contains(trained.GetProperty("machine").GetProperty("isa").GetString(), new[] { "AVX-512", "AVX2", "no AVX2" });
         Assert.InRange(trained.GetProperty("wall_seconds").GetDouble(), trained.GetProperty("seconds").GetDouble(), 600);
+        // The process's CPU seconds over the rounds: some, and no more than every core busy for the whole command.
+        Assert.InRange(trained.GetProperty("cpu_seconds").GetDouble(), 0.01, trained.GetProperty("wall_seconds").GetDouble() * Environment.ProcessorCount);
 
         (code, stdout, stderr) = CliRunner.Run(environment, "evaluate", "--checkpoint", checkpoint, "--episodes", "3", "--steps", "1", "--json");
         Assert.True(code == 0, stderr);

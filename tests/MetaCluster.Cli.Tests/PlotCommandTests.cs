@@ -36,6 +36,21 @@ public sealed class PlotCommandTests : IDisposable
     }
 
     [Fact]
+    public void ANumberInThePathIndexesAnArray()
+    {
+        // evaluate --json keeps its results in an array, one per batch-norm mode.
+        string path = Write(
+            """{"round":500,"evaluation":{"results":[{"accuracy":{"mean":0.9}},{"accuracy":{"mean":0.8}}]}}""",
+            """{"round":1000,"evaluation":{"results":[{"accuracy":{"mean":0.95}}]}}""",
+            """{"round":1500,"evaluation":{"results":[]}}""");
+        var first = JsonlCurves.Read([path], new JsonlCurves.Selection("round", "evaluation.results.0.accuracy.mean", [], [], YScale: 1));
+        Assert.Equal([500.0, 1000.0], first.Single().X);
+        Assert.Equal([0.9, 0.95], first.Single().Y);
+        var second = JsonlCurves.Read([path], new JsonlCurves.Selection("round", "evaluation.results.1.accuracy.mean", [], [], YScale: 1));
+        Assert.Equal([0.8], second.Single().Y);
+    }
+
+    [Fact]
     public void ThePlotVerbWritesAPngAndNamesTheFieldsWhenOneIsMissing()
     {
         string path = Write("""{"method":"protonet","iteration":100,"accuracy":0.9}""", """{"method":"protonet","iteration":200,"accuracy":0.95}""");

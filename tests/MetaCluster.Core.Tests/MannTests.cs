@@ -1,3 +1,4 @@
+using TorchSharp;
 using MetaCluster.Core.Algorithms;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Models;
@@ -41,6 +42,53 @@ public class MannTests
         FiniteDifferences.AssertMatches(inputs, analytic, t => { using var _ = no_grad(); return Objective(t).item<double>(); }, tolerance: 1e-7);
     }
 
+    /// <summary>
+    /// TorchSharp hands libtorch an implicit Scalar's handle (from <c>1 - t</c>, <c>t + 1e-8</c>, <c>0.95 * t</c>) and leaves
+    /// the Scalar to its finalizer, which may free it while the kernel still reads it: 20-way evaluations (millions of
+    /// memory steps) failed inside libtorch with "Expected false to be true … toFloat" now and then. The memory's steps
+    /// hold their Scalars alive; here a thread collects garbage and runs finalizers as fast as it can while the steps run.
+    /// </summary>
+    [Fact]
+    public void MemoryStepsSurviveGarbageCollectionsDuringTheirKernels()
+    {
+        var rng = new DeterministicRandom(3);
+        const int heads = 4, slots = 128, width = 40;
+        // Every tensor stays referenced until disposed: a tensor only a finalizer would free is exposed to the same race.
+        using var keys = Random(rng, -1, 1, heads, width).requires_grad_(false);
+        using var gate = Random(rng, -1, 1, heads, 1).requires_grad_(false);
+        using var decay = 0.95.ToScalar();
+        using var stop = new CancellationTokenSource();
+        var collector = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+        });
+        collector.Start();
+        try
+        {
+            var memory = LruMemory.Empty(slots, width, ScalarType.Float64, CPU);
+            var usage = zeros(slots, dtype: ScalarType.Float64);
+            var readWeights = zeros(heads, slots, dtype: ScalarType.Float64);
+            for (int step = 0; step < 20_000; step++)
+            {
+                using var scope = NewDisposeScope();
+                var leastUsed = LruMemory.LeastUsed(usage, heads);
+                var write = LruMemory.WriteWeights(gate, readWeights, leastUsed);
+                var nextMemory = LruMemory.Write(memory, write, keys, leastUsed);
+                var (nextRead, _) = LruMemory.Read(nextMemory, keys);
+                var nextUsage = LruMemory.Usage(usage, nextRead, write, decay);
+                memory.Dispose(); readWeights.Dispose(); usage.Dispose();
+                (memory, readWeights, usage) = (nextMemory.MoveToOuterDisposeScope(), nextRead.MoveToOuterDisposeScope(), nextUsage.MoveToOuterDisposeScope());
+            }
+            Assert.True(memory.isfinite().all().item<bool>());
+            memory.Dispose(); readWeights.Dispose(); usage.Dispose();
+        }
+        finally
+        {
+            stop.Cancel();
+            collector.Join();
+        }
+    }
+
     [Fact]
     public void LeastUsedMarksTheSmallestUsagesAndEveryTie()
     {
@@ -82,6 +130,36 @@ public class MannTests
         }
         double error = GradientCheck.RelativeError(theta, analytic, Loss, new DeterministicRandom(3).SampleWithoutReplacement(theta.Length, 30));
         Assert.True(error < 1e-6, $"relative error {error:E2}");
+    }
+
+    /// <summary>
+    /// Prediction runs the support steps once and one more step per query from that state; it must give what running
+    /// each query's whole sequence (support, then the query) from the start gives.
+    /// </summary>
+    [Fact]
+    public void PredictionFromTheSupportStateMatchesEachQuerysWholeSequence()
+    {
+        using var scope = NewDisposeScope();
+        var network = new MannNetwork(inputSize: 3, ways: 2, hiddenSize: 5, memorySlots: 4, memoryWidth: 3, readHeads: 2);
+        var mann = new Mann(network, new AlgorithmOptions { InnerSteps = 0 });
+        using var episode32 = new RandomClusterSource(3).Sample(new EpisodeSpec(2, 2, 3), 9, 11);
+        using var episode = episode32.To(ScalarType.Float64);
+        var theta = GradientCheck.ToTensors(network.Initialize(8).Values.Select(v => (double)v).ToArray(), network.Layout);
+        var predicted = mann.Predict(theta, episode, BatchNormMode.Transductive);
+
+        long support = episode.SupportX.shape[0];
+        var order = Mann.PresentationOrder(episode.Index, (int)support);
+        using var orderTensor = tensor(order.Select(i => (long)i).ToArray());
+        var shownX = episode.SupportX.reshape(support, -1).index_select(0, orderTensor);
+        var shownY = episode.SupportY.index_select(0, orderTensor);
+        var labelsIn = cat([zeros(1, 2, dtype: ScalarType.Float64), F.one_hot(shownY, 2).to_type(ScalarType.Float64)], 0);
+        var prefix = cat([shownX, labelsIn.narrow(0, 0, support)], 1);
+        for (long q = 0; q < episode.QueryX.shape[0]; q++)
+        {
+            var whole = cat([prefix, cat([episode.QueryX.reshape(episode.QueryX.shape[0], -1).narrow(0, q, 1), labelsIn.narrow(0, support, 1)], 1)], 0);
+            var expected = network.Forward(whole, theta).narrow(0, support, 1);
+            Assert.True(expected.allclose(predicted.narrow(0, q, 1), rtol: 1e-12, atol: 1e-12), $"query {q}");
+        }
     }
 
     [Fact]

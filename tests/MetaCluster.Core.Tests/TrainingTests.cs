@@ -103,4 +103,23 @@ public class TrainingTests
         }
         Assert.Equal(0.5 * 0.5, config.OuterLearningRate(5), 12);
     }
+
+    [Fact]
+    public void StepDecayHalvesTheOuterRateEveryNRoundsWhateverTheRunLength()
+    {
+        var config = TrainingConfig.ForDataset("omniglot", "protonet") with { OuterLr = 0.001 };
+        Assert.Equal(2000, config.OuterLrHalveEvery); // Snell et al. 2017's schedule is protonet's default
+        foreach (int iterations in new[] { 3000, 20_000 })
+        {
+            var run = config with { Iterations = iterations };
+            Assert.Equal(0.001, run.OuterLearningRate(0));
+            Assert.Equal(0.001, run.OuterLearningRate(1999));
+            Assert.Equal(0.0005, run.OuterLearningRate(2000));
+            Assert.Equal(0.00025, run.OuterLearningRate(5999));
+            Assert.Equal(0.000125, run.OuterLearningRate(6000));
+        }
+        var clash = Assert.Throws<ArgumentException>(() => (config with { OuterLrFinal = 0.0 }).Validate());
+        Assert.Contains("--outer-lr-final none", clash.Message);
+        Assert.Throws<ArgumentException>(() => (config with { OuterLrHalveEvery = -1 }).Validate());
+    }
 }

@@ -75,6 +75,8 @@ public sealed class RunOptions : ConfigOptions<TrainingConfig>
             (c, v) => c with { DerivativeOrderAnnealing = v!.Value }, c => c.DerivativeOrderAnnealing);
         Bind(Flag("--cosine-outer-lr", "MAML++ CA: cosine annealing of the outer learning rate from --outer-lr to --outer-lr-min over the run"),
             (c, _) => c with { CosineOuterLr = true, OuterLrFinal = null }, c => c.CosineOuterLr);
+        Bind(Number<int>("--outer-lr-halve-every", "N", "step decay: halve the outer learning rate every N rounds (prototypical networks: 2000); needs --outer-lr-final none"),
+            (c, v) => c with { OuterLrHalveEvery = v!.Value }, c => c.OuterLrHalveEvery);
         Bind(Number<double>("--outer-lr-min", "LR", "the outer learning rate that --cosine-outer-lr reaches at the last round (default 1e-5)"),
             (c, v) => c with { OuterLrMin = v!.Value }, c => c.OuterLrMin);
     }

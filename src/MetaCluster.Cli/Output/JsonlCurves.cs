@@ -57,13 +57,19 @@ public static class JsonlCurves
         }).ToArray();
     }
 
-    /// <summary>A field by dotted path, or null.</summary>
+    /// <summary>A field by dotted path, or null; a number indexes an array (<c>evaluation.results.0.accuracy.mean</c>).</summary>
     public static JsonNode? Field(JsonObject item, string path)
     {
         JsonNode? node = item;
         foreach (string part in path.Split('.'))
         {
-            if (node is not JsonObject obj || !obj.TryGetPropertyValue(part, out node)) return null;
+            node = node switch
+            {
+                JsonObject obj => obj.TryGetPropertyValue(part, out var child) ? child : null,
+                JsonArray array => int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i < array.Count ? array[i] : null,
+                _ => null,
+            };
+            if (node is null) return null;
         }
         return node;
     }

@@ -57,6 +57,7 @@ public sealed record TrainSummary(
             ["target_iterations"] = Config.Iterations,
             ["iterations_this_run"] = Stats.RoundsThisRun,
             ["seconds"] = JsonReport.Round(Stats.Seconds, 3),
+            ["cpu_seconds"] = JsonReport.Round(Stats.CpuSeconds, 3),
             ["meta_iters_per_s"] = JsonReport.Number(JsonReport.Round(Stats.RoundsPerSecond, 3)),
             ["episodes_per_s"] = JsonReport.Number(JsonReport.Round(Stats.EpisodesPerSecond, 2)),
             ["metrics_window"] = Stats.RecentCount,

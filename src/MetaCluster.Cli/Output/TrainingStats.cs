@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MetaCluster.Core.Training;
 
 namespace MetaCluster.Cli.Output;
@@ -6,6 +7,7 @@ namespace MetaCluster.Cli.Output;
 public sealed class TrainingStats(long startRound, long totalRounds, int metaBatch, int window = 100)
 {
     private readonly Queue<RoundReport> _recent = new();
+    private readonly TimeSpan _cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
 
     public long StartRound { get; } = startRound;
     public long TotalRounds { get; } = totalRounds;
@@ -13,6 +15,13 @@ public sealed class TrainingStats(long startRound, long totalRounds, int metaBat
     public long Round { get; private set; } = startRound;
     public long RoundsThisRun => Round - StartRound;
     public double Seconds { get; private set; }
+
+    /// <summary>
+    /// CPU seconds of the whole process (every thread: silo, GC, libtorch) from when these stats were made to the last
+    /// round. On one libtorch thread it is what a quiet machine's clock would show, and it barely moves when other
+    /// processes share the cores, so benchmarks on a busy machine compare it (bench/time_to_accuracy.py).
+    /// </summary>
+    public double CpuSeconds { get; private set; }
     public RoundReport? Last { get; private set; }
 
     /// <summary>Worker slots that computed the last round, on a cluster; null in process.</summary>
@@ -26,6 +35,7 @@ public sealed class TrainingStats(long startRound, long totalRounds, int metaBat
         Last = report;
         Round = report.Round + 1;
         Seconds += seconds;
+        CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - _cpuAtStart).TotalSeconds;
         _recent.Enqueue(report);
         if (_recent.Count > Window) _recent.Dequeue();
     }

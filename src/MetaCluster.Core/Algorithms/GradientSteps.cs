@@ -1,3 +1,4 @@
+using TorchSharp;
 using MetaCluster.Core.Episodes;
 using static TorchSharp.torch;
 
@@ -17,11 +18,17 @@ internal static class GradientSteps
         int steps, bool createGraph, bool retainGraph = false, Tensor? firstLoss = null) =>
         Run(loss, start, steps, createGraph, retainGraph, firstLoss, (p, g, i) => p - rates[i] * g);
 
-    /// <summary>The same with one scalar learning rate: p − lr·g as a single fused op (add with alpha).</summary>
+    /// <summary>
+    /// The same with one scalar learning rate: p − lr·g as a single fused op (add with alpha). The alpha Scalar is held
+    /// for every step: an implicit one is left to its finalizer, which can free it while libtorch reads it (HeldScalars).
+    /// </summary>
     public static IReadOnlyList<Tensor> Run(
         Func<IReadOnlyList<Tensor>, Tensor> loss, IReadOnlyList<Tensor> start, double rate,
-        int steps, bool createGraph, bool retainGraph = false, Tensor? firstLoss = null) =>
-        Run(loss, start, steps, createGraph, retainGraph, firstLoss, (p, g, _) => p.add(g, alpha: -rate));
+        int steps, bool createGraph, bool retainGraph = false, Tensor? firstLoss = null)
+    {
+        using var alpha = (-rate).ToScalar();
+        return Run(loss, start, steps, createGraph, retainGraph, firstLoss, (p, g, _) => p.add(g, alpha));
+    }
 
     /// <param name="firstLoss">the loss at <paramref name="start"/>, when the caller already computed it in a shared forward pass.</param>
     private static IReadOnlyList<Tensor> Run(

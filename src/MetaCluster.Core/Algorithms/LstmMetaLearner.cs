@@ -1,3 +1,4 @@
+using TorchSharp;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Models;
 using static TorchSharp.torch;
@@ -131,10 +132,14 @@ public sealed class LstmMetaLearner : MetaAlgorithm
     /// </summary>
     public static Tensor Preprocess(Tensor x)
     {
-        double threshold = Math.Exp(-PreprocessP);
+        // Scalars made here and disposed at the end, so none is left to a finalizer mid-kernel (HeldScalars).
+        using var threshold = Math.Exp(-PreprocessP).ToScalar();
+        using var minusOne = (-1.0).ToScalar();
+        using var p = PreprocessP.ToScalar();
+        using var expP = Math.Exp(PreprocessP).ToScalar();
         var large = x.abs().ge(threshold);
-        var magnitude = where(large, x.abs().clamp_min(threshold).log() / PreprocessP, full_like(x, -1.0));
-        var direction = where(large, x.sign(), x * Math.Exp(PreprocessP));
+        var magnitude = where(large, x.abs().clamp_min(threshold).log().div(p), full_like(x, minusOne));
+        var direction = where(large, x.sign(), x.mul(expP));
         return cat([magnitude, direction], 1);
     }
 

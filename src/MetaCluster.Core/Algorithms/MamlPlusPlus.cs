@@ -1,3 +1,4 @@
+using TorchSharp;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Models;
 using static TorchSharp.torch;
@@ -117,9 +118,10 @@ public sealed class MamlPlusPlus : MetaAlgorithm
         var support = TaskLoss.Loss(Model.Forward(episode.SupportX, ModelParameters(theta, fast, step)), episode.SupportY, episode.Kind);
         var grads = autograd.grad([support], fast.ToArray(), create_graph: createGraph, retain_graph: createGraph);
         int rateStep = Math.Min(step, _steps - 1);
+        using var alpha = (-Options.InnerLearningRate).ToScalar(); // held while libtorch reads it (HeldScalars)
         return fast.Select((p, j) => Plus.LearnedInnerRates
             ? p - theta[_ratesStart + j][rateStep] * grads[j]
-            : p.add(grads[j], alpha: -Options.InnerLearningRate)).ToArray();
+            : p.add(grads[j], alpha)).ToArray();
     }
 
     /// <summary>The inner-adapted parameters at the start: θ's model parameters except the per-step BN ones.</summary>

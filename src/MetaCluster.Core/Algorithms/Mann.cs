@@ -63,11 +63,15 @@ public sealed class Mann : MetaAlgorithm
         CheckShape(supportX.shape[1], episode.Ways);
         var prefix = cat([supportX, labelsIn.narrow(0, 0, supportCount)], 1);
         var lastLabel = labelsIn.narrow(0, supportCount, 1);
+        // The support set's steps once; each query is one more step from that state (not the whole sequence again:
+        // 20-way evaluation went from 21 steps a query to 1).
+        var body = Model.Body(adapted);
+        var (afterSupport, _) = Network.Run(Network.Start(supportX), prefix, body);
         var logits = new Tensor[queryCount];
         for (long q = 0; q < queryCount; q++)
         {
-            var sequence = cat([prefix, cat([queryX.narrow(0, q, 1), lastLabel], 1)], 0);
-            logits[q] = Model.Forward(sequence, adapted).narrow(0, supportCount, 1);
+            var (_, features) = Network.Run(afterSupport, cat([queryX.narrow(0, q, 1), lastLabel], 1), body);
+            logits[q] = Model.Head(features, Model.HeadOf(adapted));
         }
         return cat(logits, 0);
     }

@@ -48,11 +48,11 @@ public sealed class MatchingNet : MetricAlgorithm
             support = FullContextEmbedding.Support(support, lstm);
             query = FullContextEmbedding.Query(query, support, lstm);
         }
-        var scores = EpisodeEmbeddings.Normalize(query).matmul(EpisodeEmbeddings.Normalize(support).t()) * Scale;
+        var scores = HeldScalars.Times(EpisodeEmbeddings.Normalize(query).matmul(EpisodeEmbeddings.Normalize(support).t()), Scale);
         // log Σ_{i∈c} softmax(scores)ᵢ as a log-sum-exp over class c's support examples (the others masked by log 0 =
         // −∞) minus one over all: exact where the probabilities themselves would underflow at a large scale. Every
         // class has a support example, so no row is all −∞.
         var classMask = EpisodeEmbeddings.OneHot(episode, scores).t().log().unsqueeze(0); // [1, ways, support]
-        return (scores.unsqueeze(1) + classMask).logsumexp(2) - scores.logsumexp(1, keepdim: true);
+        return HeldScalars.Plus(scores.unsqueeze(1), classMask).logsumexp(2) - scores.logsumexp(1, keepdim: true);
     }
 }

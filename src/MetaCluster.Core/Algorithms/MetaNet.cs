@@ -52,7 +52,7 @@ public sealed class MetaNet : MetricAlgorithm
     {
         var g = Own(theta);
         var unit = EpisodeEmbeddings.Normalize(EpisodeEmbeddings.ClassMeans(episode, EpisodeEmbeddings.Normalize(support)));
-        return g[0] * unit + F.linear(F.relu(F.linear(unit, g[1], g[2])), g[3], g[4]);
+        return HeldScalars.Plus(g[0] * unit, F.linear(F.relu(F.linear(unit, g[1], g[2])), g[3], g[4]));
     }
 
     /// <summary>τ · cos(query, w_c), [queries, ways].</summary>

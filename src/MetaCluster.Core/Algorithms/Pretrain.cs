@@ -76,7 +76,7 @@ public sealed class Pretrain : EmbeddingAlgorithm
 
     /// <summary>Linear: f Wᵀ + b. Cosine: τ · cos(f, w_c).</summary>
     public Tensor HeadLogits(Tensor features, IReadOnlyList<Tensor> head) => Cosine
-        ? EpisodeEmbeddings.Normalize(features).matmul(EpisodeEmbeddings.Normalize(head[0]).t()) * CosineScale
+        ? HeldScalars.Times(EpisodeEmbeddings.Normalize(features).matmul(EpisodeEmbeddings.Normalize(head[0]).t()), CosineScale)
         : F.linear(features, head[0], head[1]);
 
     /// <summary>The head an episode starts from: zero (linear), or the support's unit class means (cosine). Leaves that require grad.</summary>

@@ -1,3 +1,4 @@
+using TorchSharp;
 using MetaCluster.Core.Episodes;
 using MetaCluster.Core.Models;
 using static TorchSharp.torch;
@@ -56,6 +57,14 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
         var m = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
         var v = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
         double lr = Options.InnerLearningRate;
+        // Every Scalar an in-place update reads is made here and held to the end (see HeldScalars: an implicit one is
+        // left to a finalizer that may free it while libtorch still reads it).
+        using var lrScalar = lr.ToScalar();
+        using var beta1 = AdamBeta1.ToScalar();
+        using var oneMinusBeta1 = (1 - AdamBeta1).ToScalar();
+        using var beta2 = AdamBeta2.ToScalar();
+        using var oneMinusBeta2 = (1 - AdamBeta2).ToScalar();
+        using var epsilon = AdamEpsilon.ToScalar();
         for (int step = 1; step <= steps; step++)
         {
             var loss = lossOf(fast);
@@ -65,15 +74,17 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
             {
                 if (!adam)
                 {
-                    fast[i].sub_(grads[i] * lr);
+                    fast[i].sub_(grads[i].mul(lrScalar));
                     continue;
                 }
-                m[i].mul_(AdamBeta1).add_(grads[i], alpha: 1 - AdamBeta1);
-                v[i].mul_(AdamBeta2).addcmul_(grads[i], grads[i], value: 1 - AdamBeta2);
+                m[i].mul_(beta1).add_(grads[i], alpha: oneMinusBeta1);
+                v[i].mul_(beta2).addcmul_(grads[i], grads[i], value: oneMinusBeta2);
                 double biasCorrection1 = 1 - Math.Pow(AdamBeta1, step);
                 double biasCorrection2 = 1 - Math.Pow(AdamBeta2, step);
-                var denominator = (v[i].sqrt() / Math.Sqrt(biasCorrection2)).add_(AdamEpsilon);
-                fast[i].addcdiv_(m[i], denominator, value: -lr / biasCorrection1);
+                using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
+                using var stepSize = (-lr / biasCorrection1).ToScalar();
+                var denominator = v[i].sqrt().div(correction2).add_(epsilon);
+                fast[i].addcdiv_(m[i], denominator, value: stepSize);
             }
         }
         return fast;

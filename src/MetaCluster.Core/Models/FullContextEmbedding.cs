@@ -30,13 +30,14 @@ public static class FullContextEmbedding
     /// <summary>One LSTM step for a batch of rows: returns (h′, c′).</summary>
     public static (Tensor H, Tensor C) LstmCell(Tensor x, Tensor h, Tensor c, Tensor wIh, Tensor wHh, Tensor bias)
     {
-        var gates = x.matmul(wIh.t()) + h.matmul(wHh.t()) + bias;
+        // HeldScalars.Plus: TorchSharp's + makes an alpha Scalar per call, left to a finalizer that can race libtorch.
+        var gates = HeldScalars.Plus(HeldScalars.Plus(x.matmul(wIh.t()), h.matmul(wHh.t())), bias);
         var chunks = gates.chunk(4, 1);
         var input = chunks[0].sigmoid();
         var forget = chunks[1].sigmoid();
         var candidate = chunks[2].tanh();
         var output = chunks[3].sigmoid();
-        var next = forget * c + input * candidate;
+        var next = HeldScalars.Plus(forget * c, input * candidate);
         return (output * next.tanh(), next);
     }
 
@@ -46,7 +47,7 @@ public static class FullContextEmbedding
         long n = embedded.shape[0], d = embedded.shape[1];
         var forward = Run(embedded, Enumerable.Range(0, (int)n), p[0], p[1], p[2], d);
         var backward = Run(embedded, Enumerable.Range(0, (int)n).Reverse(), p[3], p[4], p[5], d);
-        return embedded + forward + backward;
+        return HeldScalars.Plus(HeldScalars.Plus(embedded, forward), backward);
     }
 
     /// <summary>f(x̂, S): [queries, d] → [queries, d], given g(S) from <see cref="Support"/>.</summary>
@@ -59,7 +60,7 @@ public static class FullContextEmbedding
         for (int k = 0; k < ProcessingSteps; k++)
         {
             var (hat, next) = LstmCell(embedded, cat([h, r], 1), c, p[6], p[7], p[8]);
-            h = hat + embedded;
+            h = HeldScalars.Plus(hat, embedded);
             c = next;
             r = h.matmul(support.t()).softmax(1).matmul(support);
         }

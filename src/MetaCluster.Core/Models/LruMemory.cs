@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MetaCluster.Core.Models;
@@ -16,11 +17,20 @@ public static class LruMemory
 
     private const double CosineEpsilon = 1e-8;
 
+    // Held for the process's lifetime: these ops run millions of times per evaluation (see HeldScalars).
+    private static readonly Scalar InitialScalar = InitialValue.ToScalar();
+    private static readonly Scalar CosineEpsilonScalar = CosineEpsilon.ToScalar();
+
+    /// <summary>A fresh memory of <paramref name="slots"/> × <paramref name="width"/>, every cell <see cref="InitialValue"/>.</summary>
+    public static Tensor Empty(long slots, long width, ScalarType dtype, Device device) =>
+        full(slots, width, InitialScalar, dtype: dtype, device: device);
+
     /// <summary>w^w = σ(α)·w^r_{t−1} + (1 − σ(α))·w^lu_{t−1}, one row per head.</summary>
     public static Tensor WriteWeights(Tensor gateLogit, Tensor previousRead, Tensor previousLeastUsed)
     {
         var gate = gateLogit.sigmoid();
-        return gate * previousRead + (1 - gate) * previousLeastUsed;
+        // lerp(a, b, g) = a + g·(b − a): the same mixture, with no implicit Scalar (1 − g would make one).
+        return previousLeastUsed.lerp(previousRead, gate);
     }
 
     /// <summary>
@@ -30,8 +40,8 @@ public static class LruMemory
     /// </summary>
     public static Tensor Write(Tensor memory, Tensor writeWeights, Tensor keys, Tensor previousLeastUsed)
     {
-        var keep = 1 - previousLeastUsed.max(0L).values;
-        return memory * keep.unsqueeze(1) + writeWeights.t().matmul(keys);
+        var keep = HeldScalars.OneMinus(previousLeastUsed.max(0L).values);
+        return HeldScalars.Plus(memory * keep.unsqueeze(1), writeWeights.t().matmul(keys));
     }
 
     /// <summary>w^r = softmax_i(cos(k, M_i)) and r = w^r·M, per head.</summary>
@@ -39,13 +49,13 @@ public static class LruMemory
     {
         var dot = keys.matmul(memory.t());
         var norms = keys.norm(1, keepdim: true) * memory.norm(1, keepdim: false).unsqueeze(0);
-        var weights = (dot / (norms + CosineEpsilon)).softmax(1);
+        var weights = (dot / HeldScalars.Plus(norms, CosineEpsilonScalar)).softmax(1);
         return (weights, weights.matmul(memory));
     }
 
     /// <summary>w^u_t = γ·w^u_{t−1} + Σ_heads (w^r_t + w^w_t).</summary>
-    public static Tensor Usage(Tensor previousUsage, Tensor readWeights, Tensor writeWeights, double decay) =>
-        decay * previousUsage + readWeights.sum(0L) + writeWeights.sum(0L);
+    public static Tensor Usage(Tensor previousUsage, Tensor readWeights, Tensor writeWeights, Scalar decay) =>
+        HeldScalars.Plus(HeldScalars.Plus(HeldScalars.Times(previousUsage, decay), readWeights.sum(0L)), writeWeights.sum(0L));
 
     /// <summary>
     /// w^lu: 1 on every slot whose usage is at most the n-th smallest (n = the number of read heads), else 0 — the

@@ -15,13 +15,13 @@ public static class LstmCell
     /// <summary>(h, c) after one step from x [n, in], h and c [n, H].</summary>
     public static (Tensor H, Tensor C) Step(Tensor x, Tensor h, Tensor c, Tensor weightIh, Tensor weightHh, Tensor bias)
     {
-        var gates = F.linear(x, weightIh, bias) + F.linear(h, weightHh);
+        var gates = HeldScalars.Plus(F.linear(x, weightIh, bias), F.linear(h, weightHh));
         var chunks = gates.chunk(4, dim: -1);
         var input = chunks[0].sigmoid();
         var forget = chunks[1].sigmoid();
         var candidate = chunks[2].tanh();
         var output = chunks[3].sigmoid();
-        var cNext = forget * c + input * candidate;
+        var cNext = HeldScalars.Plus(forget * c, input * candidate);
         return (output * cNext.tanh(), cNext);
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using MetaCluster.Core.Episodes;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -19,6 +20,7 @@ public sealed class MannNetwork : IFunctionalModel
             throw new ArgumentException($"a MANN needs positive sizes, at least 2 ways and at least as many memory slots as read heads (got input {inputSize}, ways {ways}, hidden {hiddenSize}, slots {memorySlots}, width {memoryWidth}, heads {readHeads}).");
         if (!(usageDecay is >= 0 and <= 1)) throw new ArgumentException($"the usage decay γ is in [0, 1] (got {usageDecay}).");
         (InputSize, Ways, HiddenSize, MemorySlots, MemoryWidth, ReadHeads, UsageDecay) = (inputSize, ways, hiddenSize, memorySlots, memoryWidth, readHeads, usageDecay);
+        _usageDecay = usageDecay.ToScalar();
         int controllerInput = inputSize + ways + readHeads * memoryWidth;
         Layout = new ParameterLayout(LstmCell.Parameters("controller", controllerInput, hiddenSize).Concat(
         [
@@ -39,6 +41,8 @@ public sealed class MannNetwork : IFunctionalModel
     public int MemoryWidth { get; }
     public int ReadHeads { get; }
     public double UsageDecay { get; }
+    // γ as a Scalar held by the network, so none is made (and left to the finalizer) per step; see HeldScalars.
+    private readonly Scalar _usageDecay;
 
     public string Name => $"mann-{HiddenSize}h-{MemorySlots}x{MemoryWidth}m-{ReadHeads}r";
     public ParameterLayout Layout { get; }
@@ -48,35 +52,52 @@ public sealed class MannNetwork : IFunctionalModel
     public bool UsesBatchStatistics => false;
 
     /// <summary>Controller state and read vectors per step, [steps, H + R·W], for a sequence [steps, inputSize + ways].</summary>
-    public Tensor Embed(Tensor x, IReadOnlyList<Tensor> body)
+    public Tensor Embed(Tensor x, IReadOnlyList<Tensor> body) => Run(Start(x), x, body).Features;
+
+    /// <summary>
+    /// Everything a sequence carries from one step to the next: the controller's (h, c), the memory, its usage, the last
+    /// read weights and reads, and the least-used slots. Prediction runs a shared prefix (the support set) once and
+    /// continues from its state for each query — the same ops on the same values as running each whole sequence.
+    /// </summary>
+    public sealed record SequenceState(Tensor H, Tensor C, Tensor Memory, Tensor Usage, Tensor ReadWeights, Tensor LeastUsed, Tensor Reads);
+
+    /// <summary>The state before the first step: zero controller and reads, the empty memory (in <paramref name="like"/>'s dtype and device).</summary>
+    public SequenceState Start(Tensor like)
+    {
+        var (dtype, device) = (like.dtype, like.device);
+        var usage = zeros(MemorySlots, dtype: dtype, device: device);
+        return new SequenceState(
+            H: zeros(1, HiddenSize, dtype: dtype, device: device),
+            C: zeros(1, HiddenSize, dtype: dtype, device: device),
+            Memory: LruMemory.Empty(MemorySlots, MemoryWidth, dtype, device),
+            Usage: usage,
+            ReadWeights: zeros(ReadHeads, MemorySlots, dtype: dtype, device: device),
+            LeastUsed: LruMemory.LeastUsed(usage, ReadHeads),
+            Reads: zeros(1, ReadHeads * MemoryWidth, dtype: dtype, device: device));
+    }
+
+    /// <summary>The steps of <paramref name="x"/> [steps, inputSize + ways] from <paramref name="state"/>: the state after them and each step's features.</summary>
+    public (SequenceState State, Tensor Features) Run(SequenceState state, Tensor x, IReadOnlyList<Tensor> body)
     {
         if (x.dim() != 2 || x.shape[1] != InputSize + Ways)
             throw new ArgumentException($"{Name} reads a sequence shaped [steps, {InputSize + Ways}] (features and the previous label, one-hot); got [{string.Join(", ", x.shape)}].");
-        var dtype = x.dtype;
-        var h = zeros(1, HiddenSize, dtype: dtype, device: x.device);
-        var c = zeros(1, HiddenSize, dtype: dtype, device: x.device);
-        var memory = full(MemorySlots, MemoryWidth, LruMemory.InitialValue, dtype: dtype, device: x.device);
-        var usage = zeros(MemorySlots, dtype: dtype, device: x.device);
-        var readWeights = zeros(ReadHeads, MemorySlots, dtype: dtype, device: x.device);
-        var leastUsed = LruMemory.LeastUsed(usage, ReadHeads);
-        var reads = zeros(1, ReadHeads * MemoryWidth, dtype: dtype, device: x.device);
         var features = new Tensor[x.shape[0]];
-        for (long t = 0; t < x.shape[0]; t++)
-        {
-            var input = cat([x.narrow(0, t, 1), reads], 1);
-            (h, c) = LstmCell.Step(input, h, c, body[0], body[1], body[2]);
-            var keys = F.linear(h, body[3], body[4]).tanh().reshape(ReadHeads, MemoryWidth);
-            var gate = F.linear(h, body[5], body[6]).reshape(ReadHeads, 1);
-            var writeWeights = LruMemory.WriteWeights(gate, readWeights, leastUsed);
-            memory = LruMemory.Write(memory, writeWeights, keys, leastUsed);
-            Tensor read;
-            (readWeights, read) = LruMemory.Read(memory, keys);
-            usage = LruMemory.Usage(usage, readWeights, writeWeights, UsageDecay);
-            leastUsed = LruMemory.LeastUsed(usage, ReadHeads);
-            reads = read.reshape(1, ReadHeads * MemoryWidth);
-            features[t] = cat([h, reads], 1);
-        }
-        return cat(features, 0);
+        for (long t = 0; t < x.shape[0]; t++) (state, features[t]) = Step(state, x.narrow(0, t, 1), body);
+        return (state, cat(features, 0));
+    }
+
+    private (SequenceState State, Tensor Features) Step(SequenceState s, Tensor input, IReadOnlyList<Tensor> body)
+    {
+        var (h, c) = LstmCell.Step(cat([input, s.Reads], 1), s.H, s.C, body[0], body[1], body[2]);
+        var keys = F.linear(h, body[3], body[4]).tanh().reshape(ReadHeads, MemoryWidth);
+        var gate = F.linear(h, body[5], body[6]).reshape(ReadHeads, 1);
+        var writeWeights = LruMemory.WriteWeights(gate, s.ReadWeights, s.LeastUsed);
+        var memory = LruMemory.Write(s.Memory, writeWeights, keys, s.LeastUsed);
+        var (readWeights, read) = LruMemory.Read(memory, keys);
+        var usage = LruMemory.Usage(s.Usage, readWeights, writeWeights, _usageDecay);
+        var reads = read.reshape(1, ReadHeads * MemoryWidth);
+        var next = new SequenceState(h, c, memory, usage, readWeights, LruMemory.LeastUsed(usage, ReadHeads), reads);
+        return (next, cat([h, reads], 1));
     }
 
     public Tensor Head(Tensor features, IReadOnlyList<Tensor> head) => F.linear(features, head[0], head[1]);

@@ -68,6 +68,12 @@ public sealed record TrainingConfig
     /// <summary>CA: cosine annealing of the outer learning rate from OuterLr to <see cref="OuterLrMin"/> over the run.</summary>
     public bool CosineOuterLr { get; init; }
     public double OuterLrMin { get; init; } = 1e-5;
+    /// <summary>
+    /// Step decay: the outer learning rate halves every N rounds (Snell et al. 2017 halve it every 2,000 episodes);
+    /// 0 = off. Unlike the linear and cosine schedules it does not depend on the run's length, so a run continued with
+    /// <c>--resume --iterations</c> follows the same rates. Left out of the JSON at 0, so older configs read back unchanged.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int OuterLrHalveEvery { get; init; }
 
     [JsonIgnore] public bool UsesMamlPlusPlusInnerLoop => MultiStepLoss || PerStepBn || LearnedInnerLr || DerivativeOrderAnnealing > 0;
 
@@ -96,7 +102,10 @@ public sealed record TrainingConfig
             },
             _ => throw new ArgumentException($"unknown dataset '{dataset}'; use sinusoid, sine-sequence, omniglot, mini-imagenet or folder."),
         };
-        // Snell et al. 2017 (prototypical networks): the same 4 blocks with 64 filters on mini-ImageNet.
+        // Snell et al. 2017 (prototypical networks): Adam at 1e-3 halved every 2,000 episodes, one episode per update —
+        // so every 2,000 rounds (Adam steps) whatever the meta-batch; the same 4 blocks with 64 filters on mini-ImageNet.
+        if (algorithm == "protonet" && dataset is not ("sinusoid" or "sine-sequence"))
+            config = config with { OuterLrHalveEvery = 2000 };
         if (dataset == "mini-imagenet" && algorithm == "protonet")
             config = config with { Filters = 64 };
         // Santoro et al. 2016: a 200-unit LSTM controller, episodes of 10 presentations per class, Adam at 1e-4 there.
@@ -167,6 +176,9 @@ public sealed record TrainingConfig
         if (CosineOuterLr && OuterLrFinal is not null)
             throw new ArgumentException("--cosine-outer-lr and --outer-lr-final are two annealings of the outer learning rate; give one (--outer-lr-final none for cosine).");
         if (!(OuterLrMin >= 0) || !double.IsFinite(OuterLrMin)) throw new ArgumentException($"--outer-lr-min must be a non-negative number (got {OuterLrMin}).");
+        if (OuterLrHalveEvery < 0) throw new ArgumentException($"--outer-lr-halve-every must be 0 (off) or a number of rounds (got {OuterLrHalveEvery}).");
+        if (OuterLrHalveEvery > 0 && (CosineOuterLr || OuterLrFinal is not null))
+            throw new ArgumentException("--outer-lr-halve-every is a schedule of its own: drop --cosine-outer-lr, and give --outer-lr-final none.");
     }
 
     /// <summary>
@@ -195,9 +207,10 @@ public sealed record TrainingConfig
         Iterations = IsClassification ? 150 * 500 : Iterations,
     };
 
-    /// <summary>Outer learning rate for a round: constant, or linear from OuterLr to OuterLrFinal over the run.</summary>
+    /// <summary>Outer learning rate for a round: constant, halved every N rounds, cosine, or linear from OuterLr to OuterLrFinal over the run.</summary>
     public double OuterLearningRate(long round)
     {
+        if (OuterLrHalveEvery > 0) return Math.ScaleB(OuterLr, -(int)Math.Min(1000, round / OuterLrHalveEvery));
         // Cosine annealing (SGDR without restarts, as torch's CosineAnnealingLR): min + (max − min)(1 + cos(π t/T))/2.
         if (CosineOuterLr && Iterations > 0)
             return OuterLrMin + (OuterLr - OuterLrMin) * (1 + Math.Cos(Math.PI * Math.Min(1.0, (double)round / Iterations))) / 2;

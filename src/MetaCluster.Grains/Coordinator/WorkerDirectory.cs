@@ -27,10 +27,21 @@ internal sealed class WorkerDirectory(IClusterMembershipService membership, ISil
     }
 
     /// <summary>How many slots a target stands for: a hub all of its silo's, a slot one.</summary>
-    public int SlotsOf(string target) =>
-        WorkerKey.TryParse(target, out _, out _) ? 1
-        : WorkerKey.TryParseSilo(target, out string silo) ? WorkerSilos().Where(s => s.Silo == silo).Select(s => s.Slots).FirstOrDefault()
-        : 1;
+    public int SlotsOf(string target)
+    {
+        if (WorkerKey.TryParse(target, out _, out _) || !WorkerKey.TryParseSilo(target, out string silo)) return 1;
+        // Asked for every hub of every round: one scan of the membership per membership version, not one per call
+        // (64 hubs made it 64² metadata lookups a round). A silo missing from the map is looked up afresh — its
+        // metadata can arrive after the membership change that listed it.
+        var version = membership.CurrentSnapshot.Version;
+        if (_slotsBySilo is { } cached && cached.Version == version && cached.Slots.TryGetValue(silo, out int slots)) return slots;
+        var fresh = WorkerSilos().ToDictionary(s => s.Silo, s => s.Slots, StringComparer.Ordinal);
+        _slotsBySilo = new SlotCache(version, fresh); // one reference: a reader on another thread sees the old or the new
+        return fresh.GetValueOrDefault(silo);
+    }
+
+    private sealed record SlotCache(MembershipVersion Version, Dictionary<string, int> Slots);
+    private SlotCache? _slotsBySilo;
 
     private (string Silo, int Slots)[] WorkerSilos() => membership.CurrentSnapshot.Members.Values
         .Where(m => m.Status == SiloStatus.Active)

@@ -54,10 +54,7 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
     }
 
     private Task<WorkResult> CallSlot(string here, int slot, WorkRequest request, long[] share) =>
-        GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(new WorkRequest
-        {
-            RunId = request.RunId, Round = request.Round, ConfigVersion = request.ConfigVersion, Theta = request.Theta, Episodes = share, PreSum = request.PreSum,
-        });
+        GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share));
 
     private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, byte[]? PartialSum);
 

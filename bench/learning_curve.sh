@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A long run as a learning curve: trains in segments of STEP rounds — or of STEP minutes, written "10m" — with
+# `train --resume` (resuming gives the same bits as one run), scores CURVE_EPISODES held-out episodes after each segment (one JSON line with "curve": true and
+# the training seconds so far), and stops at TARGET rounds or when the next segment would end after DEADLINE; then
+# scores the last checkpoint on FINAL_EPISODES episodes for each WAYS:SHOTS in FINALS (one result line each, with the
+# training time as "train_wall_seconds", which bench/results.py reports). Run it again with a later TARGET or
+# DEADLINE and it continues the checkpoint in DIR.
+#
+#   bench/learning_curve.sh OUT DIR STEP TARGET [train options of a new run…]
+#   DEADLINE=$(date -d '+2 hours' +%s) bench/learning_curve.sh bench/results/mamlpp.jsonl runs/mamlpp 15m 75000 \
+#       --dataset omniglot --data ../shared/data/omniglot --algorithm maml --maml++
+#
+# Minutes keep the run's own length: its cosine or linear learning-rate schedule is laid over --iterations, so
+# segments of rounds (which set --iterations to each segment's end) suit only constant or step-decay schedules.
+#
+# Environment: CLI (default the Release build), DEADLINE (epoch seconds; default none), CURVE_EPISODES (200),
+# FINAL_EPISODES (600), FINALS (default: the run's own ways and shots, e.g. "5:1 20:1 5:5 20:5"), SEGMENT_SECONDS
+# (a guess of one segment's wall time, so the last one ends before DEADLINE; default 600).
+set -euo pipefail
+[ $# -ge 4 ] || { sed -n '2,16p' "$0"; exit 2; }
+OUT=$1 DIR=$2 STEP=$3 TARGET=$4
+shift 4
+CLI=${CLI:-$(dirname "$0")/../src/MetaCluster.Cli/bin/Release/net10.0/linux-x64/metacluster}
+CURVE_EPISODES=${CURVE_EPISODES:-200} FINAL_EPISODES=${FINAL_EPISODES:-600} SEGMENT_SECONDS=${SEGMENT_SECONDS:-600}
+DEADLINE=${DEADLINE:-0}
+mkdir -p "$DIR"
+seconds_file=$DIR/train-seconds   # training seconds of every segment so far, one per line (survives a restart)
+
+add_fields() { # JSON line on stdin + python assignments → the line with the fields added
+  python3 -c "import json, sys; r = json.loads(sys.stdin.read().strip().splitlines()[-1]); $1; print(json.dumps(r))"
+}
+round_of() { python3 -c "import json, struct, sys; d = open(sys.argv[1], 'rb').read(); n = struct.unpack_from('<i', d, 12)[0]; print(json.loads(d[16:16 + n])['Round'])" "$1"; }
+trained_seconds() { [ -f "$seconds_file" ] && awk '{ s += $1 } END { printf "%.1f", s }' "$seconds_file" || echo 0; }
+
+round=0
+[ -f "$DIR/checkpoint.mcc" ] && round=$(round_of "$DIR/checkpoint.mcc")
+while [ "$round" -lt "$TARGET" ]; do
+  if [ "$DEADLINE" -gt 0 ] && [ $(( $(date +%s) + SEGMENT_SECONDS )) -gt "$DEADLINE" ]; then break; fi
+  if [[ $STEP == *m ]]; then
+    segment=(--time-limit "${STEP%m}")
+    [ "$round" -gt 0 ] || segment+=(--iterations "$TARGET")
+  else
+    segment=(--iterations $(( round + STEP < TARGET ? round + STEP : TARGET )))
+  fi
+  if [ "$round" -eq 0 ] && [ ! -f "$DIR/checkpoint.mcc" ]; then
+    json=$("$CLI" train "$@" "${segment[@]}" --checkpoint-dir "$DIR" --checkpoint-every 0 --no-eval --json --overwrite)
+  else
+    json=$("$CLI" train --resume --checkpoint-dir "$DIR" "${segment[@]}" --no-eval --json)
+  fi
+  echo "$json" | add_fields "print(r['seconds'], file=open('$seconds_file', 'a'))" > /dev/null
+  round=$(round_of "$DIR/checkpoint.mcc")
+  "$CLI" evaluate --checkpoint "$DIR/checkpoint.mcc" --episodes "$CURVE_EPISODES" --batch-norm transductive --json \
+    | add_fields "r.update(curve=True, train_wall_seconds=$(trained_seconds))" | tee -a "$OUT" | cut -c1-160
+done
+for task in ${FINALS:-own}; do
+  options=()
+  [ "$task" = own ] || options=(--ways "${task%%:*}" --shots "${task##*:}")
+  "$CLI" evaluate --checkpoint "$DIR/checkpoint.mcc" --episodes "$FINAL_EPISODES" "${options[@]}" --json \
+    | add_fields "r.update(train_wall_seconds=$(trained_seconds))" | tee -a "$OUT" | cut -c1-160
+done
