@@ -182,7 +182,10 @@ def peer(args):
     import maml_omniglot as reference
 
     theta = args.theta or os.path.join(args.runs, "initial", "checkpoint.mcc")
-    if not os.path.exists(theta):
+    state_path = os.path.join(args.runs, "peer-state.pt")
+    if args.resume and not os.path.exists(state_path):
+        sys.exit("time_to_accuracy: %s does not exist: nothing to resume; drop --resume." % state_path)
+    if not args.resume and not os.path.exists(theta):
         sys.exit("time_to_accuracy: %s does not exist: run --side ours first (it writes the initial θ), or give --theta." % theta)
     options = reference.build_parser().parse_args([
         "--algo", "fomaml", "--data", args.data, "--rotate", "--ways", "5", "--shots", "1", "--query", "15",
@@ -190,26 +193,24 @@ def peer(args):
         "--seed", str(args.seed), "--eval-episodes", str(args.episodes), "--eval-steps", "3"])
     torch.set_num_threads(1)
     train, test = reference.load_data(options)
-    names, shapes, values = read_theta(theta)
     expected = [list(p.shape) for p in reference.init_params(options.ways, options.seed)]
+    if args.resume:  # the saved parameters replace θ0, so the initial checkpoint need not be here
+        state = torch.load(state_path)
+        params = [saved.clone().requires_grad_() for saved in state["params"]]
+        shapes = [list(p.shape) for p in params]
+    else:
+        _, shapes, values = read_theta(theta)
+        params, offset = [], 0
+        for shape in shapes:
+            n = _product(shape)
+            params.append(torch.tensor(values[offset:offset + n], dtype=torch.float32).reshape(shape).requires_grad_())
+            offset += n
     if [list(s) for s in shapes] != expected:
-        sys.exit("time_to_accuracy: %s holds θ shaped %s; the peer's Conv4 is %s" % (theta, shapes, expected))
-    params, offset = [], 0
-    for shape in shapes:
-        n = _product(shape)
-        params.append(torch.tensor(values[offset:offset + n], dtype=torch.float32).reshape(shape).requires_grad_())
-        offset += n
+        sys.exit("time_to_accuracy: θ shaped %s; the peer's Conv4 is %s" % (shapes, expected))
     opt = torch.optim.Adam(params, lr=options.outer_lr)
     gen = torch.Generator().manual_seed(options.seed)
     thresholds, cpu, iteration = Thresholds(args.thresholds), 0.0, 0
-    state_path = os.path.join(args.runs, "peer-state.pt")
     if args.resume:
-        if not os.path.exists(state_path):
-            sys.exit("time_to_accuracy: %s does not exist: nothing to resume; drop --resume." % state_path)
-        state = torch.load(state_path)
-        with torch.no_grad():
-            for p, saved in zip(params, state["params"]):
-                p.copy_(saved)
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"])
         iteration, cpu, thresholds = previous_points(args, "pytorch-peer")
