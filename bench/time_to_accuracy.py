@@ -26,6 +26,7 @@ every scoring, parameters, Adam and its episode generator), so a run can be exte
 """
 import argparse
 import json
+import math
 import os
 import struct
 import subprocess
@@ -72,16 +73,9 @@ def read_theta(path):
     header_length = struct.unpack_from("<i", data, 12)[0]
     header = json.loads(data[16:16 + header_length])
     names, shapes = header["Names"], header["Shapes"]
-    count = sum(_product(s) for s in shapes)
+    count = sum(math.prod(s) for s in shapes)
     values = struct.unpack_from("<%df" % count, data, 16 + header_length)
     return names, shapes, values
-
-
-def _product(shape):
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 class Thresholds:
@@ -202,7 +196,7 @@ def peer(args):
         _, shapes, values = read_theta(theta)
         params, offset = [], 0
         for shape in shapes:
-            n = _product(shape)
+            n = math.prod(shape)
             params.append(torch.tensor(values[offset:offset + n], dtype=torch.float32).reshape(shape).requires_grad_())
             offset += n
     if [list(s) for s in shapes] != expected:

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MetaCluster.Core.Training;
 
 namespace MetaCluster.Cli.Output;
@@ -7,7 +6,7 @@ namespace MetaCluster.Cli.Output;
 public sealed class TrainingStats(long startRound, long totalRounds, int metaBatch, int window = 100)
 {
     private readonly Queue<RoundReport> _recent = new();
-    private readonly TimeSpan _cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+    private readonly TimeSpan _cpuAtStart = Environment.CpuUsage.TotalTime;
 
     public long StartRound { get; } = startRound;
     public long TotalRounds { get; } = totalRounds;
@@ -35,7 +34,7 @@ public sealed class TrainingStats(long startRound, long totalRounds, int metaBat
         Last = report;
         Round = report.Round + 1;
         Seconds += seconds;
-        CpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - _cpuAtStart).TotalSeconds;
+        CpuSeconds = (Environment.CpuUsage.TotalTime - _cpuAtStart).TotalSeconds;
         _recent.Enqueue(report);
         if (_recent.Count > Window) _recent.Dequeue();
     }

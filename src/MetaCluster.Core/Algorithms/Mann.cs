@@ -65,13 +65,13 @@ public sealed class Mann : MetaAlgorithm
         var lastLabel = labelsIn.narrow(0, supportCount, 1);
         // The support set's steps once; each query is one more step from that state (not the whole sequence again:
         // 20-way evaluation went from 21 steps a query to 1).
-        var body = Model.Body(adapted);
+        var (body, head) = (Model.Body(adapted), Model.HeadOf(adapted));
         var (afterSupport, _) = Network.Run(Network.Start(supportX), prefix, body);
         var logits = new Tensor[queryCount];
         for (long q = 0; q < queryCount; q++)
         {
             var (_, features) = Network.Run(afterSupport, cat([queryX.narrow(0, q, 1), lastLabel], 1), body);
-            logits[q] = Model.Head(features, Model.HeadOf(adapted));
+            logits[q] = Model.Head(features, head);
         }
         return cat(logits, 0);
     }

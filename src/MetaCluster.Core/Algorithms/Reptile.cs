@@ -70,6 +70,10 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
             var loss = lossOf(fast);
             var grads = autograd.grad([loss], fast);
             using var _ = no_grad();
+            double biasCorrection1 = 1 - Math.Pow(AdamBeta1, step);
+            double biasCorrection2 = 1 - Math.Pow(AdamBeta2, step);
+            using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
+            using var stepSize = (-lr / biasCorrection1).ToScalar();
             for (int i = 0; i < fast.Length; i++)
             {
                 if (!adam)
@@ -79,10 +83,6 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
                 }
                 m[i].mul_(beta1).add_(grads[i], alpha: oneMinusBeta1);
                 v[i].mul_(beta2).addcmul_(grads[i], grads[i], value: oneMinusBeta2);
-                double biasCorrection1 = 1 - Math.Pow(AdamBeta1, step);
-                double biasCorrection2 = 1 - Math.Pow(AdamBeta2, step);
-                using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
-                using var stepSize = (-lr / biasCorrection1).ToScalar();
                 var denominator = v[i].sqrt().div(correction2).add_(epsilon);
                 fast[i].addcdiv_(m[i], denominator, value: stepSize);
             }

@@ -27,20 +27,6 @@ public static class FullContextEmbedding
     /// <summary>PyTorch's LSTM default: every weight and bias U(−1/√hidden, 1/√hidden).</summary>
     public static void Initialize(Span<float> values, int d, DeterministicRandom rng) => Initializers.Uniform(values, 1.0 / Math.Sqrt(d), rng);
 
-    /// <summary>One LSTM step for a batch of rows: returns (h′, c′).</summary>
-    public static (Tensor H, Tensor C) LstmCell(Tensor x, Tensor h, Tensor c, Tensor wIh, Tensor wHh, Tensor bias)
-    {
-        // HeldScalars.Plus: TorchSharp's + makes an alpha Scalar per call, left to a finalizer that can race libtorch.
-        var gates = HeldScalars.Plus(HeldScalars.Plus(x.matmul(wIh.t()), h.matmul(wHh.t())), bias);
-        var chunks = gates.chunk(4, 1);
-        var input = chunks[0].sigmoid();
-        var forget = chunks[1].sigmoid();
-        var candidate = chunks[2].tanh();
-        var output = chunks[3].sigmoid();
-        var next = HeldScalars.Plus(forget * c, input * candidate);
-        return (output * next.tanh(), next);
-    }
-
     /// <summary>g(S): [support, d] → [support, d], the support embeddings in the context of the whole set (in its order).</summary>
     public static Tensor Support(Tensor embedded, IReadOnlyList<Tensor> p)
     {
@@ -59,7 +45,7 @@ public static class FullContextEmbedding
         var r = support.mean([0], keepdim: true).expand(embedded.shape[0], -1);
         for (int k = 0; k < ProcessingSteps; k++)
         {
-            var (hat, next) = LstmCell(embedded, cat([h, r], 1), c, p[6], p[7], p[8]);
+            var (hat, next) = LstmCell.Step(embedded, cat([h, r], 1), c, p[6], p[7], p[8]);
             h = HeldScalars.Plus(hat, embedded);
             c = next;
             r = h.matmul(support.t()).softmax(1).matmul(support);
@@ -75,7 +61,7 @@ public static class FullContextEmbedding
         var states = new Tensor[rows.shape[0]];
         foreach (int i in order)
         {
-            (h, c) = LstmCell(rows.narrow(0, i, 1), h, c, wIh, wHh, bias);
+            (h, c) = LstmCell.Step(rows.narrow(0, i, 1), h, c, wIh, wHh, bias);
             states[i] = h;
         }
         return cat(states, 0);
