@@ -46,7 +46,10 @@ public sealed class WorkerLossTests(ITestOutputHelper output)
             output.WriteLine($"both workers killed at round {running.Round}: status says waiting with 0 live workers after {killClock.Elapsed.TotalSeconds:F1} s (round {waiting.Round})");
             await Task.Delay(TimeSpan.FromSeconds(3));
             var stalled = await watcher.Runs.GetStatusAsync(runId);
-            Assert.True(stalled.WaitingForWorkers && stalled.Round == waiting.Round, $"the run moved without workers: round {stalled.Round}");
+            // Not forward: a round may not complete without workers. It may go back: when a killed worker silo held the
+            // coordinator's grain-directory entry, the coordinator is re-activated from its last checkpoint (CI once saw
+            // round 101 while waiting, then 100 after the re-activation).
+            Assert.True(stalled.WaitingForWorkers && stalled.Round <= waiting.Round, $"the run moved without workers: round {stalled.Round} after {waiting.Round}");
 
             var joinClock = Stopwatch.StartNew();
             w3 = await ServerProcess.StartAsync("worker-3", "worker", redis.Configuration, clusterId);
