@@ -1,3 +1,5 @@
+using Orleans.Serialization.Buffers;
+
 namespace MetaCluster.Contracts;
 
 /// <summary>
@@ -18,11 +20,16 @@ public sealed class WorkRequest
     [Id(4)] public required long[] Episodes { get; init; }
     /// <summary>Send one exact partial sum for the share (<see cref="WorkResult.PartialSum"/>) instead of a vector per episode.</summary>
     [Id(5)] public bool PreSum { get; init; }
+    /// <summary>
+    /// The caller is the slot's own silo hub: with <see cref="PreSum"/>, hand the pre-summed share over by reference
+    /// (<see cref="WorkResult.SiloLocalSum"/>) rather than as bytes.
+    /// </summary>
+    [Id(6)] public bool FromSiloHub { get; init; }
 
-    /// <summary>The same round, θ and settings for another share of episodes (a silo hub dealing to its slots).</summary>
+    /// <summary>The same round, θ and settings for another share of episodes, from the silo's hub to one of its slots.</summary>
     public WorkRequest ForShare(long[] episodes) => new()
     {
-        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum,
+        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum, FromSiloHub = true,
     };
 }
 
@@ -62,9 +69,30 @@ public sealed class WorkResult
     [Id(5)] public long[] HandedBack { get; init; } = [];
     /// <summary>
     /// With <see cref="WorkRequest.PreSum"/>: the exact sum (ExactSum wire form, 8 bytes a parameter) of the
-    /// contributions listed in <see cref="Contributions"/>, whose own Values are then empty.
+    /// contributions listed in <see cref="Contributions"/>, whose own Values are then empty; empty (length 0) otherwise.
+    /// Pooled memory rather than an array: a sum is 900 KB at a Conv4's size, and allocating one per share and reply was
+    /// a large part of the coordinator's CPU at 64 workers (the collections it set off). Orleans returns the sender's
+    /// buffer to the pool as it writes the message; the receiver disposes of its copy once the sum is added, and must not
+    /// read it after.
     /// </summary>
-    [Id(6)] public byte[]? PartialSum { get; init; }
+    [Id(6)] public PooledBuffer PartialSum { get; init; }
+
+    /// <summary>Whether <see cref="PartialSum"/> holds a sum.</summary>
+    public bool HasPartialSum => PartialSum.Length > 0;
+    /// <summary>
+    /// With <see cref="WorkRequest.FromSiloHub"/>: the pre-summed share itself, handed to the hub by reference instead
+    /// of <see cref="PartialSum"/>. It is never serialized, so it never reaches the wire: only a silo-local call — which passes
+    /// this [Immutable] result uncopied — carries it. Serializing a share for the hop to a hub in the same process was a
+    /// large-object allocation per slot and round, and the collections they set off were most of a worker process's CPU.
+    /// </summary>
+    [field: NonSerialized] public ISiloLocalSum? SiloLocalSum { get; init; }
+}
+
+/// <summary>A slot's pre-summed share on its way to its silo's hub by reference (see <see cref="WorkResult.SiloLocalSum"/>).</summary>
+public interface ISiloLocalSum
+{
+    /// <summary>How many contributions the share holds.</summary>
+    long Count { get; }
 }
 
 [GenerateSerializer, Immutable, Alias("mc.WorkerInfo")]

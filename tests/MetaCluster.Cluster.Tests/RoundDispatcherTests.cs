@@ -1,3 +1,4 @@
+using Orleans.Serialization.Buffers;
 using MetaCluster.Contracts;
 using MetaCluster.Grains.Coordinator;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -67,8 +68,15 @@ public class RoundDispatcherTests
     {
         Worker = worker, Silo = worker.Split('/')[0],
         Contributions = episodes.Select(i => new EpisodeContribution { Episode = i, Values = [] }).ToArray(),
-        Failures = [], PartialSum = episodes.Select(i => (byte)i).ToArray(),
+        Failures = [], PartialSum = Pooled(episodes.Select(i => (byte)i).ToArray()),
     };
+
+    private static PooledBuffer Pooled(byte[] bytes)
+    {
+        var buffer = new PooledBuffer();
+        buffer.Write(bytes);
+        return buffer;
+    }
 
     [Fact]
     public async Task APreSummedShareCountsWholeAndOneNamingAnEpisodeOutsideItsShareIsComputedAgain()
@@ -90,7 +98,7 @@ public class RoundDispatcherTests
 
         Assert.Equal([0L, 1, 2, 3], outcome.Contributions.Select(c => c.Episode));
         Assert.Equal([0L, 1, 2, 3], outcome.Shares.SelectMany(s => s.Episodes).Order());
-        Assert.All(outcome.Shares, s => Assert.Equal(s.Episodes.Select(i => (byte)i), s.Sum));
+        Assert.All(outcome.Shares, s => Assert.Equal(s.Episodes.Select(i => (byte)i), s.Sum.ToArray()));
         Assert.Equal(2, counters.Redispatched); // b/0's share (episodes 1 and 3) went out again
         Assert.Equal(2, calls.Count(c => c.Share.Contains(1L)));
         Assert.Equal(0, counters.Retried);

@@ -47,6 +47,80 @@ public class ExactSumTests
     }
 
     [Fact]
+    public void EveryValueBecomesItsFixedPointUnitsTruncatedTowardZero()
+    {
+        // The vector path converts small values with a floating-point trick and large ones the plain way: each value
+        // must give trunc(v·2⁴⁰), the units a scalar cast gives, on both sides of the switch (2¹¹), at fractions of a
+        // unit (ties included), for both signs, below one unit, and for subnormals.
+        var rng = new DeterministicRandom(5);
+        var special = new[]
+        {
+            0f, -0f, 2047.9999f, 2048f, -2048f, 2048.0002f, 8388607f, -8388607f, float.Epsilon, -float.Epsilon,
+            MathF.ScaleB(1, -41), MathF.ScaleB(3, -41), -MathF.ScaleB(3, -41), MathF.ScaleB(5, -42), MathF.ScaleB(1, -40), -MathF.ScaleB(1, -40),
+            1.5f * MathF.ScaleB(1, -40), -2.5f * MathF.ScaleB(1, -40), 1e-12f, -1e-12f, 0.1f, -0.1f, 1f / 3, -1f / 3, 1000.123f,
+        };
+        var values = special.Concat(Enumerable.Range(0, 4000)
+            .Select(_ => (float)(rng.NextDouble(-1, 1) * Math.Pow(2, rng.NextInt(73) - 50)))).ToArray();
+        var sum = new ExactSum(values.Length);
+        sum.Add(values);
+        var units = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(sum.ToBytes().AsSpan(8));
+        for (int i = 0; i < values.Length; i++)
+            Assert.True(units[i] == (long)Math.Truncate(values[i] * 1099511627776.0), $"value {values[i]:R} at {i}: {units[i]} units");
+        // Mixed vectors (one lane at or past the switch, the others small) take the plain path for the whole vector.
+        var mixed = Enumerable.Range(0, 64).Select(i => i % 7 == 3 ? 4096.5f + i : MathF.ScaleB(i + 0.75f, -38)).ToArray();
+        var mixedSum = new ExactSum(mixed.Length);
+        mixedSum.Add(mixed);
+        var mixedUnits = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(mixedSum.ToBytes().AsSpan(8));
+        for (int i = 0; i < mixed.Length; i++) Assert.Equal((long)Math.Truncate(mixed[i] * 1099511627776.0), mixedUnits[i]);
+    }
+
+    [Fact]
+    public void AWireFormInPiecesAddsLikeOneInOneBlockWhereverThePiecesSplitAUnit()
+    {
+        var vectors = Vectors(3, 1031, 6);
+        var share = new ExactSum(1031);
+        foreach (var v in vectors) share.Add(v);
+        var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        share.WriteTo(ref writer);
+        Assert.Equal(share.ToBytes(), writer.WrittenSpan.ToArray());
+
+        var whole = new ExactSum(1031);
+        whole.Add(vectors[0]);
+        whole.AddBytes(share.ToBytes());
+        foreach (int piece in new[] { 4096, 1000, 13, 7, 3 }) // 13, 7, 3: pieces that split the count and the units
+        {
+            var pieces = new ExactSum(1031);
+            pieces.Add(vectors[0]);
+            pieces.AddBytes(InPieces(share.ToBytes(), piece));
+            Assert.Equal(whole.Count, pieces.Count);
+            Assert.Equal(whole.ToBytes(), pieces.ToBytes());
+        }
+        var error = Assert.Throws<ArgumentException>(() => new ExactSum(1031).AddBytes(InPieces(share.ToBytes()[..^8], 100), "the share of slot 3"));
+        Assert.Contains("the share of slot 3 is 8248 bytes", error.Message);
+    }
+
+    /// <summary>The bytes as a sequence of pieces of <paramref name="size"/> bytes (the last one shorter).</summary>
+    private static System.Buffers.ReadOnlySequence<byte> InPieces(byte[] bytes, int size)
+    {
+        var first = new Piece(bytes.AsMemory(0, Math.Min(size, bytes.Length)), 0);
+        var last = first;
+        for (int at = size; at < bytes.Length; at += size) last = last.Append(bytes.AsMemory(at, Math.Min(size, bytes.Length - at)));
+        return new System.Buffers.ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Piece : System.Buffers.ReadOnlySequenceSegment<byte>
+    {
+        public Piece(ReadOnlyMemory<byte> memory, long runningIndex) => (Memory, RunningIndex) = (memory, runningIndex);
+
+        public Piece Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Piece(memory, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
+    }
+
+    [Fact]
     public void TheMeanIsTheTrueMeanToWithinTheFixedPointResolution()
     {
         var vectors = Vectors(25, 300, 3);

@@ -95,7 +95,14 @@ internal sealed class ClusterContributions(
         foreach (var (episodes, sum) in outcome.Shares)
         {
             long before = round.Sum.Count;
-            round.Sum.AddBytes(sum, $"the partial sum of episodes [{string.Join(", ", episodes)}]");
+            try
+            {
+                round.Sum.AddBytes(sum.AsReadOnlySequence(), $"the partial sum of episodes [{string.Join(", ", episodes)}]");
+            }
+            finally
+            {
+                sum.Dispose(); // read once: its pooled memory goes back now
+            }
             // A share must hold exactly the episodes it names; the trainer checks the round's episodes against the count.
             if (round.Sum.Count - before != episodes.Length)
                 throw new InvalidOperationException($"a partial sum names {episodes.Length} episodes but holds {round.Sum.Count - before} contributions.");

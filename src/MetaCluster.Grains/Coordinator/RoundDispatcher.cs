@@ -1,5 +1,6 @@
 using MetaCluster.Contracts;
 using Microsoft.Extensions.Logging;
+using Orleans.Serialization.Buffers;
 
 namespace MetaCluster.Grains.Coordinator;
 
@@ -16,7 +17,7 @@ internal sealed record WorkerWait(TimeSpan Timeout, Func<IReadOnlySet<string>, T
 /// What a round's dispatch produced: one contribution per episode (without values where a worker pre-summed), the
 /// workers' pre-summed shares, the workers still live, the silos that computed.
 /// </summary>
-internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, IReadOnlyList<(long[] Episodes, byte[] Sum)> Shares, int LiveWorkers, string[] Silos)
+internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, IReadOnlyList<(long[] Episodes, PooledBuffer Sum)> Shares, int LiveWorkers, string[] Silos)
 {
     /// <summary>Bytes of contributions received (vectors and partial sums), for the metrics.</summary>
     public long ContributionBytes => Contributions.Sum(c => (long)c.Values.Length) + Shares.Sum(s => (long)s.Sum.Length);
@@ -91,8 +92,9 @@ internal sealed class RoundDispatcher(
             logger.LogInformation("Round {Round}: worker {Worker} is shutting down and handed back episodes {Episodes}.", round, worker, Describe(returned));
             Deal(state, round, returned);
         }
-        if (result.PartialSum is { } sum)
+        if (result.HasPartialSum)
         {
+            var sum = result.PartialSum;
             // A pre-summed share counts whole or not at all: its sum cannot be split if an episode were already in.
             var episodes = result.Contributions.Select(c => c.Episode).ToArray();
             if (episodes.All(share.Contains) && !episodes.Any(state.Results.ContainsKey) && episodes.Distinct().Count() == episodes.Length)
@@ -103,6 +105,10 @@ internal sealed class RoundDispatcher(
                     state.Shares.Add((episodes, sum));
                     state.Silos.Add(result.Silo);
                 }
+            }
+            else
+            {
+                sum.Dispose(); // not counted: its memory goes back to the pool now
             }
         }
         else
@@ -216,7 +222,7 @@ internal sealed class RoundDispatcher(
         public Dictionary<long, EpisodeContribution> Results { get; } = [];
         public Dictionary<long, List<(string Worker, string Error)>> Failures { get; } = [];
         public HashSet<string> Silos { get; } = [];
-        public List<(long[] Episodes, byte[] Sum)> Shares { get; } = [];
+        public List<(long[] Episodes, PooledBuffer Sum)> Shares { get; } = [];
         public List<string> WorkerErrors { get; } = [];
         /// <summary>Workers dropped in this round (dead, late, shutting down): a wait for new workers does not take them back.</summary>
         public HashSet<string> Dropped { get; } = [];

@@ -82,6 +82,7 @@ public static class MetaClusterSilo
         if (options.SimulateEpisode is { } perEpisode) builder.Services.TryAddSingleton<IContributionSource>(new SimulatedContributions(perEpisode));
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.TryAddSingleton<WorkerDatasets>();
+        builder.Services.TryAddSingleton<ShareSumPool>();
         builder.Services.TryAddSingleton<FederationCache>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();
         return builder;

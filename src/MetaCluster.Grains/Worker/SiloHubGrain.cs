@@ -5,21 +5,20 @@ using MetaCluster.Grains.Placement;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Runtime;
+using Orleans.Serialization.Buffers;
 
 namespace MetaCluster.Grains.Worker;
 
 /// <summary>
 /// Per-silo dispatch (<see cref="ISiloHubGrain"/>): one call from the coordinator per silo and round, fanned out to
 /// the silo's own slots and summed here. The slots are called locally, so θ's bytes are shared, not copied
-/// (<see cref="WorkRequest"/> is immutable); their partial sums are added exactly, so θ has the bits of per-slot
-/// dispatch. The summing is a few vector adds per slot (thread pool, off the grain scheduler), and the hub is
-/// reentrant: it holds no state of its own between calls.
+/// (<see cref="WorkRequest"/> is immutable), and their pre-summed shares come back by reference, lent from the silo's
+/// <see cref="ShareSumPool"/>; they are added exactly, so θ has the bits of per-slot dispatch. The summing is a few
+/// vector adds per slot (thread pool, off the grain scheduler), and the hub is reentrant: it holds no state between calls.
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter, Reentrant]
-public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options) : Grain, ISiloHubGrain
+public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, ShareSumPool sums) : Grain, ISiloHubGrain
 {
-    private ExactSum? _spare;
-
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -34,11 +33,17 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         {
             // Each failed call is turned into failures of its episodes below.
         }
-        // The accumulator is kept between rounds (a fresh one was a large-object allocation a round); the hub is
-        // reentrant, so a call that finds it taken makes its own.
-        var accumulator = request.PreSum ? Interlocked.Exchange(ref _spare, null) ?? new ExactSum(request.Theta.Length / sizeof(float)) : null;
-        var result = await Task.Run(() => Merge(request, calls.Select(c => (c.Share, c.Reply)).ToArray(), accumulator));
-        if (accumulator is not null) _spare = accumulator;
+        // The accumulator comes from the silo's pool (a fresh one was a large-object allocation a round).
+        var accumulator = request.PreSum ? sums.Rent(request.Theta.Length / sizeof(float)) : null;
+        Merged result;
+        try
+        {
+            result = await Task.Run(() => Merge(request, calls.Select(c => (c.Share, c.Reply)).ToArray(), accumulator?.Sum));
+        }
+        finally
+        {
+            accumulator?.Release();
+        }
         return new WorkResult
         {
             Worker = this.GetPrimaryKeyString(), Silo = here, Contributions = result.Contributions, Failures = result.Failures,
@@ -56,7 +61,7 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
     private Task<WorkResult> CallSlot(string here, int slot, WorkRequest request, long[] share) =>
         GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share));
 
-    private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, byte[]? PartialSum);
+    private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, PooledBuffer PartialSum);
 
     /// <summary>
     /// The slots' replies as one. With pre-summing every slot's partial sum — and any episode a slot sent as a vector
@@ -68,8 +73,6 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         var contributions = new List<EpisodeContribution>(request.Episodes.Length);
         var failures = new List<EpisodeFailure>();
         var handedBack = new List<long>();
-        if (sum is not null && sum.Length != request.Theta.Length / sizeof(float)) sum = new ExactSum(request.Theta.Length / sizeof(float));
-        sum?.Clear();
         foreach (var (share, reply) in replies)
         {
             if (!reply.IsCompletedSuccessfully)
@@ -86,14 +89,41 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
                 contributions.AddRange(result.Contributions);
                 continue;
             }
-            if (result.PartialSum is { } partial)
+            if (result.SiloLocalSum is ShareSumPool.Lease local)
             {
-                sum.AddBytes(partial, $"the partial sum of slot {result.Worker}");
+                try
+                {
+                    sum.Add(local.Sum);
+                }
+                finally
+                {
+                    local.Release();
+                }
+                contributions.AddRange(result.Contributions);
+                continue;
+            }
+            if (result.HasPartialSum)
+            {
+                var partial = result.PartialSum;
+                try
+                {
+                    sum.AddBytes(partial.AsReadOnlySequence(), $"the partial sum of slot {result.Worker}");
+                }
+                finally
+                {
+                    partial.Dispose();
+                }
                 contributions.AddRange(result.Contributions);
                 continue;
             }
             foreach (var c in result.Contributions)
             {
+                if (c.Values.Length == 0)
+                {
+                    // A pre-summed share whose sum did not come with it: the slot's reply crossed a process after all.
+                    failures.Add(new EpisodeFailure { Episode = c.Episode, Error = $"slot {result.Worker} pre-summed its share, but its sum did not reach the silo hub (the slot is not in the hub's silo)" });
+                    continue;
+                }
                 var values = FloatBytes.AsFloats(c.Values);
                 try
                 {
@@ -111,7 +141,8 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
                 });
             }
         }
-        byte[]? partialSum = sum is not null && contributions.Count > 0 ? sum.ToBytes() : null;
+        var partialSum = new PooledBuffer();
+        if (sum is not null && contributions.Count > 0) sum.WriteTo(ref partialSum);
         return new Merged([.. contributions], [.. failures], [.. handedBack], partialSum);
     }
 }

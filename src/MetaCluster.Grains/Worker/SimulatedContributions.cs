@@ -12,8 +12,9 @@ namespace MetaCluster.Grains.Worker;
 /// its contribution has the real model's size and deterministic values, so every byte the coordinator and the wire
 /// handle is real. The values depend only on (run seed, episode index) — an episode index already names its round
 /// (round × meta-batch + i) — so θ has the same bits for any worker count or arrival order, as with the real algorithm.
-/// A contribution is a rotation of one pseudo-random vector per run (two copies, no per-value hashing), so the worker
-/// spends its core on the wire and the exact sum, as a GPU worker's host would, not on making up numbers.
+/// A contribution is a rotation of one pseudo-random vector per run — a window into the vector written twice, so no
+/// copy and no per-value hashing — and the worker spends its core on the wire and the exact sum, as a GPU worker's host
+/// would, not on making up numbers.
 /// </summary>
 public sealed class SimulatedContributions(TimeSpan perEpisode) : IContributionSource
 {
@@ -36,45 +37,36 @@ public sealed class SimulatedContributions(TimeSpan perEpisode) : IContributionS
     public void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink)
     {
         ulong seed = run.Config.Seed;
-        var baseValues = BaseVector(seed, theta.Layout.TotalCount);
-        // A pooled buffer: a fresh one per share was a large-object allocation (and GC work) every call.
-        float[] rented = System.Buffers.ArrayPool<float>.Shared.Rent(baseValues.Length);
-        var values = rented.AsSpan(0, baseValues.Length);
+        int count = theta.Layout.TotalCount;
+        var twice = BaseVectorTwice(seed, count);
         // One clock for the share: episode i is ready at start + (i + 1)·D, so sleeps that overshoot do not add up.
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < episodes.Count; i++)
         {
             long episode = episodes[i];
             ulong hash = DeterministicRandom.DeriveSeed(seed, episode);
-            Rotate(baseValues, values, (int)(hash % (ulong)baseValues.Length));
             var remaining = PerEpisode * (i + 1) - clock.Elapsed;
             if (remaining > TimeSpan.Zero) Thread.Sleep(remaining);
             // A loss in [0, 1) from the episode's hash: the round's mean is deterministic too.
-            sink(episode, values, new EpisodeMetrics(null, (hash >> 11) * (1.0 / (1UL << 53)), null, null));
+            sink(episode, twice.AsSpan((int)(hash % (ulong)count), count), new EpisodeMetrics(null, (hash >> 11) * (1.0 / (1UL << 53)), null, null));
         }
-        System.Buffers.ArrayPool<float>.Shared.Return(rented);
     }
 
-    /// <summary>values = baseValues rotated left by <paramref name="shift"/>.</summary>
-    private static void Rotate(float[] baseValues, Span<float> values, int shift)
-    {
-        int head = baseValues.Length - shift;
-        baseValues.AsSpan(shift, head).CopyTo(values);
-        baseValues.AsSpan(0, shift).CopyTo(values[head..]);
-    }
-
-    /// <summary>The run's pseudo-random vector in (−<see cref="Magnitude"/>, <see cref="Magnitude"/>), made once per (seed, size).</summary>
-    private float[] BaseVector(ulong seed, int count)
+    /// <summary>
+    /// The run's pseudo-random vector in (−<see cref="Magnitude"/>, <see cref="Magnitude"/>), made once per (seed, size)
+    /// and written twice in a row: the rotation by k is the window [k, k + size).
+    /// </summary>
+    private float[] BaseVectorTwice(ulong seed, int count)
     {
         lock (_baseLock)
         {
-            if (_base is { } b && b.Seed == seed && b.Values.Length == count) return b.Values;
-            var values = new float[count];
+            if (_base is { } b && b.Seed == seed && b.Values.Length == 2 * count) return b.Values;
+            var values = new float[2 * count];
             ulong state = DeterministicRandom.DeriveSeed(seed, count);
             for (int j = 0; j < count; j++)
             {
                 state = state * 6364136223846793005UL + 1442695040888963407UL; // a 64-bit LCG; its top bits are good enough here
-                values[j] = ((int)(state >> 40) - (1 << 23)) * (Magnitude / (1 << 23));
+                values[j] = values[count + j] = ((int)(state >> 40) - (1 << 23)) * (Magnitude / (1 << 23));
             }
             _base = (seed, values);
             return values;

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using Orleans.Serialization.Buffers;
 
 namespace MetaCluster.Grains.Worker;
 
@@ -20,7 +21,7 @@ namespace MetaCluster.Grains.Worker;
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter]
 public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, IFaultInjector<EpisodeWork> faults,
-    IContributionSource source, WorkerDatasets datasets, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics, ILogger<TaskWorkerGrain> logger)
+    IContributionSource source, WorkerDatasets datasets, ShareSumPool sums, IHostApplicationLifetime lifetime, MetaClusterMetrics metrics, ILogger<TaskWorkerGrain> logger)
     : WorkerSlotGrain<(string RunId, string ConfigVersion), TaskWorkerGrain.CachedRun>("metacluster-worker"), ITaskWorkerGrain
 {
     /// <summary>The run built for one (run id, config version) — the slot's key for it — kept warm between rounds.</summary>
@@ -36,14 +37,14 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             return new WorkResult { Worker = worker, Silo = silo.SiloAddress.ToParsableString(), Contributions = [], Failures = [], HandedBack = request.Episodes };
         var cached = await GetRun(request);
         var computing = Stopwatch.StartNew();
-        var (computed, failures, partialSum) = await Compute.Run<(List<Core.Algorithms.Contribution>, List<EpisodeFailure>, byte[]?)>(() =>
+        var (computed, failures, summed) = await Compute.Run<(List<Core.Algorithms.Contribution>, List<EpisodeFailure>, SummedShare?)>(() =>
         {
             // θ straight from the message's bytes into tensors: the one conversion on this side of the hop.
             var theta = Core.Models.ParameterSet.OverBytes(cached.Run.Algorithm.Layout, request.Theta);
             var (healthy, failed) = Admit(request, worker);
             // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
             // Each contribution goes into the sum as it is computed, so no vector is kept per episode.
-            if (request.PreSum && SumShare(cached, theta, healthy, request) is { } summed) return (summed.Metrics, failed, summed.Sum);
+            if (request.PreSum && SumShare(cached, theta, healthy, request) is { } share) return (share.Metrics, failed, share);
             var (contributions, failedToo) = ComputeShare(cached, theta, healthy, request);
             return (contributions, [.. failed, .. failedToo], null);
         });
@@ -51,8 +52,8 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         return new WorkResult
         {
             Worker = worker, Silo = silo.SiloAddress.ToParsableString(),
-            Contributions = computed.Select(c => ToMessage(c, withValues: partialSum is null)).ToArray(), Failures = failures.ToArray(),
-            PartialSum = partialSum, Seconds = watch.Elapsed.TotalSeconds,
+            Contributions = computed.Select(c => ToMessage(c, withValues: summed is null)).ToArray(), Failures = failures.ToArray(),
+            PartialSum = summed?.Wire ?? default, SiloLocalSum = summed?.Local, Seconds = watch.Elapsed.TotalSeconds,
         };
     }
 
@@ -97,30 +98,39 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         return (healthy, failures);
     }
 
+    /// <summary>A pre-summed share: as bytes for the wire, or — to the slot's own silo hub — the sum itself, on loan.</summary>
+    private sealed record SummedShare(List<Core.Algorithms.Contribution> Metrics, PooledBuffer? Wire, ShareSumPool.Lease? Local);
+
     /// <summary>
-    /// The share summed as it is computed: the exact partial sum's bytes and each episode's metrics (no values). Null if
-    /// anything went wrong — a failing episode, or a non-finite or huge contribution — and then the caller computes the
-    /// share episode by episode with vectors, so a failure stays with its episode and an overflow is named at the
-    /// coordinator. The fallback is logged with its cause and counted (metacluster.presum_fallbacks): it costs a
-    /// second pass over the share.
+    /// The share summed as it is computed, with each episode's metrics (no values). Null if anything went wrong — a
+    /// failing episode, or a non-finite or huge contribution — and then the caller computes the share episode by
+    /// episode with vectors, so a failure stays with its episode and an overflow is named at the coordinator. The
+    /// fallback is logged with its cause and counted (metacluster.presum_fallbacks): it costs a second pass over the share.
     /// </summary>
     private ExactSum? _accumulator;
 
-    private (List<Core.Algorithms.Contribution> Metrics, byte[] Sum)? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
+    private SummedShare? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
+        int length = cached.Run.Algorithm.Layout.TotalCount;
+        // For the hub, a pooled sum that changes hands; for the wire, one accumulator per slot, cleared for each share —
+        // a fresh 8-bytes-a-parameter array per call was a large-object allocation every round, and the blocking GCs it
+        // set off ran on this thread (bench/scale.sh, docs/benchmarks.md).
+        var lease = request.FromSiloHub ? sums.Rent(length) : null;
         try
         {
-            // One accumulator per slot, cleared for each share: a fresh 8-bytes-a-parameter array per call was a large-object
-            // allocation every round, and the blocking GCs it set off ran on this thread (bench/scale.sh, docs/benchmarks.md).
-            var accumulator = _accumulator is { } kept && kept.Length == cached.Run.Algorithm.Layout.TotalCount ? kept
-                : _accumulator = new ExactSum(cached.Run.Algorithm.Layout.TotalCount);
-            accumulator.Clear();
+            var accumulator = lease?.Sum ?? (_accumulator is { } kept && kept.Length == length ? kept : _accumulator = new ExactSum(length));
+            if (lease is null) accumulator.Clear(); // a rented sum comes empty
             var (share, episodes) = PartialSum.Collect(accumulator,
                 sink => source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, sink));
-            return (episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList(), share.Sum.ToBytes());
+            var perEpisode = episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList();
+            if (lease is not null) return new SummedShare(perEpisode, null, lease);
+            var wire = new PooledBuffer();
+            share.Sum.WriteTo(ref wire);
+            return new SummedShare(perEpisode, wire, null);
         }
         catch (Exception e)
         {
+            lease?.Release();
             logger.LogWarning(e, "Run {RunId} round {Round}: summing the share of episodes [{Episodes}] on {Worker} failed ({Error}); computing it episode by episode.",
                 request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{e.GetType().Name}: {e.Message}");
             metrics.PreSumFallback(request.RunId, cached.Run.Config.Algorithm);
