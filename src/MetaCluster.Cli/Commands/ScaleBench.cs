@@ -100,7 +100,7 @@ public static class ScaleBench
         var first = points[0];
         SweepPlots.UseFonts();
         SweepPlots.Lines(png, $"One coordinator, simulated GPU workers ({first["episode_ms"]} ms an episode)", "workers (GPU slots)", "efficiency (%)",
-            series, SweepBench.DefaultWidth, SweepBench.DefaultHeight, logX: true);
+            series, SweepBench.DefaultWidth, SweepBench.DefaultHeight, logX: true, legend: ScottPlot.Alignment.LowerLeft); // efficiency falls to the right: the lower left stays clear
         return png;
     }
 

@@ -22,15 +22,27 @@ public static class Aggregator
     /// <summary>The mean from workers' pre-summed shares: the same bits as <see cref="Mean(IReadOnlyCollection{Contribution}, IReadOnlyCollection{long})"/> on their episodes.</summary>
     public static float[] Mean(IReadOnlyCollection<PartialSum> shares, IReadOnlyCollection<long> expectedEpisodes)
     {
+        var mean = new float[shares.First().Sum.Length];
+        MeanInto(shares, expectedEpisodes, mean);
+        return mean;
+    }
+
+    /// <summary><see cref="Mean(IReadOnlyCollection{PartialSum}, IReadOnlyCollection{long})"/> written into <paramref name="mean"/>.</summary>
+    public static void MeanInto(IReadOnlyCollection<PartialSum> shares, IReadOnlyCollection<long> expectedEpisodes, Span<float> mean)
+    {
         CheckEpisodes(shares.SelectMany(s => s.Episodes), expectedEpisodes);
         foreach (var share in shares)
             if (share.Sum.Count != share.Episodes.Length)
                 throw new InvalidOperationException($"a partial sum names {share.Episodes.Length} episodes but holds {share.Sum.Count} contributions.");
         // One share (a cluster round arrives summed): its mean is the total's, with no copy of 8 bytes a parameter.
-        if (shares.Count == 1) return shares.First().Sum.Mean();
+        if (shares.Count == 1)
+        {
+            shares.First().Sum.MeanInto(mean);
+            return;
+        }
         var total = new ExactSum(shares.First().Sum.Length);
         foreach (var share in shares) total.Add(share.Sum);
-        return total.Mean();
+        total.MeanInto(mean);
     }
 
     private static void CheckEpisodes(IEnumerable<long> present, IReadOnlyCollection<long> expectedEpisodes)

@@ -214,11 +214,18 @@ public sealed class ExactSum
     /// <summary>The mean as float32: (Σ units)·2⁻⁴⁰ / Count, rounded once.</summary>
     public float[] Mean()
     {
-        if (Count == 0) throw new InvalidOperationException("the mean of no contributions is undefined.");
         var mean = new float[_units.Length];
+        MeanInto(mean);
+        return mean;
+    }
+
+    /// <summary><see cref="Mean()"/> written into <paramref name="mean"/> (a buffer kept from round to round).</summary>
+    public void MeanInto(Span<float> mean)
+    {
+        if (Count == 0) throw new InvalidOperationException("the mean of no contributions is undefined.");
+        if (mean.Length != _units.Length) throw new ArgumentException($"a mean of {_units.Length} values does not fit {mean.Length}.");
         double factor = 1.0 / Scale / Count;
         for (int i = 0; i < mean.Length; i++) mean[i] = (float)(_units[i] * factor);
-        return mean;
     }
 
     /// <summary>Wire form: the count, then the 64-bit units, little endian (8 bytes per parameter).</summary>

@@ -84,13 +84,17 @@ public sealed class MetaTrainer
     /// <summary>The exact mean of the round's partial sums (the same bits for any grouping) and the outer step on θ in place.</summary>
     private double ApplyRound(IReadOnlyCollection<PartialSum> shares, long[] expectedEpisodes, long round)
     {
-        var mean = Aggregator.Mean(shares, expectedEpisodes);
+        // The mean goes into a buffer kept from round to round: a fresh one was a large-object allocation a round.
+        var mean = _mean ??= new float[Theta.Values.Length];
+        Aggregator.MeanInto(shares, expectedEpisodes, mean);
         if (_run.Algorithm.Kind == ContributionKind.Delta)
             for (int i = 0; i < mean.Length; i++) mean[i] = -mean[i]; // move toward the adapted weights
         double learningRate = _run.Config.OuterLearningRate(round);
         _optimizer.Step(Theta.Values, mean, learningRate);
         return learningRate;
     }
+
+    private float[]? _mean;
 
     public Checkpoint ToCheckpoint() => new(_run.Config, Round, Theta.Clone(), _optimizer.GetState());
 }
