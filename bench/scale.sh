@@ -11,9 +11,11 @@
 #   bench/scale.sh                              # the whole sweep (W = 1 2 4 8 16 32 64)
 #   WORKERS="1 2 4" ROUNDS=8 bench/scale.sh     # a quick look
 #   SLOTS=8 DISPATCH=silo WORKERS="8 16 32 64" bench/scale.sh   # GPU nodes of 8 slots, θ once per node (--per-silo)
+#   SLOTS=8 DISPATCH=silo HUB_GROUP=4 WORKERS="32 64" bench/scale.sh   # …and the nodes' hubs in groups of 4 (--hub-group)
 #
 # Settings (environment): WORKERS (worker slots in all), SLOTS (slots a worker process, 1; WORKERS must be multiples),
-# DISPATCH (slot: the coordinator calls every slot; silo: every process's hub, --per-silo), EPISODE_MS (10), ROUNDS (15; the first WARMUP=3 are left out of the median),
+# DISPATCH (slot: the coordinator calls every slot; silo: every process's hub, --per-silo), HUB_GROUP (with silo: hubs in
+# groups of N, the coordinator calling one hub of each, --hub-group; 1), EPISODE_MS (10), ROUNDS (15; the first WARMUP=3 are left out of the median),
 # MODELS ("334,334 1048,1048": MLP hidden sizes, the first also weak-scaled), OUT (bench/results/scale-<date>),
 # PORT_BASE (23000). Each worker process: workstation GC, one torch thread, passive OpenMP — measured ~150 MB RSS
 # (anonymous) after a run, so 64 workers need ~10 GB: check `free -g` first.
@@ -23,7 +25,9 @@ ROOT=$PWD
 WORKERS=${WORKERS:-"1 2 4 8 16 32 64"}
 SLOTS=${SLOTS:-1}
 DISPATCH=${DISPATCH:-slot}
-case $DISPATCH in slot) PER_SILO=();; silo) PER_SILO=(--per-silo);; *) echo "DISPATCH is slot or silo (got $DISPATCH)" >&2; exit 2;; esac
+HUB_GROUP=${HUB_GROUP:-1}
+case $DISPATCH in slot) PER_SILO=();; silo) PER_SILO=(--per-silo --hub-group "$HUB_GROUP");; *) echo "DISPATCH is slot or silo (got $DISPATCH)" >&2; exit 2;; esac
+[[ $DISPATCH == silo || $HUB_GROUP == 1 ]] || { echo "HUB_GROUP needs DISPATCH=silo" >&2; exit 2; }
 for w in $WORKERS; do (( w % SLOTS == 0 )) || { echo "WORKERS must be multiples of SLOTS=$SLOTS (got $w)" >&2; exit 2; }; done
 EPISODE_MS=${EPISODE_MS:-10}
 ROUNDS=${ROUNDS:-15}

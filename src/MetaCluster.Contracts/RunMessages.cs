@@ -30,6 +30,13 @@ public sealed class StartRunRequest
     /// sum (<see cref="ISiloHubGrain"/>): bytes on the wire per silo, not per slot (same θ bits). Not with MaxWorkers.
     /// </summary>
     [Id(7)] public bool PerSiloDispatch { get; init; }
+    /// <summary>
+    /// With <see cref="PerSiloDispatch"/>: hubs in groups of this many (an aggregation tree's second level). The
+    /// coordinator sends θ to one hub of each group, which deals part of its share to the group's other hubs and adds
+    /// their partial sums into its own: the coordinator moves bytes for one hub a group. 0 or 1 = every hub answers the
+    /// coordinator (same θ bits either way).
+    /// </summary>
+    [Id(8)] public int HubGroup { get; init; }
 }
 
 [GenerateSerializer, Alias("mc.RunState")]

@@ -25,11 +25,24 @@ public sealed class WorkRequest
     /// (<see cref="WorkResult.SiloLocalSum"/>) rather than as bytes.
     /// </summary>
     [Id(6)] public bool FromSiloHub { get; init; }
+    /// <summary>
+    /// To a silo hub leading a group (an aggregation tree's second level): the group's other hubs, which this hub
+    /// deals part of the share to — in proportion to their slots, <see cref="MemberSlots"/> — and whose partial sums it
+    /// adds into its own.
+    /// </summary>
+    [Id(7)] public string[] Members { get; init; } = [];
+    [Id(8)] public int[] MemberSlots { get; init; } = [];
 
     /// <summary>The same round, θ and settings for another share of episodes, from the silo's hub to one of its slots.</summary>
     public WorkRequest ForShare(long[] episodes) => new()
     {
         RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum, FromSiloHub = true,
+    };
+
+    /// <summary>The same round, θ and settings for another share, from a group's leading hub to one of the group's hubs.</summary>
+    public WorkRequest ForMember(long[] episodes) => new()
+    {
+        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum,
     };
 }
 
@@ -86,6 +99,8 @@ public sealed class WorkResult
     /// large-object allocation per slot and round, and the collections they set off were most of a worker process's CPU.
     /// </summary>
     [field: NonSerialized] public ISiloLocalSum? SiloLocalSum { get; init; }
+    /// <summary>Other silos whose work this result carries: a group's hubs, answering through its leading hub.</summary>
+    [Id(7)] public string[] AlsoFrom { get; init; } = [];
 }
 
 /// <summary>A slot's pre-summed share on its way to its silo's hub by reference (see <see cref="WorkResult.SiloLocalSum"/>).</summary>

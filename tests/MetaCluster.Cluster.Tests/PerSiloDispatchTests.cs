@@ -56,6 +56,71 @@ public class PerSiloDispatchTests(TestCluster fixture)
         Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task HubsInAGroupAnswerThroughItsLeaderWithTheSingleProcessBits(bool perEpisode)
+    {
+        // Two worker silos in one group of two: the coordinator calls one hub, which deals half the share to the other.
+        var config = Reference.Sinusoid("maml");
+        string runId = Reference.NewRunId("hub-group");
+        var silosSeen = new HashSet<string>();
+        TestFaults.Instance.For(runId, work => { lock (silosSeen) silosSeen.Add(work.SiloName); });
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config,
+            new ClusterRunOptions(PerSiloDispatch: true, PerEpisodeContributions: perEpisode, HubGroup: 2), Fast);
+
+        Assert.Equal(RunState.Completed, result.Status.State);
+        Assert.Equal(2 * TestCluster.SlotsPerWorkerSilo, result.Status.LiveWorkers); // the leader stands for both silos' slots
+        Assert.Equal(2, silosSeen.Count); // both silos computed episodes …
+        Assert.Equal(2, result.Status.ContributingSilos.Length); // … and the status names both, though one answered
+        Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values), "θ through a hub group differs from the single-process trainer.");
+    }
+
+    [Fact]
+    public async Task AGroupMembersFailureComesBackThroughItsLeaderAndWithOneGroupNoOtherWorkerCanRetryIt()
+    {
+        // The group's leader is the first hub in the directory's order (silo addresses, ordinal): the other is its member.
+        var workerSilos = fixture.Cluster.Silos.Where(s => s.Name != TestCluster.CoordinatorSilo)
+            .OrderBy(s => s.SiloAddress.ToParsableString(), StringComparer.Ordinal).ToArray();
+        Assert.Equal(2, workerSilos.Length);
+        string member = workerSilos[1].Name;
+        var config = Reference.Sinusoid("maml");
+        string runId = Reference.NewRunId("hub-group-failure");
+        TestFaults.Instance.For(runId, work =>
+        {
+            if (work.SiloName == member) throw new InjectedEpisodeFault($"injected: episode {work.Episode} fails in the group member {member}");
+        });
+
+        var error = await Assert.ThrowsAsync<ClusterTrainingException>(() => new ClusterTrainingClient(fixture.Client).TrainAsync(
+            runId, config, new ClusterRunOptions(PerSiloDispatch: true, HubGroup: 2), Fast));
+
+        // Retries go to another group (another silo's hub, as without groups): one group of both silos has none to go to.
+        Assert.Contains($"fails in the group member {member}", error.Message);
+        Assert.Contains(workerSilos[0].SiloAddress.ToParsableString() + "/hub", error.Message); // reported by the leader's hub
+        Assert.Contains("no other live worker can retry it", error.Message);
+    }
+
+    [Fact]
+    public void AShareIsDealtOverSlotsAndGroupHubsByTheirSlots()
+    {
+        long[] episodes = Enumerable.Range(0, 10).Select(i => (long)i).ToArray();
+        // Two own slots and one member hub of four slots: six units, taken one of each target first.
+        var shares = Grains.Worker.SiloHubGrain.Deal(episodes, [1, 1, 4]);
+        Assert.Equal([[0, 6], [1, 7], [2, 3, 4, 5, 8, 9]], shares);
+        // Fewer episodes than units: every target still gets one before any gets two.
+        Assert.Equal([[0], [1], [2]], Grains.Worker.SiloHubGrain.Deal([0, 1, 2], [1, 1, 4]));
+        Assert.Equal([[0], [], []], Grains.Worker.SiloHubGrain.Deal([0], [1, 1, 4]));
+        Assert.Throws<ArgumentException>(() => Grains.Worker.SiloHubGrain.Deal(episodes, [1, 0]));
+    }
+
+    [Fact]
+    public async Task AHubGroupWithoutPerSiloDispatchIsRefused()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => new ClusterTrainingClient(fixture.Client).TrainAsync(
+            Reference.NewRunId("hub-group-flat"), Reference.Sinusoid("maml"), new ClusterRunOptions(HubGroup: 2), Fast));
+        Assert.Contains("per-silo dispatch", error.Message);
+    }
+
     [Fact]
     public async Task PerSiloDispatchCappedAtSomeWorkersIsRefusedNamingBoth()
     {

@@ -162,7 +162,7 @@ public sealed class BenchCommand
         TorchStartup.Initialize(config.Threads);
         await using var cluster = await _scale.Cluster.ConnectAsync(result, address);
         JsonReport.Write(await ScaleBench.RunPointAsync(cluster, config, result.GetValue(_scale.EpisodeMs) ?? 0, result.GetValue(_scale.Label) ?? "strong",
-            result.GetValue(_scale.Warmup), result.GetValue(_scale.PerSilo)));
+            result.GetValue(_scale.Warmup), result.GetValue(_scale.PerSilo), result.GetValue(_scale.HubGroup)));
         return 0;
     }
 

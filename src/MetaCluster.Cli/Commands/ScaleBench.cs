@@ -19,8 +19,11 @@ namespace MetaCluster.Cli.Commands;
 /// </summary>
 public static class ScaleBench
 {
-    public static async Task<JsonObject> RunPointAsync(ClusterHost cluster, TrainingConfig config, double episodeMs, string label, int warmup, bool perSilo = false)
+    public static async Task<JsonObject> RunPointAsync(ClusterHost cluster, TrainingConfig config, double episodeMs, string label, int warmup, bool perSilo = false,
+        int hubGroup = 1)
     {
+        if (hubGroup < 1) throw new ArgumentException($"--hub-group must be 1 or more (got {hubGroup}).");
+        if (hubGroup > 1 && !perSilo) throw new ArgumentException("--hub-group groups the silos' hubs: it needs --per-silo.");
         if (episodeMs <= 0) throw new ArgumentException($"--scale needs --episode-ms, the workers' --simulate-episode-ms (got {episodeMs}).");
         if (warmup < 0 || warmup >= config.Iterations)
             throw new ArgumentException($"--scale-warmup must be 0 or more and below --iterations ({config.Iterations}; got {warmup}).");
@@ -28,7 +31,7 @@ public static class ScaleBench
         var client = new ClusterTrainingClient(cluster.Grains);
         string runId = $"scale-{Guid.NewGuid():N}";
         var watch = Stopwatch.StartNew();
-        var result = await client.TrainAsync(runId, config, new ClusterRunOptions(PerSiloDispatch: perSilo), new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(250) });
+        var result = await client.TrainAsync(runId, config, new ClusterRunOptions(PerSiloDispatch: perSilo, HubGroup: hubGroup), new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(250) });
         double wall = watch.Elapsed.TotalSeconds;
         var rounds = await client.GetRoundsAsync(runId, 0);
         var timed = rounds.Where(r => r.Round >= warmup).Select(r => r.Seconds).Order().ToArray();
@@ -37,9 +40,9 @@ public static class ScaleBench
         // Each call: θ down as float32, one exact partial sum (8 bytes a value) up. A worker's share goes in calls of at
         // most EpisodesPerCall episodes (Orleans' default 100 MiB body), so a big model on few workers takes several.
         int perCall = MessageSizeGuard.EpisodesPerCall(parameters, 100 * 1024 * 1024);
-        // Per-silo dispatch: one call per silo (its hub's reply is one sum, whatever the share).
+        // Per-silo dispatch: one call per silo (its hub's reply is one sum, whatever the share), or per group of silos.
         int silos = result.Status.ContributingSilos.Length;
-        long calls = perSilo ? silos : Enumerable.Range(0, Math.Max(1, workers))
+        long calls = perSilo ? (silos + hubGroup - 1) / hubGroup : Enumerable.Range(0, Math.Max(1, workers))
             .Sum(w => (long)Math.Ceiling((config.MetaBatch / Math.Max(1, workers) + (w < config.MetaBatch % Math.Max(1, workers) ? 1 : 0)) / (double)perCall));
         long bytesPerRound = calls * (4L * parameters + 8L * parameters + 8);
         double median = timed.Length == 0 ? double.NaN : timed.Length % 2 == 1 ? timed[timed.Length / 2] : (timed[timed.Length / 2 - 1] + timed[timed.Length / 2]) / 2;
@@ -53,6 +56,7 @@ public static class ScaleBench
             ["scaling"] = label,
             ["workers"] = workers,
             ["dispatch"] = perSilo ? "silo" : "slot",
+            ["hub_group"] = hubGroup,
             ["silos"] = silos,
             ["meta_batch"] = config.MetaBatch,
             ["parameters"] = parameters,
@@ -79,7 +83,7 @@ public static class ScaleBench
             .Where(o => (string?)o["bench"] == "scale" && o["efficiency"]?.GetValueKind() == System.Text.Json.JsonValueKind.Number).ToArray();
         if (points.Length == 0) throw new ArgumentException($"--scale-plot: '{jsonl}' holds no bench --scale lines with an efficiency.");
         var series = points
-            .GroupBy(p => ((int)p["parameters"]!, (string)p["scaling"]!, (string?)p["dispatch"] ?? "slot"))
+            .GroupBy(p => ((int)p["parameters"]!, (string)p["scaling"]!, ((string?)p["dispatch"] ?? "slot") + ((int?)p["hub_group"] is > 1 and var g ? $"/{g}" : "")))
             .OrderBy(g => g.Key.Item1).ThenBy(g => g.Key.Item2, StringComparer.Ordinal).ThenBy(g => g.Key.Item3, StringComparer.Ordinal)
             .Select(g =>
             {
@@ -89,7 +93,8 @@ public static class ScaleBench
                 // Slots a silo, from the lines (workers ÷ silos), so the legend says what a "worker" was.
                 var head = byWorkers[0];
                 int perSilo = (int?)head["silos"] is > 0 and var silos ? (int)head["workers"]! / silos : 1;
-                string dispatch = (g.Key.Item3 == "silo" ? ", θ per silo" : ", θ per slot") + $", {perSilo} slot{(perSilo == 1 ? "" : "s")} a process";
+                string dispatch = (g.Key.Item3.StartsWith("silo") ? ", θ per silo" : ", θ per slot") + $", {perSilo} slot{(perSilo == 1 ? "" : "s")} a process"
+                    + ((int?)head["hub_group"] is > 1 and var group ? $", hubs in groups of {group}" : "");
                 return new PlotSeries($"{size} parameters, {g.Key.Item2}{dispatch}", byWorkers.Select(p => (double)(int)p["workers"]!).ToArray(),
                     byWorkers.Select(p => 100 * (double)p["efficiency"]!).ToArray());
             }).ToList();

@@ -69,6 +69,12 @@ public sealed class TrainCommand
                       "(fewer bytes with many slots a silo; same θ bits; not with --workers on a cluster)",
         Arity = ArgumentArity.Zero,
     };
+    private readonly Option<int> _hubGroup = new("--hub-group")
+    {
+        Description = "with --per-silo: hubs in groups of N — the coordinator sends θ to one hub of each group, which deals part of its share " +
+                      "to the others and adds their sums into its own (fewer bytes at the coordinator with many silos; same θ bits; default 1: none)",
+        HelpName = "N", DefaultValueFactory = _ => 1,
+    };
     private readonly Option<int?> _gatewayPort = new("--gateway-port")
     {
         Description = "gateway port of the embedded silo, for status/cancel from another terminal (default: a free port)",
@@ -99,6 +105,7 @@ public sealed class TrainCommand
         command.Add(_inProcess);
         command.Add(_workers);
         command.Add(_perSilo);
+        command.Add(_hubGroup);
         command.Add(_gatewayPort);
         command.Add(_runId);
         _cluster.AddTo(command);
@@ -193,7 +200,7 @@ public sealed class TrainCommand
     {
         if (inProcess)
         {
-            var clusterOnly = new Option[] { _cluster.Cluster, _workers, _perSilo, _gatewayPort, _runId, _cluster.ServiceId, _cluster.ClusterId, _stallTimeout }
+            var clusterOnly = new Option[] { _cluster.Cluster, _workers, _perSilo, _hubGroup, _gatewayPort, _runId, _cluster.ServiceId, _cluster.ClusterId, _stallTimeout }
                 .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name).ToArray();
             if (clusterOnly.Length > 0)
                 throw new ArgumentException($"--in-process trains without a cluster; {string.Join(", ", clusterOnly)} only apply to training through grains.");
@@ -204,6 +211,10 @@ public sealed class TrainCommand
             throw new ArgumentException($"--workers must be at least 1 (got {w}).");
         if (address is not null && result.GetValue(_perSilo) && RunOptions.WasGiven(result, _workers))
             throw new ArgumentException("--per-silo uses every slot of every worker silo; with --cluster it cannot be combined with --workers (drop one).");
+        if (result.GetValue(_hubGroup) is < 1 and var g)
+            throw new ArgumentException($"--hub-group must be at least 1 (got {g}).");
+        if (result.GetValue(_hubGroup) > 1 && !result.GetValue(_perSilo))
+            throw new ArgumentException("--hub-group groups the worker silos' hubs: it needs --per-silo.");
         if (result.GetValue(_runId) is { } id && string.IsNullOrWhiteSpace(id))
             throw new ArgumentException("--run-id must not be empty.");
     }
@@ -220,6 +231,6 @@ public sealed class TrainCommand
                 device: run.Algorithm.Options.Device)
             : await _cluster.ConnectAsync(result, address);
         Terminal.WriteStatus($"run {runId} on the {cluster.Description}; from another terminal: metacluster status --run {runId} --cluster {cluster.Address}");
-        return await ClusterTraining.RunAsync(run.Blueprint, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop, result.GetValue(_perSilo));
+        return await ClusterTraining.RunAsync(run.Blueprint, plan, cluster, runId, cluster.Embedded ? 0 : workers ?? 0, stop, result.GetValue(_perSilo), result.GetValue(_hubGroup));
     }
 }

@@ -35,6 +35,11 @@ public sealed class ScaleOptions
         Description = "with --scale: per-silo dispatch (θ once to each worker silo, one partial sum back from its hub)",
         Arity = ArgumentArity.Zero,
     };
+    public Option<int> HubGroup { get; } = new("--hub-group")
+    {
+        Description = "with --scale and --per-silo: hubs in groups of N, one hub of each answering the coordinator for its group (default 1: none)",
+        HelpName = "N", DefaultValueFactory = _ => 1,
+    };
     public Option<string> Plot { get; } = new("--scale-plot")
     {
         Description = "draw the efficiency against workers of the --scale JSON lines in FILE (one line per model and scaling) into --scale-png",
@@ -53,6 +58,7 @@ public sealed class ScaleOptions
         command.Add(Label);
         command.Add(Warmup);
         command.Add(PerSilo);
+        command.Add(HubGroup);
         command.Add(Plot);
         command.Add(Png);
         Cluster.AddTo(command);
@@ -61,6 +67,6 @@ public sealed class ScaleOptions
     /// <summary>Scale options given without --scale or --scale-plot: named in the error.</summary>
     public IEnumerable<string> GivenAlone(ParseResult result) =>
         result.GetValue(Scale) || result.GetValue(Plot) is not null ? []
-        : new Option[] { EpisodeMs, Label, Warmup, PerSilo, Png, Cluster.Cluster, Cluster.ClusterId, Cluster.ServiceId }
+        : new Option[] { EpisodeMs, Label, Warmup, PerSilo, HubGroup, Png, Cluster.Cluster, Cluster.ClusterId, Cluster.ServiceId }
             .Where(o => RunOptions.WasGiven(result, o)).Select(o => o.Name);
 }

@@ -18,7 +18,7 @@ public static class ClusterTraining
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
-    public static async Task<TrainingOutcome> RunAsync(RunBlueprint run, TrainingPlan plan, ClusterHost cluster, string runId, int maxWorkers, StopSignal stop, bool perSilo = false)
+    public static async Task<TrainingOutcome> RunAsync(RunBlueprint run, TrainingPlan plan, ClusterHost cluster, string runId, int maxWorkers, StopSignal stop, bool perSilo = false, int hubGroup = 1)
     {
         var config = plan.Config;
         var client = new ClusterTrainingClient(cluster.Grains);
@@ -29,7 +29,7 @@ public static class ClusterTraining
         using var stopOrLimit = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, timeLimit.Token);
 
         var result = await ProgressView.RunAsync(plan.Title, stats, plan.Live, afterRound => client.TrainAsync(runId, config,
-            new ClusterRunOptions(plan.CheckpointDirectory, maxWorkers, ResumeFrom: plan.Resume, PerSiloDispatch: perSilo),
+            new ClusterRunOptions(plan.CheckpointDirectory, maxWorkers, ResumeFrom: plan.Resume, PerSiloDispatch: perSilo, HubGroup: hubGroup),
             new RunFollowing
             {
                 PollInterval = PollInterval, Stop = stopOrLimit.Token, Notice = Console.Error.WriteLine, StallTimeout = plan.StallTimeout,

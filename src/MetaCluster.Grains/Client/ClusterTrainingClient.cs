@@ -11,9 +11,10 @@ namespace MetaCluster.Grains;
 /// <param name="ResumeFrom">Continue from this checkpoint (θ, optimizer state, round) instead of starting afresh.</param>
 /// <param name="PerEpisodeContributions">Workers send a vector per episode instead of one exact partial sum per share.</param>
 /// <param name="PerSiloDispatch">θ once per worker silo, whose hub deals the share over its slots and sends one partial sum back.</param>
+/// <param name="HubGroup">With per-silo dispatch: hubs in groups of this many, one hub of each answering the coordinator for its group (1 = none).</param>
 public sealed record ClusterRunOptions(
     string? CheckpointDirectory = null, int MaxWorkers = 0, TimeSpan? WorkerDeadlineBase = null, TimeSpan? WorkerDeadlinePerEpisode = null,
-    Checkpoint? ResumeFrom = null, bool PerEpisodeContributions = false, bool PerSiloDispatch = false);
+    Checkpoint? ResumeFrom = null, bool PerEpisodeContributions = false, bool PerSiloDispatch = false, int HubGroup = 1);
 
 /// <summary>Where a cluster run ended: its final status and θ.</summary>
 public sealed record ClusterTrainingResult(RunStatus Status, ThetaSnapshot Theta);
@@ -40,6 +41,7 @@ public sealed class ClusterTrainingClient(IGrainFactory grains)
             ConfigJson = ConfigJson.Write(config), CheckpointDirectory = options.CheckpointDirectory, MaxWorkers = options.MaxWorkers,
             WorkerDeadlineBase = options.WorkerDeadlineBase, WorkerDeadlinePerEpisode = options.WorkerDeadlinePerEpisode,
             ResumeCheckpoint = options.ResumeFrom?.ToBytes(), PerEpisodeContributions = options.PerEpisodeContributions, PerSiloDispatch = options.PerSiloDispatch,
+            HubGroup = options.HubGroup,
         });
     }
 

@@ -10,8 +10,10 @@ namespace MetaCluster.Grains.Coordinator;
 /// <param name="ConfigVersion">Names the config workers build the run from (they fetch it once from the coordinator).</param>
 /// <param name="EpisodesPerCall">How many episodes one reply may carry and stay inside the message size limit.</param>
 /// <param name="PerSilo">Dispatch to each worker silo's hub (θ once per silo, one partial sum back) instead of to each slot.</param>
+/// <param name="HubGroup">With <paramref name="PerSilo"/>: hubs a group, one of each answering for the group (<see cref="HubGroups"/>); 1 = none.</param>
 internal sealed record DispatchSettings(
-    string RunId, string ConfigVersion, int MaxWorkers, TimeSpan DeadlineBase, TimeSpan DeadlinePerEpisode, bool PreSum, int EpisodesPerCall, bool PerSilo = false);
+    string RunId, string ConfigVersion, int MaxWorkers, TimeSpan DeadlineBase, TimeSpan DeadlinePerEpisode, bool PreSum, int EpisodesPerCall, bool PerSilo = false,
+    int HubGroup = 1);
 
 /// <summary>
 /// The cluster as a contribution provider: each round's episodes go to the live worker slots through a
@@ -47,6 +49,9 @@ internal sealed class ClusterContributions(
     {
         byte[] theta = work.Theta.ToBytes();
         LastSent = (work.Round, theta);
+        // With hub groups the round goes to each group's leader, standing for its group's slots; otherwise to every target.
+        var groups = settings.PerSilo && settings.HubGroup > 1 ? new HubGroups(settings.HubGroup, directory.SlotsOf) : null;
+        Func<string, int> slotsOf = groups is null ? directory.SlotsOf : groups.SlotsOf;
         var workers = directory.LiveSlots(settings.MaxWorkers, settings.PerSilo);
         if (workers.Count == 0)
         {
@@ -54,19 +59,26 @@ internal sealed class ClusterContributions(
             logger.LogWarning("Round {Round}: no worker slot is live; waiting up to {Seconds:F0} s for one to join.", work.Round, workerWait.TotalSeconds);
             workers = await directory.WaitForSlots(settings.MaxWorkers, workerWait, settings.PerSilo);
         }
-        (LiveWorkersNow, WaitingForWorkers) = (workers.Sum(directory.SlotsOf), false);
+        if (groups is not null) workers = groups.Lead(workers);
+        (LiveWorkersNow, WaitingForWorkers) = (workers.Sum(slotsOf), false);
         var dispatcher = new RoundDispatcher(
             (worker, share) =>
             {
+                var members = groups?.MembersOf(worker) ?? [];
                 var request = new WorkRequest
                 {
                     RunId = settings.RunId, Round = work.Round, ConfigVersion = settings.ConfigVersion, Theta = theta, Episodes = share, PreSum = settings.PreSum,
+                    Members = members, MemberSlots = members.Select(directory.SlotsOf).ToArray(),
                 };
                 return settings.PerSilo ? grains.GetGrain<ISiloHubGrain>(worker).Contribute(request) : grains.GetGrain<ITaskWorkerGrain>(worker).Contribute(request);
             },
             count => settings.DeadlineBase + settings.DeadlinePerEpisode * count, settings.EpisodesPerCall, faults, logger,
-            new WorkerWait(workerWait, excluded => directory.WaitForSlots(settings.MaxWorkers, workerWait, excluded, settings.PerSilo)),
-            live => (LiveWorkersNow, WaitingForWorkers) = (live, live == 0), directory.SlotsOf);
+            new WorkerWait(workerWait, async excluded =>
+            {
+                var joined = await directory.WaitForSlots(settings.MaxWorkers, workerWait, excluded, settings.PerSilo);
+                return groups is null ? joined : groups.Lead(joined);
+            }),
+            live => (LiveWorkersNow, WaitingForWorkers) = (live, live == 0), slotsOf);
         try
         {
             var outcome = LastOutcome = await dispatcher.Run(work.Round, workers, work.Episodes);

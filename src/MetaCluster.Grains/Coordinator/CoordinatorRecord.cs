@@ -33,6 +33,8 @@ public sealed class CoordinatorRecord
     [Id(15)] public bool PerEpisodeContributions { get; set; }
     /// <summary>θ once per worker silo through its hub, one partial sum back per silo (<see cref="StartRunRequest.PerSiloDispatch"/>).</summary>
     [Id(16)] public bool PerSiloDispatch { get; set; }
+    /// <summary>Hubs a group (<see cref="StartRunRequest.HubGroup"/>); 1 = none.</summary>
+    [Id(17)] public int HubGroup { get; set; } = 1;
 
     public bool IsLive => State is RunState.Running or RunState.Paused;
 
@@ -59,11 +61,15 @@ public sealed class CoordinatorRecord
         if (request.MaxWorkers < 0) throw new ArgumentException($"max workers is 0 (all) or more (got {request.MaxWorkers}).");
         if (request.PerSiloDispatch && request.MaxWorkers > 0)
             throw new ArgumentException($"per-silo dispatch uses every slot of every worker silo; it cannot be capped at {request.MaxWorkers} workers (drop one of the two).");
+        if (request.HubGroup < 0) throw new ArgumentException($"hubs a group is 1 or more (got {request.HubGroup}).");
+        if (request.HubGroup > 1 && !request.PerSiloDispatch)
+            throw new ArgumentException($"hub groups ({request.HubGroup} hubs a group) are a level of per-silo dispatch: turn per-silo dispatch on too.");
         return new CoordinatorRecord
         {
             ConfigJson = request.ConfigJson, CheckpointDirectory = options.LocalizeCheckpoints(request.CheckpointDirectory),
             MaxWorkers = request.MaxWorkers, WorkerDeadlineBase = deadlineBase, WorkerDeadlinePerEpisode = deadlinePerEpisode,
-            PerEpisodeContributions = request.PerEpisodeContributions, PerSiloDispatch = request.PerSiloDispatch, State = RunState.Running,
+            PerEpisodeContributions = request.PerEpisodeContributions, PerSiloDispatch = request.PerSiloDispatch,
+            HubGroup = Math.Max(1, request.HubGroup), State = RunState.Running,
             // A resumed run's starting point is its first recovery point too.
             Checkpoint = request.ResumeCheckpoint,
         };

@@ -103,7 +103,7 @@ internal sealed class RoundDispatcher(
                 if (episodes.Length > 0)
                 {
                     state.Shares.Add((episodes, sum));
-                    state.Silos.Add(result.Silo);
+                    state.Silos.UnionWith([result.Silo, .. result.AlsoFrom]);
                 }
             }
             else
@@ -114,7 +114,7 @@ internal sealed class RoundDispatcher(
         else
         {
             foreach (var c in result.Contributions)
-                if (share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c)) state.Silos.Add(result.Silo);
+                if (share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c)) state.Silos.UnionWith([result.Silo, .. result.AlsoFrom]);
         }
         var retry = new List<long>();
         foreach (var f in result.Failures.Where(f => share.Contains(f.Episode)))

@@ -23,8 +23,17 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         string here = silo.SiloAddress.ToParsableString();
-        var shares = Deal(request.Episodes, options.Value.Slots);
-        var calls = shares.Select((share, slot) => (Share: share, Reply: CallSlot(here, slot, request, share))).ToArray();
+        if (request.MemberSlots.Length != request.Members.Length)
+            throw new ArgumentException($"a hub group of {request.Members.Length} other hubs came with {request.MemberSlots.Length} slot counts.");
+        // This silo's slots (one share each) and, leading a group, the group's other hubs (a share as large as their slots).
+        var targets = Enumerable.Range(0, options.Value.Slots)
+            .Select(slot => (Weight: 1, Call: (Func<long[], Task<WorkResult>>)(share => CallSlot(here, slot, request, share))))
+            .Concat(request.Members.Select((hub, i) => (Weight: request.MemberSlots[i],
+                Call: (Func<long[], Task<WorkResult>>)(share => GrainFactory.GetGrain<ISiloHubGrain>(hub).Contribute(request.ForMember(share))))))
+            .ToArray();
+        var shares = Deal(request.Episodes, targets.Select(t => t.Weight).ToArray());
+        var calls = shares.Select((share, i) => (Share: share, Target: i)).Where(c => c.Share.Length > 0)
+            .Select(c => (c.Share, Reply: targets[c.Target].Call(c.Share))).ToArray();
         try
         {
             await Task.WhenAll(calls.Select(c => c.Reply));
@@ -47,21 +56,30 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         return new WorkResult
         {
             Worker = this.GetPrimaryKeyString(), Silo = here, Contributions = result.Contributions, Failures = result.Failures,
-            HandedBack = result.HandedBack, PartialSum = result.PartialSum, Seconds = watch.Elapsed.TotalSeconds,
+            HandedBack = result.HandedBack, PartialSum = result.PartialSum, AlsoFrom = result.AlsoFrom.Where(s => s != here).ToArray(),
+            Seconds = watch.Elapsed.TotalSeconds,
         };
     }
 
-    /// <summary>Episode i of the share goes to slot i mod slots: the busiest slot has ⌈n / slots⌉ episodes.</summary>
-    internal static long[][] Deal(long[] episodes, int slots)
+    /// <summary>
+    /// The share over targets of the given weights (a slot 1, a member hub its slots): the targets' weight units are
+    /// taken in turn — one unit of every target, then a second of those with two, … — and episode i goes to unit i mod
+    /// units, so a share smaller than the group still spreads over silos, and the busiest unit has ⌈n / units⌉ episodes.
+    /// A target no episode reaches gets an empty share.
+    /// </summary>
+    internal static long[][] Deal(long[] episodes, int[] weights)
     {
-        int used = Math.Max(1, Math.Min(slots, episodes.Length));
-        return Enumerable.Range(0, used).Select(slot => episodes.Where((_, i) => i % used == slot).ToArray()).ToArray();
+        if (weights.Length == 0 || weights.Any(w => w < 1)) throw new ArgumentException($"targets need a weight of 1 or more (got [{string.Join(", ", weights)}]).");
+        var units = Enumerable.Range(0, weights.Max()).SelectMany(round => Enumerable.Range(0, weights.Length).Where(t => weights[t] > round)).ToArray();
+        var shares = weights.Select(_ => new List<long>()).ToArray();
+        for (int i = 0; i < episodes.Length; i++) shares[units[i % units.Length]].Add(episodes[i]);
+        return shares.Select(s => s.ToArray()).ToArray();
     }
 
     private Task<WorkResult> CallSlot(string here, int slot, WorkRequest request, long[] share) =>
         GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share));
 
-    private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, PooledBuffer PartialSum);
+    private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, PooledBuffer PartialSum, string[] AlsoFrom);
 
     /// <summary>
     /// The slots' replies as one. With pre-summing every slot's partial sum — and any episode a slot sent as a vector
@@ -73,15 +91,17 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         var contributions = new List<EpisodeContribution>(request.Episodes.Length);
         var failures = new List<EpisodeFailure>();
         var handedBack = new List<long>();
+        var silos = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (share, reply) in replies)
         {
             if (!reply.IsCompletedSuccessfully)
             {
-                var error = reply.Exception?.GetBaseException() is { } e ? $"{e.GetType().Name}: {e.Message}" : "the slot's call was cancelled";
-                failures.AddRange(share.Select(episode => new EpisodeFailure { Episode = episode, Error = $"slot call failed ({error})" }));
+                var error = reply.Exception?.GetBaseException() is { } e ? $"{e.GetType().Name}: {e.Message}" : "the call was cancelled";
+                failures.AddRange(share.Select(episode => new EpisodeFailure { Episode = episode, Error = $"slot or group hub call failed ({error})" }));
                 continue;
             }
             var result = reply.Result;
+            if (result.Contributions.Length > 0) silos.UnionWith([result.Silo, .. result.AlsoFrom]);
             failures.AddRange(result.Failures);
             handedBack.AddRange(result.HandedBack);
             if (sum is null)
@@ -143,6 +163,6 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         }
         var partialSum = new PooledBuffer();
         if (sum is not null && contributions.Count > 0) sum.WriteTo(ref partialSum);
-        return new Merged([.. contributions], [.. failures], [.. handedBack], partialSum);
+        return new Merged([.. contributions], [.. failures], [.. handedBack], partialSum, [.. silos.Order(StringComparer.Ordinal)]);
     }
 }
