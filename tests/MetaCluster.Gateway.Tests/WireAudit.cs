@@ -88,6 +88,12 @@ public sealed class WireAudit(IReadOnlyDictionary<string, string> allowed)
     {
         collection = false;
         type = Nullable.GetUnderlyingType(type) ?? type;
+        // Orleans' pooled buffer is bytes on the wire, like a byte[] (WorkResult.PartialSum).
+        if (type.FullName == "Orleans.Serialization.Buffers.PooledBuffer")
+        {
+            collection = true;
+            return typeof(byte);
+        }
         if (type.IsArray)
         {
             collection = true;

@@ -31,6 +31,8 @@ public class WireAuditTests
         // Episodes, EpisodesPerSecond — is a scalar, which cannot hold data whatever its name, and needs no entry.)
         ["WorkRequest.Episodes"] = "episode indices a task worker samples from its own copy of the data",
         ["WorkResult.HandedBack"] = "episode indices a stopping worker gives back uncomputed",
+        // Counts of the cluster's own resources.
+        ["WorkRequest.MemberSlots"] = "how many worker slots each hub of a hub group has (its share of the episodes)",
     };
 
     private static WireAudit AuditEverything()
