@@ -20,8 +20,7 @@ public sealed class CheckpointWriteTests(ITestOutputHelper output)
         string work = Directory.CreateTempSubdirectory("mc-cw-").FullName;
         string clusterId = $"cw-{Guid.NewGuid():N}"[..12];
         string runId = $"ckpt-{clusterId}";
-        using var reference = CliProcess.Start("reference", ["train", "--in-process", "--checkpoint-dir", Path.Combine(work, "reference"), .. RunSettings]);
-        string expected = (await CliProcess.JsonResultAsync(reference, TimeSpan.FromMinutes(5))).GetProperty("theta_sha256").GetString()!;
+        string expected = await CliProcess.InProcessThetaSha256Async(Path.Combine(work, "reference"), RunSettings);
 
         // Temporaries as writers leave them: a killed one's (its pid no live process, last written 2 minutes ago), a
         // live one's (this test's pid, as recent), and an abandoned one whose pid may have been reused (20 minutes old).

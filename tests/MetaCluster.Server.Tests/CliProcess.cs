@@ -11,6 +11,13 @@ public static class CliProcess
     public static ChildProcess TrainOnCluster(string redis, string clusterId, string runId, string checkpointDirectory, params string[] settings) =>
         Start("train", ["train", "--cluster", $"redis://{redis}", "--cluster-id", clusterId, "--run-id", runId, "--checkpoint-dir", checkpointDirectory, .. settings]);
 
+    /// <summary>θ's SHA-256 after the same run in one process (train --in-process): what a cluster run must match bit for bit.</summary>
+    public static async Task<string> InProcessThetaSha256Async(string checkpointDirectory, params string[] settings)
+    {
+        using var reference = Start("reference", ["train", "--in-process", "--checkpoint-dir", checkpointDirectory, .. settings]);
+        return (await JsonResultAsync(reference, TimeSpan.FromMinutes(5))).GetProperty("theta_sha256").GetString()!;
+    }
+
     /// <summary>Waits for a command that prints one JSON line and must succeed.</summary>
     public static async Task<JsonElement> JsonResultAsync(ChildProcess cli, TimeSpan timeout)
     {

@@ -25,8 +25,7 @@ public sealed class ClusterDisruptionTests(ITestOutputHelper output)
         {
             if (_reference is not null) return _reference;
             string dir = Directory.CreateTempSubdirectory("mc-ref-").FullName;
-            using var reference = CliProcess.Start("reference", ["train", "--in-process", "--checkpoint-dir", dir, .. RunSettings]);
-            _reference = (await CliProcess.JsonResultAsync(reference, TimeSpan.FromMinutes(5))).GetProperty("theta_sha256").GetString()!;
+            _reference = await CliProcess.InProcessThetaSha256Async(dir, RunSettings);
             Directory.Delete(dir, recursive: true);
             return _reference;
         }

@@ -24,8 +24,7 @@ public sealed class ClusterLifecycleTests(ITestOutputHelper output)
         string runId = $"lifecycle-{clusterId}";
 
         // The fault-free θ: the same settings in one process.
-        using var reference = CliProcess.Start("reference", ["train", "--in-process", "--checkpoint-dir", Path.Combine(work, "reference"), .. RunSettings]);
-        string expected = (await CliProcess.JsonResultAsync(reference, TimeSpan.FromMinutes(5))).GetProperty("theta_sha256").GetString()!;
+        string expected = await CliProcess.InProcessThetaSha256Async(Path.Combine(work, "reference"), RunSettings);
 
         await using var redis = await RedisServer.StartAsync();
         int coordinatorSilo = ChildProcess.FreePort(), coordinatorGateway = ChildProcess.FreePort();

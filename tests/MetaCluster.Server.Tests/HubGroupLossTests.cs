@@ -19,8 +19,7 @@ public sealed class HubGroupLossTests(ITestOutputHelper output)
         string work = Directory.CreateTempSubdirectory("mc-hg-").FullName;
         string clusterId = $"hg-{Guid.NewGuid():N}"[..12];
         string runId = $"group-{clusterId}";
-        using var reference = CliProcess.Start("reference", ["train", "--in-process", "--checkpoint-dir", Path.Combine(work, "reference"), .. RunSettings]);
-        string expected = (await CliProcess.JsonResultAsync(reference, TimeSpan.FromMinutes(5))).GetProperty("theta_sha256").GetString()!;
+        string expected = await CliProcess.InProcessThetaSha256Async(Path.Combine(work, "reference"), RunSettings);
 
         await using var redis = await RedisServer.StartAsync();
         using var coordinator = await ServerProcess.StartAsync("coordinator", "coordinator", redis.Configuration, clusterId);
