@@ -13,27 +13,25 @@ namespace MetaCluster.Grains.Worker;
 /// Per-silo dispatch (<see cref="ISiloHubGrain"/>): one call from the coordinator per silo and round, fanned out to
 /// the silo's own slots and summed here. The slots are called locally, so θ's bytes are shared, not copied
 /// (<see cref="WorkRequest"/> is immutable), and their pre-summed shares come back by reference, lent from the silo's
-/// <see cref="ShareSumPool"/>; they are added exactly, so θ has the bits of per-slot dispatch. The summing is a few
-/// vector adds per slot (thread pool, off the grain scheduler), and the hub is reentrant: it holds no state between calls.
+/// <see cref="ShareSumPool"/>; they are added exactly, so θ has the bits of per-slot dispatch. A hub leading a group
+/// (<see cref="WorkRequest.Members"/>) deals part of the share to the group's other hubs too and adds their partial sums
+/// the same way. The summing is a few vector adds per target (thread pool, off the grain scheduler), and the hub is
+/// reentrant: it holds no state between calls.
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter, Reentrant]
 public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, ShareSumPool sums) : Grain, ISiloHubGrain
 {
+    /// <summary>Where part of a share can go: a slot of this silo (weight 1) or a group member's hub (weight: its slots).</summary>
+    private sealed record Target(int Weight, Func<long[], Task<WorkResult>> Call);
+
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         string here = silo.SiloAddress.ToParsableString();
-        if (request.MemberSlots.Length != request.Members.Length)
-            throw new ArgumentException($"a hub group of {request.Members.Length} other hubs came with {request.MemberSlots.Length} slot counts.");
-        // This silo's slots (one share each) and, leading a group, the group's other hubs (a share as large as their slots).
-        var targets = Enumerable.Range(0, options.Value.Slots)
-            .Select(slot => (Weight: 1, Call: (Func<long[], Task<WorkResult>>)(share => CallSlot(here, slot, request, share))))
-            .Concat(request.Members.Select((hub, i) => (Weight: request.MemberSlots[i],
-                Call: (Func<long[], Task<WorkResult>>)(share => GrainFactory.GetGrain<ISiloHubGrain>(hub).Contribute(request.ForMember(share))))))
-            .ToArray();
+        var targets = Targets(here, request);
         var shares = Deal(request.Episodes, targets.Select(t => t.Weight).ToArray());
-        var calls = shares.Select((share, i) => (Share: share, Target: i)).Where(c => c.Share.Length > 0)
-            .Select(c => (c.Share, Reply: targets[c.Target].Call(c.Share))).ToArray();
+        var calls = shares.Select((share, i) => (Share: share, Target: targets[i])).Where(c => c.Share.Length > 0)
+            .Select(c => (c.Share, Reply: c.Target.Call(c.Share))).ToArray();
         try
         {
             await Task.WhenAll(calls.Select(c => c.Reply));
@@ -47,7 +45,7 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         Merged result;
         try
         {
-            result = await Task.Run(() => Merge(request, calls.Select(c => (c.Share, c.Reply)).ToArray(), accumulator?.Sum));
+            result = await Task.Run(() => Merge(request, calls, accumulator?.Sum));
         }
         finally
         {
@@ -59,6 +57,18 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
             HandedBack = result.HandedBack, PartialSum = result.PartialSum, AlsoFrom = result.AlsoFrom.Where(s => s != here).ToArray(),
             Seconds = watch.Elapsed.TotalSeconds,
         };
+    }
+
+    /// <summary>This silo's slots and, leading a group, the group's other hubs.</summary>
+    private Target[] Targets(string here, WorkRequest request)
+    {
+        if (request.MemberSlots.Length != request.Members.Length)
+            throw new ArgumentException($"a hub group of {request.Members.Length} other hubs came with {request.MemberSlots.Length} slot counts.");
+        var slots = Enumerable.Range(0, options.Value.Slots).Select(slot => new Target(1,
+            share => GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share))));
+        var members = request.Members.Select((hub, i) => new Target(request.MemberSlots[i],
+            share => GrainFactory.GetGrain<ISiloHubGrain>(hub).Contribute(request.ForMember(share))));
+        return [.. slots, .. members];
     }
 
     /// <summary>
@@ -76,15 +86,13 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         return shares.Select(s => s.ToArray()).ToArray();
     }
 
-    private Task<WorkResult> CallSlot(string here, int slot, WorkRequest request, long[] share) =>
-        GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share));
-
     private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, PooledBuffer PartialSum, string[] AlsoFrom);
 
     /// <summary>
-    /// The slots' replies as one. With pre-summing every slot's partial sum — and any episode a slot sent as a vector
-    /// (its own pre-sum fell back) — goes into one exact sum; an episode whose vector cannot join it (non-finite,
-    /// beyond the exact range) becomes a failure naming why, like an episode whose slot call failed.
+    /// The replies of the slots and member hubs as one. With pre-summing every partial sum — lent by a slot, or in a
+    /// member's message — and any episode a slot sent as a vector (its own pre-sum fell back) goes into one exact sum;
+    /// an episode whose vector cannot join it (non-finite, beyond the exact range) becomes a failure naming why, like
+    /// an episode whose call failed.
     /// </summary>
     private static Merged Merge(WorkRequest request, (long[] Share, Task<WorkResult> Reply)[] replies, ExactSum? sum)
     {
