@@ -28,7 +28,7 @@ internal sealed record ActiveRun(TrainingConfig Config, RunBlueprint Blueprint, 
             PreSum: !run.PerEpisodeContributions,
             // A hub's pre-summed reply is one sum whatever the share's size: a silo gets its whole share, and θ, in one call.
             EpisodesPerCall: run.PerSiloDispatch && !run.PerEpisodeContributions ? int.MaxValue : MessageSizeGuard.EpisodesPerCall(parameters, maxMessageBodySize),
-            run.PerSiloDispatch, Math.Max(1, run.HubGroup));
+            run.PerSiloDispatch, run.HubGroup);
         var provider = new ClusterContributions(grains, settings, parameters, run.Faults, workers, silo.WorkerWaitTimeout, logger);
         await Task.Run(() => CheckpointFiles.RemoveStaleTemporaries(run.CheckpointDirectory, runId, logger));
         var trainer = await Task.Run(() =>

@@ -113,8 +113,10 @@ internal sealed class RoundDispatcher(
         }
         else
         {
+            bool accepted = false;
             foreach (var c in result.Contributions)
-                if (share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c)) state.Silos.UnionWith([result.Silo, .. result.AlsoFrom]);
+                accepted |= share.Contains(c.Episode) && state.Results.TryAdd(c.Episode, c);
+            if (accepted) state.Silos.UnionWith([result.Silo, .. result.AlsoFrom]);
         }
         var retry = new List<long>();
         foreach (var f in result.Failures.Where(f => share.Contains(f.Episode)))

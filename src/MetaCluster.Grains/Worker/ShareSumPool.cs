@@ -5,8 +5,9 @@ using MetaCluster.Core.Training;
 namespace MetaCluster.Grains.Worker;
 
 /// <summary>
-/// Exact sums reused from round to round within a silo. A slot called by its silo's hub fills one with its share and
-/// hands it over by reference (<see cref="WorkResult.SiloLocalSum"/>); the hub adds it into its own and releases it.
+/// Exact sums reused from round to round within a silo. A slot fills one with its share; called by its silo's hub it
+/// hands it over by reference (<see cref="WorkResult.SiloLocalSum"/>) and the hub adds it into its own and releases it;
+/// otherwise the slot writes it onto the wire and releases it.
 /// The sum changes hands rather than staying with the slot, so a slot's next call (a re-dealt share of the same round,
 /// say) can never clear a sum the hub is still reading.
 /// </summary>

@@ -106,31 +106,26 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// failing episode, or a non-finite or huge contribution — and then the caller computes the share episode by
     /// episode with vectors, so a failure stays with its episode and an overflow is named at the coordinator. The
     /// fallback is logged with its cause and counted (metacluster.presum_fallbacks): it costs a second pass over the share.
+    /// The sum is lent by the silo's pool (a fresh 8-bytes-a-parameter array per call was a large-object allocation every
+    /// round, and the blocking GCs it set off ran on this thread): handed on to the hub, or written out and given back.
     /// </summary>
-    private ExactSum? _accumulator;
-
     private SummedShare? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
-        int length = cached.Run.Algorithm.Layout.TotalCount;
-        // For the hub, a pooled sum that changes hands; for the wire, one accumulator per slot, cleared for each share —
-        // a fresh 8-bytes-a-parameter array per call was a large-object allocation every round, and the blocking GCs it
-        // set off ran on this thread (bench/scale.sh, docs/benchmarks.md).
-        var lease = request.FromSiloHub ? sums.Rent(length) : null;
+        var lease = sums.Rent(cached.Run.Algorithm.Layout.TotalCount);
         try
         {
-            var accumulator = lease?.Sum ?? (_accumulator is { } kept && kept.Length == length ? kept : _accumulator = new ExactSum(length));
-            if (lease is null) accumulator.Clear(); // a rented sum comes empty
-            var (share, episodes) = PartialSum.Collect(accumulator,
+            var (share, episodes) = PartialSum.Collect(lease.Sum,
                 sink => source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, sink));
             var perEpisode = episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList();
-            if (lease is not null) return new SummedShare(perEpisode, null, lease);
+            if (request.FromSiloHub) return new SummedShare(perEpisode, null, lease);
             var wire = new PooledBuffer();
             share.Sum.WriteTo(ref wire);
+            lease.Release();
             return new SummedShare(perEpisode, wire, null);
         }
         catch (Exception e)
         {
-            lease?.Release();
+            lease.Release();
             logger.LogWarning(e, "Run {RunId} round {Round}: summing the share of episodes [{Episodes}] on {Worker} failed ({Error}); computing it episode by episode.",
                 request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{e.GetType().Name}: {e.Message}");
             metrics.PreSumFallback(request.RunId, cached.Run.Config.Algorithm);
