@@ -103,4 +103,6 @@ public sealed class RoundMetrics
     [Id(5)] public double PostLoss { get; init; }
     [Id(6)] public double? PreAccuracy { get; init; }
     [Id(7)] public double? PostAccuracy { get; init; }
+    /// <summary>Bytes of contributions the coordinator received for the round: partial sums' wire forms and per-episode vectors.</summary>
+    [Id(8)] public long ContributionBytes { get; init; }
 }

@@ -81,7 +81,7 @@ public sealed class WorkResult
     /// </summary>
     [Id(5)] public long[] HandedBack { get; init; } = [];
     /// <summary>
-    /// With <see cref="WorkRequest.PreSum"/>: the exact sum (ExactSum wire form, 8 bytes a parameter) of the
+    /// With <see cref="WorkRequest.PreSum"/>: the exact sum (ExactSum wire form: a header, then the fewest bytes a parameter — 1 to 8 — that hold every value) of the
     /// contributions listed in <see cref="Contributions"/>, whose own Values are then empty; empty (length 0) otherwise.
     /// Pooled memory rather than an array: a sum is 900 KB at a Conv4's size, and allocating one per share and reply was
     /// a large part of the coordinator's CPU at 64 workers (the collections it set off). Orleans returns the sender's

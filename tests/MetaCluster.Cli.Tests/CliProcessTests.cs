@@ -119,7 +119,10 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal("aggregation", json.GetProperty("bench").GetString());
         Assert.True(json.GetProperty("contributions_per_s").GetDouble() > 0);
         Assert.Equal(8 * 1000 * 4, json.GetProperty("round_bytes_per_episode_vectors").GetInt64()); // float32 per episode
-        Assert.Equal(2 * (8 + 1000 * 8), json.GetProperty("round_bytes_presummed").GetInt64());   // count + int64 per worker
+        // Per worker a header and 6 bytes a value: a share of 4 vectors of |values| < 1 reaches past 2^39 units (0.5), never 2^47.
+        Assert.Equal(6, json.GetProperty("wire_bytes_per_value").GetInt32());
+        Assert.Equal(2 * (8 + 1000 * 6), json.GetProperty("round_bytes_presummed").GetInt64());
+        Assert.True(json.GetProperty("wire_write_ms").GetDouble() > 0 && json.GetProperty("wire_add_ms").GetDouble() > 0);
     }
 
     [Fact]
@@ -137,7 +140,9 @@ public sealed class CliProcessTests : IDisposable
             Assert.True(json.GetProperty("contributions_per_s").GetDouble() > 0);
         }
         Assert.Equal(4L * 112_893 * 4, lines[0].GetProperty("contribution_bytes_per_round").GetInt64());   // float32 per episode
-        Assert.Equal(2L * (8 + 8 * 112_893), lines[1].GetProperty("contribution_bytes_per_round").GetInt64()); // count + int64 per worker
+        // Per worker a header (count and width) and w bytes a value, w the fewest that hold its sum's units (1 to 8).
+        long perShare = lines[1].GetProperty("contribution_bytes_per_round").GetInt64() / 2 - 8;
+        Assert.True(perShare % 112_893 == 0 && perShare / 112_893 is >= 1 and <= 8, $"{perShare} bytes of units a share");
     }
 
     [Theory]

@@ -63,31 +63,54 @@ public class ExactSumTests
             .Select(_ => (float)(rng.NextDouble(-1, 1) * Math.Pow(2, rng.NextInt(73) - 50)))).ToArray();
         var sum = new ExactSum(values.Length);
         sum.Add(values);
-        var units = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(sum.ToBytes().AsSpan(8));
+        var units = sum.Units;
         for (int i = 0; i < values.Length; i++)
             Assert.True(units[i] == (long)Math.Truncate(values[i] * 1099511627776.0), $"value {values[i]:R} at {i}: {units[i]} units");
         // Mixed vectors (one lane at or past the switch, the others small) take the plain path for the whole vector.
         var mixed = Enumerable.Range(0, 64).Select(i => i % 7 == 3 ? 4096.5f + i : MathF.ScaleB(i + 0.75f, -38)).ToArray();
         var mixedSum = new ExactSum(mixed.Length);
         mixedSum.Add(mixed);
-        var mixedUnits = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(mixedSum.ToBytes().AsSpan(8));
+        var mixedUnits = mixedSum.Units;
         for (int i = 0; i < mixed.Length; i++) Assert.Equal((long)Math.Truncate(mixed[i] * 1099511627776.0), mixedUnits[i]);
     }
 
-    [Fact]
-    public void AWireFormInPiecesAddsLikeOneInOneBlockWhereverThePiecesSplitAUnit()
+    /// <summary>Vectors whose units all fit <paramref name="width"/> bytes (|units| below 2^(8·width − 1)), of both signs.</summary>
+    private static float[][] VectorsOfWidth(int width, int count, int length, ulong seed)
     {
-        var vectors = Vectors(3, 1031, 6);
+        var rng = new DeterministicRandom(seed);
+        double largest = Math.ScaleB(1.0, 8 * width - 1 - ExactSum.FractionBits) / (count + 1);
+        return Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, length)
+            .Select(_ => (float)(rng.NextDouble(-1, 1) * largest * Math.Pow(10, -rng.NextInt(4)))).ToArray()).ToArray();
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    public void AWireFormInPiecesAddsLikeOneInOneBlockWhereverThePiecesSplitAUnit(int width)
+    {
+        var vectors = width == 8 ? Vectors(3, 1031, 6).Select(v => v.Select(x => x * 4096).ToArray()).ToArray() : VectorsOfWidth(width, 3, 1031, 6);
         var share = new ExactSum(1031);
         foreach (var v in vectors) share.Add(v);
+        Assert.Equal(width, share.WireWidth());
         var writer = new System.Buffers.ArrayBufferWriter<byte>();
         share.WriteTo(ref writer);
         Assert.Equal(share.ToBytes(), writer.WrittenSpan.ToArray());
+        Assert.Equal(8 + width * 1031, share.ToBytes().Length);
+        Assert.Equal(share.WireLength(), share.ToBytes().Length);
 
         var whole = new ExactSum(1031);
         whole.Add(vectors[0]);
-        whole.AddBytes(share.ToBytes());
-        foreach (int piece in new[] { 4096, 1000, 13, 7, 3 }) // 13, 7, 3: pieces that split the count and the units
+        whole.Add(share);
+        var fromBytes = new ExactSum(1031);
+        fromBytes.Add(vectors[0]);
+        fromBytes.AddBytes(share.ToBytes());
+        Assert.Equal(whole.ToBytes(), fromBytes.ToBytes());
+        foreach (int piece in new[] { 4096, 1000, 13, 7, 3 }) // 13, 7, 3: pieces that split the header and the units
         {
             var pieces = new ExactSum(1031);
             pieces.Add(vectors[0]);
@@ -95,8 +118,32 @@ public class ExactSumTests
             Assert.Equal(whole.Count, pieces.Count);
             Assert.Equal(whole.ToBytes(), pieces.ToBytes());
         }
-        var error = Assert.Throws<ArgumentException>(() => new ExactSum(1031).AddBytes(InPieces(share.ToBytes()[..^8], 100), "the share of slot 3"));
-        Assert.Contains("the share of slot 3 is 8248 bytes", error.Message);
+        var error = Assert.Throws<ArgumentException>(() => new ExactSum(1031).AddBytes(InPieces(share.ToBytes()[..^width], 100), "the share of slot 3"));
+        Assert.Contains($"the share of slot 3 is {8 + width * 1030} bytes", error.Message);
+    }
+
+    [Fact]
+    public void TheWireWidthIsTheFewestBytesThatHoldEveryUnitSignIncluded()
+    {
+        Assert.Equal(1, new ExactSum(5).WireWidth()); // nothing added: zeros
+        for (int k = 1; k <= 7; k++)
+        {
+            // ±2^(8k−1) units: the negative one is the smallest k bytes hold, the positive one needs a byte more.
+            float edge = MathF.ScaleB(1f, 8 * k - 1 - ExactSum.FractionBits);
+            foreach (var (value, width) in new[] { (-edge, k), (edge, k + 1), (edge / 2, k) })
+            {
+                var sum = new ExactSum(4);
+                sum.Add(new[] { 0f, 1e-12f, value, -3e-12f });
+                Assert.True(width == sum.WireWidth(), $"value {value}: width {sum.WireWidth()}, expected {width}");
+                var back = ExactSum.FromBytes(sum.ToBytes());
+                Assert.Equal(sum.Mean(), back.Mean());
+                Assert.Equal(sum.ToBytes(), back.ToBytes());
+            }
+        }
+        var large = new ExactSum(2);
+        large.Add(new[] { 8388607f, -8388607f });
+        Assert.Equal(8, large.WireWidth());
+        Assert.Equal(large.Mean(), ExactSum.FromBytes(large.ToBytes()).Mean());
     }
 
     /// <summary>The bytes as a sequence of pieces of <paramref name="size"/> bytes (the last one shorter).</summary>
@@ -172,7 +219,7 @@ public class ExactSumTests
     }
 
     [Fact]
-    public void APartialSumAddedFromItsWireBytesGivesTheBitsOfAddingItAndABadLengthOrCountIsNamed()
+    public void APartialSumAddedFromItsWireBytesGivesTheBitsOfAddingItAndABadLengthOrWidthIsNamed()
     {
         var vectors = Vectors(6, 1031, 3);
         var share = new ExactSum(1031);
@@ -184,11 +231,14 @@ public class ExactSumTests
 
         Assert.Equal(6, fromBytes.Count);
         Assert.Equal(fromSum.ToBytes(), fromBytes.ToBytes());
-        var shortWire = Assert.Throws<ArgumentException>(() => fromBytes.AddBytes(share.ToBytes().AsSpan(0, 8 + 8 * 1030), "slot 3's sum"));
-        Assert.Contains("slot 3's sum is 8248 bytes", shortWire.Message);
-        var negative = share.ToBytes();
-        BitConverter.TryWriteBytes(negative, -1L);
-        Assert.Contains("negative count", Assert.Throws<ArgumentException>(() => fromBytes.AddBytes(negative)).Message);
+        int width = share.WireWidth();
+        var shortWire = Assert.Throws<ArgumentException>(() => fromBytes.AddBytes(share.ToBytes().AsSpan(0, 8 + width * 1030), "slot 3's sum"));
+        Assert.Contains($"slot 3's sum is {8 + width * 1030} bytes; an exact partial sum of 1031 values at {width} bytes a value is {8 + width * 1031}", shortWire.Message);
+        var noWidth = share.ToBytes();
+        BitConverter.TryWriteBytes(noWidth, 4L); // a bare count: the top byte (the width) is 0
+        Assert.Contains("names 0 bytes a value", Assert.Throws<ArgumentException>(() => fromBytes.AddBytes(noWidth)).Message);
+        noWidth[7] = 9;
+        Assert.Contains("names 9 bytes a value", Assert.Throws<ArgumentException>(() => fromBytes.AddBytes(noWidth)).Message);
         Assert.Equal(fromSum.ToBytes(), fromBytes.ToBytes()); // refused wire forms left the sum as it was
     }
 

@@ -28,7 +28,30 @@ public static class AggregationBench
         double seconds = watch.Elapsed.TotalSeconds;
 
         long perEpisode = (long)metaBatch * parameters * sizeof(float);
-        long preSummed = (long)workers * (sizeof(long) + (long)parameters * sizeof(long));
+        // A worker's share of the round as the wire carries it (a header and the fewest bytes a value that hold its units),
+        // and what writing it and adding it from its bytes cost.
+        var share = new ExactSum(parameters);
+        for (int i = 0; i < Math.Max(1, metaBatch / workers); i++) share.Add(vectors[i % vectors.Length]);
+        var wire = new System.Buffers.ArrayBufferWriter<byte>((int)share.WireLength() + 8);
+        const int wireRepeats = 50;
+        var scratch = new ExactSum(parameters);
+        for (int i = 0; i < 40; i++) // warm-up: past tiered compilation's first tier
+        {
+            wire.ResetWrittenCount();
+            share.WriteTo(ref wire);
+            scratch.AddBytes(wire.WrittenSpan);
+        }
+        var wireWatch = Stopwatch.StartNew();
+        for (int i = 0; i < wireRepeats; i++)
+        {
+            wire.ResetWrittenCount();
+            share.WriteTo(ref wire);
+        }
+        double writeMs = wireWatch.Elapsed.TotalMilliseconds / wireRepeats;
+        wireWatch.Restart();
+        for (int i = 0; i < wireRepeats; i++) sum.AddBytes(wire.WrittenSpan);
+        double addMs = wireWatch.Elapsed.TotalMilliseconds / wireRepeats;
+        long preSummed = (long)workers * wire.WrittenCount;
         return new JsonObject
         {
             ["bench"] = "aggregation",
@@ -40,6 +63,9 @@ public static class AggregationBench
             ["workers"] = workers,
             ["round_bytes_per_episode_vectors"] = perEpisode,
             ["round_bytes_presummed"] = preSummed,
+            ["wire_bytes_per_value"] = share.WireWidth(),
+            ["wire_write_ms"] = Math.Round(writeMs, 4),
+            ["wire_add_ms"] = Math.Round(addMs, 4),
             ["engine"] = "metacluster",
         };
     }

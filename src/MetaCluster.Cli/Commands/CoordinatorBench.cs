@@ -35,9 +35,10 @@ public static class CoordinatorBench
             var result = await client.TrainAsync(runId, config with { CheckpointEvery = 0 }, new ClusterRunOptions(CheckpointDirectory: checkpoints, PerEpisodeContributions: perEpisode));
             double seconds = watch.Elapsed.TotalSeconds;
             int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
-            // What the workers send the coordinator each round: float32 per episode, or 8-byte fixed point (+ count) per share.
-            long shares = Math.Min(workers, metaBatch);
-            long bytesPerRound = perEpisode ? (long)metaBatch * parameters * sizeof(float) : shares * (8 + 8L * parameters);
+            // What the workers sent the coordinator each round, as it counted them: float32 per episode, or per share an
+            // exact sum's wire form (a header and 1–8 bytes a value, the fewest that hold the share's values).
+            var roundsSeen = await client.GetRoundsAsync(runId, 0);
+            long bytesPerRound = roundsSeen.Length == 0 ? 0 : (long)Math.Round(roundsSeen.Average(r => (double)r.ContributionBytes));
             return new JsonObject
             {
                 ["bench"] = "coordinator",
@@ -68,14 +69,16 @@ public static class CoordinatorBench
     /// </summary>
     private sealed class InstantContributions : IContributionSource
     {
-        private float[] _zeros = [];
+        private float[] _values = [];
 
         public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample)
         {
             var metrics = new EpisodeMetrics(null, 0, null, null);
             int count = theta.Layout.TotalCount; // not theta.Values: θ over wire bytes would copy them
-            var zeros = _zeros.Length == count ? _zeros : _zeros = new float[count];
-            return episodes.Select(e => new Contribution(e, zeros, metrics)).ToArray();
+            // One shared vector of gradient-sized values (not zeros: a sum of zeros would travel in 1 byte a value).
+            var values = _values.Length == count ? _values
+                : _values = Enumerable.Range(0, count).Select(i => (i % 7 - 3) * (SimulatedContributions.Magnitude / 3)).ToArray();
+            return episodes.Select(e => new Contribution(e, values, metrics)).ToArray();
         }
 
         public void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink)

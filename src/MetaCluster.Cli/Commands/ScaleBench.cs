@@ -37,14 +37,17 @@ public static class ScaleBench
         var timed = rounds.Where(r => r.Round >= warmup).Select(r => r.Seconds).Order().ToArray();
         int workers = result.Status.LiveWorkers;
         int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
-        // Each call: θ down as float32, one exact partial sum (8 bytes a value) up. A worker's share goes in calls of at
-        // most EpisodesPerCall episodes (Orleans' default 100 MiB body), so a big model on few workers takes several.
+        // Each call: θ down as float32, one exact partial sum up (its bytes as the coordinator counted them: the wire
+        // form's width follows the values). A worker's share goes in calls of at most EpisodesPerCall episodes (Orleans'
+        // default 100 MiB body), so a big model on few workers takes several.
         int perCall = MessageSizeGuard.EpisodesPerCall(parameters, 100 * 1024 * 1024);
         // Per-silo dispatch: one call per silo (its hub's reply is one sum, whatever the share), or per group of silos.
         int silos = result.Status.ContributingSilos.Length;
         long calls = perSilo ? (silos + hubGroup - 1) / hubGroup : Enumerable.Range(0, Math.Max(1, workers))
             .Sum(w => (long)Math.Ceiling((config.MetaBatch / Math.Max(1, workers) + (w < config.MetaBatch % Math.Max(1, workers) ? 1 : 0)) / (double)perCall));
-        long bytesPerRound = calls * (4L * parameters + 8L * parameters + 8);
+        var timedRounds = rounds.Where(r => r.Round >= warmup).ToArray();
+        double received = timedRounds.Length == 0 ? 0 : timedRounds.Average(r => (double)r.ContributionBytes);
+        long bytesPerRound = calls * 4L * parameters + (long)Math.Round(received);
         double median = timed.Length == 0 ? double.NaN : timed.Length % 2 == 1 ? timed[timed.Length / 2] : (timed[timed.Length / 2 - 1] + timed[timed.Length / 2]) / 2;
         // Workers compute whole episodes: the ideal round is the busiest worker's share.
         // (With per-silo dispatch a hub deals its silo's share round-robin over the slots: the same busiest share when
@@ -68,6 +71,7 @@ public static class ScaleBench
             ["efficiency"] = JsonReport.Number(JsonReport.Round(ideal / median, 3)),
             ["calls_per_round"] = calls,
             ["bytes_per_round"] = bytesPerRound,
+            ["contribution_bytes_per_round"] = Math.Round(received),
             ["wall_seconds"] = Math.Round(wall, 2),
             ["theta_sha256"] = result.Theta.Sha256,
             ["load_avg_1m"] = LoadAverage(),

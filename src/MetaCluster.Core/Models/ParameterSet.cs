@@ -82,6 +82,14 @@ public sealed class ParameterSet
     /// <summary>The raw little-endian float32 bytes (4 per parameter) — the compact wire form.</summary>
     public byte[] ToBytes() => MemoryMarshal.AsBytes(Span).ToArray();
 
+    /// <summary><see cref="ToBytes"/> written into <paramref name="destination"/> (a buffer kept from round to round).</summary>
+    public void WriteBytes(Span<byte> destination)
+    {
+        if (destination.Length != Span.Length * sizeof(float))
+            throw new ArgumentException($"θ of {Span.Length} parameters is {Span.Length * sizeof(float)} bytes; the buffer holds {destination.Length}.");
+        MemoryMarshal.AsBytes(Span).CopyTo(destination);
+    }
+
     public static ParameterSet FromBytes(ParameterLayout layout, ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length != layout.TotalCount * sizeof(float))

@@ -37,6 +37,9 @@ public sealed class ExactSum
 
     public int Length => _units.Length;
 
+    /// <summary>The fixed-point units (value·2⁴⁰ summed), read-only: what the wire form carries, for inspection.</summary>
+    public ReadOnlySpan<long> Units => _units;
+
     /// <summary>How many vectors the sum holds (the divisor of <see cref="Mean"/>).</summary>
     public long Count { get; private set; }
 
@@ -122,22 +125,42 @@ public sealed class ExactSum
         AddUnits(other._units, other.Count, "a partial sum");
     }
 
+    // Wire form: an 8-byte little-endian header — the count in its low 56 bits, the width w (bytes a unit, 1–8) in its
+    // top byte — then every unit's low w bytes, little endian, two's complement (sign-extended when read). w is the
+    // fewest bytes that hold every unit of the sum: a round's gradient-sized sums need 5 or 6 of the 8 (a unit is
+    // 2⁻⁴⁰, so |values| below 2⁷ fit in 6 bytes), and the bytes each share costs the wire, the kernel and the
+    // receiver's memory shrink with them.
+    private const int HeaderBytes = sizeof(long);
+    private const long MaxWireCount = (1L << 56) - 1;
+    /// <summary>Units decoded a chunk at a time into a stack buffer before the (vectorized, checked) add.</summary>
+    private const int ChunkUnits = 256;
+
+    /// <summary>Bytes a unit takes in the wire form: the fewest that hold every unit, sign included.</summary>
+    public int WireWidth() => PackedUnits.Width(_units);
+
+    /// <summary>The wire form's length in bytes (<see cref="WriteTo"/>).</summary>
+    public long WireLength() => HeaderBytes + (long)WireWidth() * Length;
+
     /// <summary>
-    /// Adds a partial sum straight from its wire form (<see cref="ToBytes"/>), reading the units in place: the
-    /// coordinator adds each worker's share from the message's bytes without copying them into a sum of its own first.
+    /// Adds a partial sum straight from its wire form (<see cref="WriteTo"/>, <see cref="ToBytes"/>): the coordinator adds
+    /// each worker's share from the message's bytes without copying them into a sum of its own first.
     /// </summary>
     public void AddBytes(ReadOnlySpan<byte> wire, string source = "a partial sum")
     {
-        if (wire.Length != 8 + 8L * Length)
-            throw new ArgumentException($"{source} is {wire.Length} bytes; an exact partial sum of {Length} values is {8 + 8L * Length} (a count and 8 bytes per parameter).");
-        long count = BitConverter.ToInt64(wire[..8]);
-        if (count < 0) throw new ArgumentException($"{source} holds a negative count ({count}).");
-        AddUnits(MemoryMarshal.Cast<byte, long>(wire[8..]), count, source);
+        var (count, width) = ReadHeader(wire.Length, wire, source);
+        var body = wire[HeaderBytes..];
+        Span<long> scratch = stackalloc long[ChunkUnits];
+        for (int at = 0; at < Length; at += ChunkUnits)
+        {
+            int n = Math.Min(ChunkUnits, Length - at);
+            AddPacked(at, body.Slice(at * width, n * width), width, scratch, source);
+        }
+        Count += count;
     }
 
     /// <summary>
-    /// <see cref="AddBytes(ReadOnlySpan{byte}, string)"/> for a wire form in pieces (a pooled message buffer): the units
-    /// are added from each piece in place, and a unit split between two pieces is put together first.
+    /// <see cref="AddBytes(ReadOnlySpan{byte}, string)"/> for a wire form in pieces (a pooled message buffer): each chunk
+    /// of units is read in place where it lies inside one piece, and copied together first where it spans two.
     /// </summary>
     public void AddBytes(ReadOnlySequence<byte> wire, string source = "a partial sum")
     {
@@ -146,51 +169,75 @@ public sealed class ExactSum
             AddBytes(wire.FirstSpan, source);
             return;
         }
-        if (wire.Length != 8 + 8L * Length)
-            throw new ArgumentException($"{source} is {wire.Length} bytes; an exact partial sum of {Length} values is {8 + 8L * Length} (a count and 8 bytes per parameter).");
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        if (wire.Length >= HeaderBytes) wire.Slice(0, HeaderBytes).CopyTo(header);
+        var (count, width) = ReadHeader(wire.Length, header, source);
         var reader = new SequenceReader<byte>(wire);
-        reader.TryReadLittleEndian(out long count);
-        if (count < 0) throw new ArgumentException($"{source} holds a negative count ({count}).");
-        int at = 0;
-        Span<long> split = stackalloc long[1];
-        while (at < Length)
+        reader.Advance(HeaderBytes);
+        Span<long> scratch = stackalloc long[ChunkUnits];
+        Span<byte> joined = stackalloc byte[ChunkUnits * sizeof(long)];
+        for (int at = 0; at < Length; at += ChunkUnits)
         {
-            var piece = reader.UnreadSpan;
-            int whole = Math.Min(piece.Length / sizeof(long), Length - at);
-            if (whole > 0)
+            int bytes = Math.Min(ChunkUnits, Length - at) * width;
+            scoped ReadOnlySpan<byte> packed = reader.UnreadSpan;
+            if (packed.Length < bytes)
             {
-                AddUnitsAt(at, MemoryMarshal.Cast<byte, long>(piece[..(whole * sizeof(long))]), source);
-                reader.Advance(whole * sizeof(long));
-                at += whole;
+                reader.TryCopyTo(joined[..bytes]); // the chunk spans pieces
+                packed = joined;
             }
-            else
-            {
-                reader.TryReadLittleEndian(out split[0]); // a unit across two pieces
-                AddUnitsAt(at, split, source);
-                at++;
-            }
+            AddPacked(at, packed[..bytes], width, scratch, source);
+            reader.Advance(bytes);
         }
         Count += count;
     }
 
     /// <summary>
-    /// Writes the wire form (<see cref="ToBytes"/>) into <paramref name="writer"/> — a pooled message buffer, so that
-    /// sending a sum allocates nothing (a fresh array was a large-object allocation per share, and their collections a
-    /// large part of a worker's and the coordinator's CPU at many workers).
+    /// Writes the wire form into <paramref name="writer"/> — a pooled message buffer, so that sending a sum allocates
+    /// nothing (a fresh array was a large-object allocation per share, and their collections a large part of a worker's
+    /// and the coordinator's CPU at many workers).
     /// </summary>
     public void WriteTo<TWriter>(ref TWriter writer) where TWriter : IBufferWriter<byte>
     {
-        BinaryPrimitives.WriteInt64LittleEndian(writer.GetSpan(sizeof(long)), Count);
-        writer.Advance(sizeof(long));
-        var bytes = MemoryMarshal.AsBytes(_units.AsSpan());
-        while (bytes.Length > 0)
+        if (Count > MaxWireCount) throw new InvalidOperationException($"a sum of {Count} contributions is beyond the wire form's 2^56.");
+        int width = WireWidth();
+        BinaryPrimitives.WriteInt64LittleEndian(writer.GetSpan(HeaderBytes), Count | ((long)width << 56));
+        writer.Advance(HeaderBytes);
+        var units = _units.AsSpan();
+        while (units.Length > 0)
         {
-            var target = writer.GetSpan(Math.Min(bytes.Length, 1 << 16));
-            int n = Math.Min(target.Length, bytes.Length);
-            bytes[..n].CopyTo(target);
-            writer.Advance(n);
-            bytes = bytes[n..];
+            var target = writer.GetSpan(Math.Min(units.Length, ChunkUnits) * width + PackedUnits.Slack);
+            int n = Math.Min(units.Length, (target.Length - PackedUnits.Slack) / width);
+            PackedUnits.Pack(units[..n], width, target);
+            writer.Advance(n * width);
+            units = units[n..];
         }
+    }
+
+    /// <summary>The header's count and width, after checking them and the wire form's length against this sum.</summary>
+    private (long Count, int Width) ReadHeader(long wireLength, ReadOnlySpan<byte> wire, string source)
+    {
+        if (wireLength < HeaderBytes)
+            throw new ArgumentException($"{source} is {wireLength} bytes, shorter than an exact partial sum's {HeaderBytes}-byte header.");
+        long header = BinaryPrimitives.ReadInt64LittleEndian(wire);
+        int width = (int)((ulong)header >> 56);
+        if (width is < 1 or > 8)
+            throw new ArgumentException($"{source} names {width} bytes a value; an exact partial sum's wire form has 1 to 8 (is the sender an older MetaCluster? run one version across the cluster).");
+        if (wireLength != HeaderBytes + (long)width * Length)
+            throw new ArgumentException($"{source} is {wireLength} bytes; an exact partial sum of {Length} values at {width} bytes a value is {HeaderBytes + (long)width * Length}.");
+        return (header & MaxWireCount, width);
+    }
+
+    /// <summary>Adds the units packed <paramref name="width"/> bytes each in <paramref name="packed"/>, from unit <paramref name="at"/> on.</summary>
+    private void AddPacked(int at, ReadOnlySpan<byte> packed, int width, Span<long> scratch, string source)
+    {
+        int n = packed.Length / width;
+        if (width == sizeof(long))
+        {
+            AddUnitsAt(at, MemoryMarshal.Cast<byte, long>(packed), source); // in place: no copy
+            return;
+        }
+        PackedUnits.Unpack(packed, width, scratch);
+        AddUnitsAt(at, scratch[..n], source);
     }
 
     private void AddUnits(ReadOnlySpan<long> theirs, long count, string source)
@@ -228,21 +275,22 @@ public sealed class ExactSum
         for (int i = 0; i < mean.Length; i++) mean[i] = (float)(_units[i] * factor);
     }
 
-    /// <summary>Wire form: the count, then the 64-bit units, little endian (8 bytes per parameter).</summary>
+    /// <summary>The wire form (<see cref="WriteTo"/>) as an array.</summary>
     public byte[] ToBytes()
     {
-        var bytes = new byte[8 + 8 * _units.Length];
-        BitConverter.TryWriteBytes(bytes, Count);
-        MemoryMarshal.AsBytes(_units.AsSpan()).CopyTo(bytes.AsSpan(8));
-        return bytes;
+        var writer = new ArrayBufferWriter<byte>((int)WireLength() + sizeof(long));
+        WriteTo(ref writer);
+        return writer.WrittenSpan.ToArray();
     }
 
     public static ExactSum FromBytes(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length < 8 || (bytes.Length - 8) % 8 != 0)
-            throw new ArgumentException($"{bytes.Length} bytes are not an exact partial sum (a count and 8 bytes per parameter).");
-        long count = BitConverter.ToInt64(bytes[..8]);
-        return new ExactSum(MemoryMarshal.Cast<byte, long>(bytes[8..]).ToArray(), count);
+        int width = bytes.Length >= HeaderBytes ? bytes[HeaderBytes - 1] : 0;
+        if (width is < 1 or > 8 || (bytes.Length - HeaderBytes) % width != 0)
+            throw new ArgumentException($"{bytes.Length} bytes are not an exact partial sum (a count and width, then 1 to 8 bytes per parameter).");
+        var sum = new ExactSum((bytes.Length - HeaderBytes) / width);
+        sum.AddBytes(bytes, "the partial sum");
+        return sum;
     }
 
     /// <summary>Below this |v|, |v|·2⁴⁰ &lt; 2⁵¹ and <see cref="ToUnitsFast"/> converts it exactly.</summary>

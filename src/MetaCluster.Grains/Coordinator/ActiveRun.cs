@@ -46,7 +46,8 @@ internal sealed record ActiveRun(TrainingConfig Config, RunBlueprint Blueprint, 
     /// </summary>
     public ThetaSnapshot Snapshot(bool roundInFlight)
     {
-        var (round, values) = roundInFlight && Contributions.LastSent is { } sent ? sent : (Trainer.Round, Trainer.Theta.ToBytes());
+        // (The bytes sent are a buffer the coordinator reuses: a copy, as the answer may be serialized after it changes.)
+        var (round, values) = roundInFlight && Contributions.LastSent is { } sent ? (sent.Round, sent.Theta.ToArray()) : (Trainer.Round, Trainer.Theta.ToBytes());
         return new ThetaSnapshot { Round = round, Values = values, Sha256 = Convert.ToHexStringLower(SHA256.HashData(values)) };
     }
 }

@@ -39,15 +39,26 @@ internal sealed class ClusterContributions(
 
     /// <summary>
     /// θ as last sent, with its round: a consistent snapshot while a round is in flight (θ itself then changes under
-    /// the outer step on another thread). Set before the first await of a round.
+    /// the outer step on another thread). Set before the first await of a round. The array is reused two rounds later:
+    /// copy it to keep it.
     /// </summary>
     public (long Round, byte[] Theta)? LastSent { get; private set; }
 
     private readonly ExactSum _roundSum = new(parameterCount);
 
+    /// <summary>
+    /// θ's wire bytes, two buffers used in turn by round parity: a fresh 450 KB array a round (a Conv4's θ) was a
+    /// large-object allocation whose collections cost the coordinator about a millisecond a round at 64 workers. A buffer
+    /// is rewritten two rounds after it was sent: every reply the round accepted was computed while it held that round's
+    /// θ, and what still reads it later — a straggler's request, sent or in flight — belongs to a finished round whose
+    /// replies the dispatcher no longer takes.
+    /// </summary>
+    private readonly byte[][] _thetaBuffers = [new byte[parameterCount * sizeof(float)], new byte[parameterCount * sizeof(float)]];
+
     public async ValueTask<RoundContributions> ContributeAsync(RoundWork work, CancellationToken cancellationToken = default)
     {
-        byte[] theta = work.Theta.ToBytes();
+        byte[] theta = _thetaBuffers[work.Round & 1];
+        work.Theta.WriteBytes(theta);
         LastSent = (work.Round, theta);
         // With hub groups the round goes to each group's leader, standing for its group's slots; otherwise to every target.
         var groups = settings.PerSilo && settings.HubGroup > 1 ? new HubGroups(settings.HubGroup, directory.SlotsOf) : null;
