@@ -15,13 +15,15 @@
 #
 # Environment: CLI (default the Release build), DEADLINE (epoch seconds; default none), CURVE_EPISODES (200),
 # FINAL_EPISODES (600), FINALS (default: the run's own ways and shots, e.g. "5:1 20:1 5:5 20:5"), SEGMENT_SECONDS
-# (a guess of one segment's wall time, so the last one ends before DEADLINE; default 600).
+# (a guess of one segment's wall time, so the last one ends before DEADLINE; default 600), SEGMENT_OPTIONS (given to
+# every segment, the resumed ones too — e.g. "--in-process" so a run beside another keeps to one core; default none).
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,16p' "$0"; exit 2; }
 OUT=$1 DIR=$2 STEP=$3 TARGET=$4
 shift 4
 CLI=${CLI:-$(dirname "$0")/../src/MetaCluster.Cli/bin/Release/net10.0/linux-x64/metacluster}
 CURVE_EPISODES=${CURVE_EPISODES:-200} FINAL_EPISODES=${FINAL_EPISODES:-600} SEGMENT_SECONDS=${SEGMENT_SECONDS:-600}
+read -r -a segment_options <<< "${SEGMENT_OPTIONS:-}"
 DEADLINE=${DEADLINE:-0}
 mkdir -p "$DIR"
 seconds_file=$DIR/train-seconds   # training seconds of every segment so far, one per line (survives a restart)
@@ -43,9 +45,9 @@ while [ "$round" -lt "$TARGET" ]; do
     segment=(--iterations $(( round + STEP < TARGET ? round + STEP : TARGET )))
   fi
   if [ "$round" -eq 0 ] && [ ! -f "$DIR/checkpoint.mcc" ]; then
-    json=$("$CLI" train "$@" "${segment[@]}" --checkpoint-dir "$DIR" --checkpoint-every 0 --no-eval --json --overwrite)
+    json=$("$CLI" train "$@" "${segment[@]}" "${segment_options[@]}" --checkpoint-dir "$DIR" --checkpoint-every 0 --no-eval --json --overwrite)
   else
-    json=$("$CLI" train --resume --checkpoint-dir "$DIR" "${segment[@]}" --no-eval --json)
+    json=$("$CLI" train --resume --checkpoint-dir "$DIR" "${segment[@]}" "${segment_options[@]}" --no-eval --json)
   fi
   echo "$json" | add_fields "print(r['seconds'], file=open('$seconds_file', 'a'))" > /dev/null
   round=$(round_of "$DIR/checkpoint.mcc")

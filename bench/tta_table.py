@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The time-to-accuracy tables of docs/benchmarks.md from the JSON lines bench/time_to_accuracy.py printed: accuracy
+and training CPU seconds every --step iterations on both sides, then the first scoring at or above each threshold.
+
+  python3 bench/tta_table.py bench/results/time-to-accuracy-2026-12-01.jsonl
+"""
+import argparse
+import json
+
+SIDES = ("metacluster", "pytorch-peer")
+
+
+def load(path):
+    """Per side, iteration → its last point (a resumed run may have scored an iteration again)."""
+    points = {side: {} for side in SIDES}
+    with open(path) as lines:
+        for line in lines:
+            if line.strip():
+                row = json.loads(line)
+                if row.get("bench") == "time-to-accuracy" and row.get("side") in points and not row.get("summary"):
+                    points[row["side"]][row["iterations"]] = row
+    return points
+
+
+def cell(row):
+    if row is None:
+        return "— | —"
+    return f"{row['train_cpu_seconds']:.0f} | {100 * row['accuracy']:.1f} ± {100 * row['ci95']:.1f} %"
+
+
+def first_at(points, threshold):
+    return next((points[i] for i in sorted(points) if points[i]["accuracy"] >= threshold), None)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("jsonl")
+    p.add_argument("--step", type=int, default=100, help="iterations between rows of the first table")
+    p.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.9,0.95")
+    args = p.parse_args()
+    points = load(args.jsonl)
+    ours, peer = points["metacluster"], points["pytorch-peer"]
+
+    print("| iterations | MetaCluster: training CPU s | accuracy | PyTorch peer: training CPU s | accuracy |")
+    print("|---|---|---|---|---|")
+    last = max([*ours, *peer], default=0)
+    for i in sorted(set(range(args.step, last + 1, args.step)) | {max(ours, default=0), max(peer, default=0)} - {0}):
+        print(f"| {i} | {cell(ours.get(i))} | {cell(peer.get(i))} |")
+
+    print()
+    print("| held-out accuracy | MetaCluster | PyTorch peer | ratio |")
+    print("|---|---|---|---|")
+    for threshold in (float(t) for t in args.thresholds.split(",")):
+        reached = [first_at(side, threshold) for side in (ours, peer)]
+        described = []
+        for side, row in zip((ours, peer), reached):
+            if row is not None:
+                described.append(f"{row['train_cpu_seconds']:,.0f} s ({row['iterations']:,} it.)")
+            elif side:
+                best = max(side.values(), key=lambda r: r["iterations"])
+                described.append(f"not yet ({100 * best['accuracy']:.1f} % at {best['iterations']:,} it.)")
+            else:
+                described.append("not run")
+        ratio = f"{reached[1]['train_cpu_seconds'] / reached[0]['train_cpu_seconds']:.2f}×" if all(reached) else "—"
+        print(f"| {100 * threshold:g} % | {described[0]} | {described[1]} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
