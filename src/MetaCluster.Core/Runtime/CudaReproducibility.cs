@@ -13,8 +13,8 @@ namespace MetaCluster.Core.Runtime;
 /// <item>TF32 off for cuBLAS and cuDNN: on Ampere and later, TF32 rounds float32 inputs to 10 mantissa bits, which is
 /// neither float32 arithmetic nor what the CPU computes.</item>
 /// <item>cuDNN's deterministic mode: with it, cuDNN convolutions only use algorithms without atomic adds.
-/// TorchSharp 0.107 has no setter for it (its <c>use_deterministic_algorithms</c> throws NotImplementedException), so it
-/// is set on libtorch's global context directly, through its exported C++ symbols.</item>
+/// TorchSharp 0.107 has no working setter for it (its <c>use_deterministic_algorithms</c> throws when called), so it is
+/// set on libtorch's global context directly, through its exported C++ symbols.</item>
 /// </list>
 /// cuDNN's benchmark mode stays off (libtorch's default): it times algorithms at run time and keeps the fastest, which
 /// can differ between runs.
