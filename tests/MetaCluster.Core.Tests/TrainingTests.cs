@@ -46,28 +46,6 @@ public class TrainingTests
     }
 
     [Fact]
-    public void MlpTrainingGivesTheSameBitsWithOneOrTwoTorchThreads()
-    {
-        // MKL in AVX2,STRICT mode (NumericalReproducibility) makes the MLP math independent of the thread count.
-        float[] Train(int threads)
-        {
-            int previous = TorchSharp.torch.get_num_threads();
-            TorchSharp.torch.set_num_threads(threads);
-            try
-            {
-                var trainer = new MetaTrainer(RunFactory.Create(Sinusoid("maml", 20, seed: 8) with { MetaBatch = 5, Hidden = [64, 64] }));
-                while (!trainer.Finished) trainer.RunRound();
-                return trainer.Theta.Values;
-            }
-            finally
-            {
-                TorchSharp.torch.set_num_threads(previous);
-            }
-        }
-        Assert.Equal(Train(1), Train(2));
-    }
-
-    [Fact]
     public void ResumingFromACheckpointGivesTheUninterruptedRunsBits()
     {
         var config = Sinusoid("maml", 6) with { MetaBatch = 5 };
