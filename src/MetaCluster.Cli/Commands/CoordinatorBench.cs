@@ -37,8 +37,7 @@ public static class CoordinatorBench
             int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
             // What the workers sent the coordinator each round, as it counted them: float32 per episode, or per share an
             // exact sum's wire form (a header and 1–8 bytes a value, the fewest that hold the share's values).
-            var roundsSeen = await client.GetRoundsAsync(runId, 0);
-            long bytesPerRound = roundsSeen.Length == 0 ? 0 : (long)Math.Round(roundsSeen.Average(r => (double)r.ContributionBytes));
+            long bytesPerRound = (long)Math.Round(ScaleBench.MeanContributionBytes(await client.GetRoundsAsync(runId, 0)));
             return new JsonObject
             {
                 ["bench"] = "coordinator",

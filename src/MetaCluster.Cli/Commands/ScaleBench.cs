@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using MetaCluster.Cli.Cluster;
 using MetaCluster.Cli.Output;
+using MetaCluster.Contracts;
 using MetaCluster.Core.Models;
 using MetaCluster.Core.Training;
 using MetaCluster.Grains;
@@ -45,8 +46,7 @@ public static class ScaleBench
         int silos = result.Status.ContributingSilos.Length;
         long calls = perSilo ? (silos + hubGroup - 1) / hubGroup : Enumerable.Range(0, Math.Max(1, workers))
             .Sum(w => (long)Math.Ceiling((config.MetaBatch / Math.Max(1, workers) + (w < config.MetaBatch % Math.Max(1, workers) ? 1 : 0)) / (double)perCall));
-        var timedRounds = rounds.Where(r => r.Round >= warmup).ToArray();
-        double received = timedRounds.Length == 0 ? 0 : timedRounds.Average(r => (double)r.ContributionBytes);
+        double received = MeanContributionBytes(rounds.Where(r => r.Round >= warmup));
         long bytesPerRound = calls * 4L * parameters + (long)Math.Round(received);
         double median = timed.Length == 0 ? double.NaN : timed.Length % 2 == 1 ? timed[timed.Length / 2] : (timed[timed.Length / 2 - 1] + timed[timed.Length / 2]) / 2;
         // Workers compute whole episodes: the ideal round is the busiest worker's share.
@@ -78,6 +78,10 @@ public static class ScaleBench
             ["engine"] = "metacluster",
         };
     }
+
+    /// <summary>The bytes of contributions the coordinator counted a round, on average over <paramref name="rounds"/> (0 for none).</summary>
+    internal static double MeanContributionBytes(IEnumerable<RoundMetrics> rounds) =>
+        rounds.Select(r => (double)r.ContributionBytes).DefaultIfEmpty(0).Average();
 
     /// <summary>Efficiency against workers, one line per (parameters, scaling) of the JSON lines in <paramref name="jsonl"/>.</summary>
     public static string Plot(string jsonl, string? png)
