@@ -33,24 +33,15 @@ public static class AggregationBench
         var share = new ExactSum(parameters);
         for (int i = 0; i < Math.Max(1, metaBatch / workers); i++) share.Add(vectors[i % vectors.Length]);
         var wire = new System.Buffers.ArrayBufferWriter<byte>((int)share.WireLength() + 8);
-        const int wireRepeats = 50;
         var scratch = new ExactSum(parameters);
-        for (int i = 0; i < 40; i++) // warm-up: past tiered compilation's first tier
-        {
-            wire.ResetWrittenCount();
-            share.WriteTo(ref wire);
-            scratch.AddBytes(wire.WrittenSpan);
-        }
-        var wireWatch = Stopwatch.StartNew();
-        for (int i = 0; i < wireRepeats; i++)
+        void Write()
         {
             wire.ResetWrittenCount();
             share.WriteTo(ref wire);
         }
-        double writeMs = wireWatch.Elapsed.TotalMilliseconds / wireRepeats;
-        wireWatch.Restart();
-        for (int i = 0; i < wireRepeats; i++) sum.AddBytes(wire.WrittenSpan);
-        double addMs = wireWatch.Elapsed.TotalMilliseconds / wireRepeats;
+        // 40 untimed calls first: past tiered compilation's first tier.
+        double writeMs = MillisecondsEach(40, 50, Write);
+        double addMs = MillisecondsEach(40, 50, () => scratch.AddBytes(wire.WrittenSpan));
         long preSummed = (long)workers * wire.WrittenCount;
         return new JsonObject
         {
@@ -68,6 +59,15 @@ public static class AggregationBench
             ["wire_add_ms"] = Math.Round(addMs, 4),
             ["engine"] = "metacluster",
         };
+    }
+
+    /// <summary>Milliseconds one call of <paramref name="step"/> takes, over <paramref name="timed"/> calls after <paramref name="warmUp"/> untimed ones.</summary>
+    private static double MillisecondsEach(int warmUp, int timed, Action step)
+    {
+        for (int i = 0; i < warmUp; i++) step();
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < timed; i++) step();
+        return watch.Elapsed.TotalMilliseconds / timed;
     }
 
     /// <summary>Parameters of the default model for the comparison: the MAML paper's 5-way Conv4.</summary>

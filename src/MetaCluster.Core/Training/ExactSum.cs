@@ -196,10 +196,12 @@ public sealed class ExactSum
     /// nothing (a fresh array was a large-object allocation per share, and their collections a large part of a worker's
     /// and the coordinator's CPU at many workers).
     /// </summary>
-    public void WriteTo<TWriter>(ref TWriter writer) where TWriter : IBufferWriter<byte>
+    public void WriteTo<TWriter>(ref TWriter writer) where TWriter : IBufferWriter<byte> => WriteTo(ref writer, WireWidth());
+
+    /// <summary><see cref="WriteTo{TWriter}(ref TWriter)"/> at a width already found (one pass over the units, not two).</summary>
+    private void WriteTo<TWriter>(ref TWriter writer, int width) where TWriter : IBufferWriter<byte>
     {
         if (Count > MaxWireCount) throw new InvalidOperationException($"a sum of {Count} contributions is beyond the wire form's 2^56.");
-        int width = WireWidth();
         BinaryPrimitives.WriteInt64LittleEndian(writer.GetSpan(HeaderBytes), Count | ((long)width << 56));
         writer.Advance(HeaderBytes);
         var units = _units.AsSpan();
@@ -278,8 +280,9 @@ public sealed class ExactSum
     /// <summary>The wire form (<see cref="WriteTo"/>) as an array.</summary>
     public byte[] ToBytes()
     {
-        var writer = new ArrayBufferWriter<byte>((int)WireLength() + sizeof(long));
-        WriteTo(ref writer);
+        int width = WireWidth();
+        var writer = new ArrayBufferWriter<byte>(HeaderBytes + width * Length + PackedUnits.Slack);
+        WriteTo(ref writer, width);
         return writer.WrittenSpan.ToArray();
     }
 
