@@ -36,6 +36,29 @@ public sealed class PlotCommandTests : IDisposable
     }
 
     [Fact]
+    public void AtFileNamesEachLineByItsInputFileAndXScaleRescalesX()
+    {
+        // Each long run (learning_curve.sh) prints its own file: :file tells them apart where their fields do not.
+        string maml = Path.Combine(_directory, "maml-5w1s.jsonl"), mamlpp = Path.Combine(_directory, "mamlpp-5w1s.jsonl");
+        File.WriteAllLines(maml, ["""{"algorithm":"maml","train_wall_seconds":3600,"acc":0.8}""", """{"algorithm":"maml","train_wall_seconds":7200,"acc":0.85}"""]);
+        File.WriteAllLines(mamlpp, ["""{"algorithm":"maml","train_wall_seconds":1800,"acc":0.9}"""]);
+        var series = JsonlCurves.Read([maml, mamlpp], new JsonlCurves.Selection("train_wall_seconds", "acc", [JsonlCurves.FileKey, "algorithm"], [], XScale: 1 / 3600.0));
+        Assert.Equal(["maml-5w1s, maml", "mamlpp-5w1s, maml"], series.Select(s => s.Label));
+        Assert.Equal([1.0, 2.0], series[0].X.Select(v => Math.Round(v, 12)));
+        Assert.Equal([0.5], series[1].X.Select(v => Math.Round(v, 12)));
+
+        // Through the verb too: the key must survive System.CommandLine's parsing (it would read "@file" as a response file).
+        string png = Path.Combine(_directory, "runs.png");
+        var (code, stdout, stderr) = CliRunner.Run("plot", "--input", maml, mamlpp, "--x", "train_wall_seconds", "--y", "acc", "--series", ":file", "--x-scale", "0.000277778", "--out", png);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("2 line(s), 3 points", stdout);
+
+        (code, _, stderr) = CliRunner.Run("plot", "--input", maml, "--x", "train_wall_seconds", "--y", "acc", "--x-scale", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--x-scale must be a finite number other than 0 (got 0)", stderr);
+    }
+
+    [Fact]
     public void ANumberInThePathIndexesAnArray()
     {
         // evaluate --json keeps its results in an array, one per batch-norm mode.

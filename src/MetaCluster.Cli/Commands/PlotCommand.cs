@@ -13,8 +13,9 @@ public sealed class PlotCommand
     private readonly Option<string[]> _input = new("--input") { Description = "a JSONL file (repeatable)", HelpName = "FILE", Required = true, AllowMultipleArgumentsPerToken = true };
     private readonly Option<string> _x = new("--x") { Description = "the x field (dots for nested fields, e.g. round)", HelpName = "FIELD", Required = true };
     private readonly Option<string> _y = new("--y") { Description = "the y field (e.g. evaluation.accuracy)", HelpName = "FIELD", Required = true };
-    private readonly Option<string[]> _series = new("--series") { Description = "field(s) whose values name the lines (e.g. algorithm)", HelpName = "FIELD", AllowMultipleArgumentsPerToken = true };
+    private readonly Option<string[]> _series = new("--series") { Description = "field(s) whose values name the lines (e.g. algorithm; :file: the input file's name)", HelpName = "FIELD", AllowMultipleArgumentsPerToken = true };
     private readonly Option<string[]> _where = new("--where") { Description = "keep only lines whose FIELD equals VALUE (repeatable)", HelpName = "FIELD=VALUE" };
+    private readonly Option<double> _xScale = new("--x-scale") { Description = "multiply x by this (0.000277778 turns seconds into hours)", HelpName = "F", DefaultValueFactory = _ => 1 };
     private readonly Option<double> _yScale = new("--y-scale") { Description = "multiply y by this (100 for percentages)", HelpName = "F", DefaultValueFactory = _ => 1 };
     private readonly Option<string> _title = new("--title") { Description = "the chart's title", HelpName = "TEXT" };
     private readonly Option<string> _xLabel = new("--x-label") { Description = "the x axis label (default: the x field)", HelpName = "TEXT" };
@@ -34,14 +35,16 @@ public sealed class PlotCommand
     {
         var command = new Command("plot", "Draw a line chart (PNG) of fields of JSON lines: one line per value of --series.")
         {
-            _input, _x, _y, _series, _where, _yScale, _title, _xLabel, _yLabel, _logX, _yFromZero, _out, _size, _legend,
+            _input, _x, _y, _series, _where, _xScale, _yScale, _title, _xLabel, _yLabel, _logX, _yFromZero, _out, _size, _legend,
         };
         command.SetAction(result =>
         {
             var inputs = result.GetValue(_input)!;
             var filters = (result.GetValue(_where) ?? []).Select(ParseFilter).ToArray();
             string x = result.GetValue(_x)!, y = result.GetValue(_y)!;
-            var series = JsonlCurves.Read(inputs, new JsonlCurves.Selection(x, y, result.GetValue(_series) ?? [], filters, result.GetValue(_yScale)));
+            foreach (var (name, scale) in new[] { ("--x-scale", result.GetValue(_xScale)), ("--y-scale", result.GetValue(_yScale)) })
+                if (scale == 0 || !double.IsFinite(scale)) throw new ArgumentException($"{name} must be a finite number other than 0 (got {scale}).");
+            var series = JsonlCurves.Read(inputs, new JsonlCurves.Selection(x, y, result.GetValue(_series) ?? [], filters, result.GetValue(_yScale), result.GetValue(_xScale)));
             var (width, height) = SweepOptions.ParseSize(result.GetValue(_size), "--size");
             string png = result.GetValue(_out) ?? Path.ChangeExtension(inputs[0], ".png");
             if (SweepPlots.UseFonts() is { } warning) Terminal.WriteStatus($"warning: {warning}");

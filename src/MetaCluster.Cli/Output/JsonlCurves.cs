@@ -7,13 +7,17 @@ namespace MetaCluster.Cli.Output;
 /// <summary>
 /// Turns JSON lines (what our runs and benchmark scripts print) into plot series: x and y are fields, nested fields
 /// named with dots (<c>evaluation.new_clients.mean</c>); the series are the distinct values of one or more label
-/// fields; <c>key=value</c> filters keep only matching lines. Lines that are not JSON objects (comments, progress) are
+/// fields, or of <c>:file</c> (the input file's name: one line per run when each run printed its own file); <c>key=value</c>
+/// filters keep only matching lines. Lines that are not JSON objects (comments, progress) are
 /// skipped; a line that lacks the x or y field is skipped and counted, so a mixed file (final results and curve points)
 /// plots the points that carry the fields.
 /// </summary>
 public static class JsonlCurves
 {
-    public sealed record Selection(string X, string Y, IReadOnlyList<string> SeriesKeys, IReadOnlyList<(string Key, string Value)> Filters, double YScale = 1);
+    public sealed record Selection(string X, string Y, IReadOnlyList<string> SeriesKeys, IReadOnlyList<(string Key, string Value)> Filters, double YScale = 1, double XScale = 1);
+
+    /// <summary>The series key that names a line by the file it came from.</summary>
+    public const string FileKey = ":file"; // not "@file": System.CommandLine reads "@name" as a response file
 
     public static IReadOnlyList<PlotSeries> Read(IEnumerable<string> files, Selection selection)
     {
@@ -35,13 +39,13 @@ public static class JsonlCurves
                 if (!selection.Filters.All(f => Text(Field(item, f.Key)) == f.Value)) continue;
                 if (Number(Field(item, selection.X)) is not { } x || Number(Field(item, selection.Y)) is not { } y) continue;
                 string label = selection.SeriesKeys.Count == 0 ? selection.Y
-                    : string.Join(", ", selection.SeriesKeys.Select(k => Text(Field(item, k)) ?? "?"));
+                    : string.Join(", ", selection.SeriesKeys.Select(k => k == FileKey ? Path.GetFileNameWithoutExtension(file) : Text(Field(item, k)) ?? "?"));
                 if (!groups.TryGetValue(label, out var points))
                 {
                     groups[label] = points = [];
                     order.Add(label);
                 }
-                points.Add((x, y * selection.YScale));
+                points.Add((x * selection.XScale, y * selection.YScale));
             }
         }
         if (groups.Count == 0)
