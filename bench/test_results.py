@@ -60,6 +60,19 @@ class ResultsPage(unittest.TestCase):
         self.assertIn("--ways 20 \\| tee log", line)
         self.assertEqual(line.count(" | "), len(results.COLUMNS) - 1)
 
+    def test_an_equal_time_screen_is_marked_and_never_replaces_a_full_run(self):
+        # The fixture's last lines are bench/methods_omniglot.py screens: 20-way FOMAML (read after the full 2-hour run
+        # of the same task, which stays) and 5-way matching nets (no full run: the screen fills the row, marked).
+        self.assertEqual(self.row("Omniglot 20-way 1-shot", "FOMAML")["ours"], "90.00 ± 2.00 %")
+        r = self.row("Omniglot 5-way 1-shot", "Matching nets")
+        self.assertEqual((r["paper"], r["ours"], r["iterations"], r["wall"], r["machine"]),
+                         ("98.10 %", "93.95 ± 0.46 %", "68", "2.7 min (equal-time screen, 180 CPU s)", "Test CPU 9000, 2 cores, AVX2"))
+        self.assertNotIn(r, results.headline(self.table))
+        self.assertIn(self.row("Omniglot 20-way 1-shot", "FOMAML"), results.headline(self.table))
+        # With nothing but screens measured, the headline shows them rather than nothing.
+        only_screens = results.rows({k: v for k, v in results.read([FIXTURE]).items() if v.get("screen")})
+        self.assertEqual([(r["task"], r["method"]) for r in results.headline(only_screens)], [("Omniglot 5-way 1-shot", "Matching nets")])
+
     def test_a_result_without_a_paper_figure_gets_its_own_row(self):
         r = self.row("Omniglot 5-way 1-shot", "metasgd")
         self.assertEqual((r["paper"], r["ours"], r["command"]), ("—", "50.00 ± 10.00 %", "—"))
