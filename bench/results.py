@@ -126,7 +126,8 @@ def parse(line):
     if line.get("bench") == "methods" and line.get("final"):  # bench/methods_omniglot.py: equal-time method table
         # A screen: every method trained for the same few CPU seconds, to compare them with each other — not a run that
         # tried to reach the paper's figure, so it never replaces one and stays out of the README's headline.
-        return dict(provenance, command=line.get("command"), wall_seconds=line.get("train_cpu_seconds"), screen=line.get("budget_cpu_seconds", True),
+        return dict(provenance, command=line.get("command"), wall_seconds=line.get("train_cpu_seconds"),
+                    screen=True, budget_cpu_seconds=line.get("budget_cpu_seconds"),
                     dataset=line["dataset"], ways=line["ways"], shots=line["shots"], method=method_of(line["method"]),
                     mean=line["accuracy"], ci95=line["ci95"], regression=False, steps=line.get("eval_steps"),
                     episodes=line.get("episodes"), iterations=line.get("iterations"))
@@ -194,10 +195,10 @@ def wall(seconds):
 
 def screen_note(result):
     """Marks a row from the equal-time screen (bench/methods_omniglot.py) with its budget."""
-    budget = result.get("screen")
-    if not budget:
+    if not result.get("screen"):
         return ""
-    return " (equal-time screen" + (f", {float(budget):.0f} CPU s" if not isinstance(budget, bool) else "") + ")"
+    budget = result.get("budget_cpu_seconds")
+    return " (equal-time screen" + (f", {float(budget):.0f} CPU s" if budget else "") + ")"
 
 
 def cell(text):

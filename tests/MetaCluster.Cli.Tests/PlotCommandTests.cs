@@ -36,7 +36,7 @@ public sealed class PlotCommandTests : IDisposable
     }
 
     [Fact]
-    public void AtFileNamesEachLineByItsInputFileAndXScaleRescalesX()
+    public void TheFileKeyNamesEachLineByItsInputFileAndXScaleRescalesX()
     {
         // Each long run (learning_curve.sh) prints its own file: :file tells them apart where their fields do not.
         string maml = Path.Combine(_directory, "maml-5w1s.jsonl"), mamlpp = Path.Combine(_directory, "mamlpp-5w1s.jsonl");

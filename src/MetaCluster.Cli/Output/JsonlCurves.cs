@@ -28,6 +28,7 @@ public static class JsonlCurves
         foreach (string file in files)
         {
             if (!File.Exists(file)) throw new ArgumentException($"plot: no file '{file}'.");
+            string fileLabel = Path.GetFileNameWithoutExtension(file);
             foreach (string line in File.ReadLines(file))
             {
                 if (!line.TrimStart().StartsWith('{')) continue;
@@ -39,7 +40,7 @@ public static class JsonlCurves
                 if (!selection.Filters.All(f => Text(Field(item, f.Key)) == f.Value)) continue;
                 if (Number(Field(item, selection.X)) is not { } x || Number(Field(item, selection.Y)) is not { } y) continue;
                 string label = selection.SeriesKeys.Count == 0 ? selection.Y
-                    : string.Join(", ", selection.SeriesKeys.Select(k => k == FileKey ? Path.GetFileNameWithoutExtension(file) : Text(Field(item, k)) ?? "?"));
+                    : string.Join(", ", selection.SeriesKeys.Select(k => k == FileKey ? fileLabel : Text(Field(item, k)) ?? "?"));
                 if (!groups.TryGetValue(label, out var points))
                 {
                     groups[label] = points = [];
