@@ -15,17 +15,21 @@ public sealed class SinusoidSource : IEpisodeSource
     public TaskKind Kind => TaskKind.Regression;
     public IReadOnlyList<long> InputShape { get; } = [1];
 
-    public void Validate(EpisodeSpec spec)
-    {
-        spec.Validate();
-        if (spec.Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: ways must be 1 (got {spec.Ways}).");
-    }
+    public void Validate(EpisodeSpec spec) => ValidateRegression(spec);
 
-    public Episode Sample(EpisodeSpec spec, long index, ulong seed)
+    public Episode Sample(EpisodeSpec spec, long index, ulong seed) =>
+        Sample(spec, index, seed, MinAmplitude, MaxAmplitude, 0, Math.PI);
+
+    /// <summary>
+    /// A task with A ~ U[minAmplitude, maxAmplitude] and φ ~ U[minPhase, maxPhase] (x as above): the whole
+    /// distribution here, a federated client's sub-ranges in <see cref="Federated.SinusoidClientSource"/>.
+    /// </summary>
+    internal static Episode Sample(EpisodeSpec spec, long index, ulong seed,
+        double minAmplitude, double maxAmplitude, double minPhase, double maxPhase)
     {
         var rng = new DeterministicRandom(seed);
-        double amplitude = rng.NextDouble(MinAmplitude, MaxAmplitude);
-        double phase = rng.NextDouble(0, Math.PI);
+        double amplitude = rng.NextDouble(minAmplitude, maxAmplitude);
+        double phase = rng.NextDouble(minPhase, maxPhase);
         int n = spec.Shots + spec.Queries;
         var x = new float[n];
         var y = new float[n];
@@ -39,5 +43,12 @@ public sealed class SinusoidSource : IEpisodeSource
         return new Episode(index, TaskKind.Regression, 1,
             TensorData.Copy(x.AsSpan(0, spec.Shots), [spec.Shots, 1]), TensorData.Copy(y.AsSpan(0, spec.Shots), [spec.Shots, 1]),
             TensorData.Copy(x.AsSpan(spec.Shots), [spec.Queries, 1]), TensorData.Copy(y.AsSpan(spec.Shots), [spec.Queries, 1]));
+    }
+
+    /// <summary>Sinusoid tasks have one output and no classes.</summary>
+    internal static void ValidateRegression(EpisodeSpec spec)
+    {
+        spec.Validate();
+        if (spec.Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: ways must be 1 (got {spec.Ways}).");
     }
 }

@@ -32,27 +32,8 @@ public sealed class SinusoidClientSource(double minAmplitude, double maxAmplitud
             p * phaseWidth, (p + 1) * phaseWidth);
     }
 
-    public void Validate(EpisodeSpec spec)
-    {
-        spec.Validate();
-        if (spec.Ways != 1) throw new ArgumentException($"sinusoid regression has no classes: ways must be 1 (got {spec.Ways}).");
-    }
+    public void Validate(EpisodeSpec spec) => SinusoidSource.ValidateRegression(spec);
 
-    public Episode Sample(EpisodeSpec spec, long index, ulong seed)
-    {
-        var rng = new DeterministicRandom(seed);
-        double amplitude = rng.NextDouble(MinAmplitude, MaxAmplitude);
-        double phase = rng.NextDouble(MinPhase, MaxPhase);
-        int n = spec.Shots + spec.Queries;
-        var x = new float[n];
-        var y = new float[n];
-        for (int i = 0; i < n; i++)
-        {
-            x[i] = (float)rng.NextDouble(SinusoidSource.MinX, SinusoidSource.MaxX);
-            y[i] = (float)(amplitude * Math.Sin(x[i] - phase));
-        }
-        return new Episode(index, TaskKind.Regression, 1,
-            TensorData.Copy(x.AsSpan(0, spec.Shots), [spec.Shots, 1]), TensorData.Copy(y.AsSpan(0, spec.Shots), [spec.Shots, 1]),
-            TensorData.Copy(x.AsSpan(spec.Shots), [spec.Queries, 1]), TensorData.Copy(y.AsSpan(spec.Shots), [spec.Queries, 1]));
-    }
+    public Episode Sample(EpisodeSpec spec, long index, ulong seed) =>
+        SinusoidSource.Sample(spec, index, seed, MinAmplitude, MaxAmplitude, MinPhase, MaxPhase);
 }
