@@ -32,6 +32,41 @@ def first_at(points, threshold):
     return next((points[i] for i in sorted(points) if points[i]["accuracy"] >= threshold), None)
 
 
+def not_yet(side):
+    """A side that has not reached a threshold: the CPU seconds it has spent, its best and its last scoring (a
+    single scoring can dip far below the trend, so the last alone misleads)."""
+    last = side[max(side)]
+    best = max(side.values(), key=lambda r: (r["accuracy"], -r["iterations"]))
+    text = f"not yet in {last['train_cpu_seconds']:,.0f} s (best {100 * best['accuracy']:.1f} % at {best['iterations']:,} it."
+    if best is not last:
+        text += f", last {100 * last['accuracy']:.1f} % at {last['iterations']:,} it."
+    return text + ")"
+
+
+def threshold_rows(ours, peer, thresholds):
+    """Per threshold: its label, each side's time to it, and the peer's time over ours. Where only one side has
+    reached it, the other's CPU seconds so far bound the ratio: the peer not there after P s while we took M s
+    means it needs more than P / M times our time (and the reverse gives an upper bound)."""
+    rows = []
+    for threshold in thresholds:
+        reached = [first_at(side, threshold) for side in (ours, peer)]
+        described = []
+        for side, row in zip((ours, peer), reached):
+            if row is not None:
+                described.append(f"{row['train_cpu_seconds']:,.0f} s ({row['iterations']:,} it.)")
+            else:
+                described.append(not_yet(side) if side else "not run")
+        ratio = "—"
+        if all(reached):
+            ratio = f"{reached[1]['train_cpu_seconds'] / reached[0]['train_cpu_seconds']:.2f}×"
+        elif reached[0] and peer and peer[max(peer)]["train_cpu_seconds"] > reached[0]["train_cpu_seconds"]:
+            ratio = f"> {peer[max(peer)]['train_cpu_seconds'] / reached[0]['train_cpu_seconds']:.2f}×"
+        elif reached[1] and ours and ours[max(ours)]["train_cpu_seconds"] > reached[1]["train_cpu_seconds"]:
+            ratio = f"< {reached[1]['train_cpu_seconds'] / ours[max(ours)]['train_cpu_seconds']:.2f}×"
+        rows.append((f"{100 * threshold:g} %", *described, ratio))
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("jsonl")
@@ -50,20 +85,8 @@ def main():
     print()
     print("| held-out accuracy | MetaCluster | PyTorch peer | ratio |")
     print("|---|---|---|---|")
-    for threshold in (float(t) for t in args.thresholds.split(",")):
-        reached = [first_at(side, threshold) for side in (ours, peer)]
-        described = []
-        for side, row in zip((ours, peer), reached):
-            if row is not None:
-                described.append(f"{row['train_cpu_seconds']:,.0f} s ({row['iterations']:,} it.)")
-            elif side:
-                best = max(side.values(), key=lambda r: r["iterations"])
-                described.append(f"not yet ({100 * best['accuracy']:.1f} % at {best['iterations']:,} it.)")
-            else:
-                described.append("not run")
-        ratio = f"{reached[1]['train_cpu_seconds'] / reached[0]['train_cpu_seconds']:.2f}×" if all(reached) else "—"
-        print(f"| {100 * threshold:g} % | {described[0]} | {described[1]} | {ratio} |")
-
+    for row in threshold_rows(ours, peer, (float(t) for t in args.thresholds.split(","))):
+        print("| " + " | ".join(row) + " |")
 
 if __name__ == "__main__":
     main()

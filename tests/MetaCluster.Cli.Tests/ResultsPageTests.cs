@@ -11,11 +11,12 @@ public sealed class Python3FactAttribute : FactAttribute
 
     public Python3FactAttribute()
     {
-        if (Python3 is null) Skip = "python3 is not on PATH, so bench/test_results.py (the results page generator's tests) did not run: install python3.";
+        if (Python3 is null) Skip = "python3 is not on PATH, so bench/test_results.py and bench/test_tta_table.py (the results and time-to-accuracy table generators' tests) did not run: install python3.";
     }
 }
 
-/// <summary>bench/results.py, which writes docs/results.md from the JSON lines: its own unittest suite, run from here so the suite covers it.</summary>
+/// <summary>bench/results.py, which writes docs/results.md from the JSON lines, and bench/tta_table.py, which writes the time-to-accuracy
+/// tables: their own unittest suites, run from here so the suite covers them.</summary>
 public sealed class ResultsPageTests
 {
     private static string Repository { get; } = typeof(ResultsPageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
@@ -30,12 +31,12 @@ public sealed class ResultsPageTests
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (string argument in new[] { "-m", "unittest", "-v", "bench/test_results.py" }) start.ArgumentList.Add(argument);
+        foreach (string argument in new[] { "-m", "unittest", "-v", "bench/test_results.py", "bench/test_tta_table.py" }) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         string stderr = process.StandardError.ReadToEnd(); // unittest reports on stderr
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"bench/test_results.py failed (exit {process.ExitCode}):\n{stderr}{stdout.Result}");
+        Assert.True(process.ExitCode == 0, $"bench/test_results.py or bench/test_tta_table.py failed (exit {process.ExitCode}):\n{stderr}{stdout.Result}");
         // "Ran N tests" with N > 0, and a bare "OK": "OK (skipped=1)" would mean a case did not run.
         var ran = System.Text.RegularExpressions.Regex.Match(stderr, @"^Ran (\d+) tests?", System.Text.RegularExpressions.RegexOptions.Multiline);
         Assert.True(ran.Success && int.Parse(ran.Groups[1].Value) > 0, stderr);
