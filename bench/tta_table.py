@@ -43,6 +43,11 @@ def not_yet(side):
     return text + ")"
 
 
+def spent(side):
+    """The training CPU seconds of a side's last scoring (0 for a side not run)."""
+    return side[max(side)]["train_cpu_seconds"] if side else 0.0
+
+
 def threshold_rows(ours, peer, thresholds):
     """Per threshold: its label, each side's time to it, and the peer's time over ours. Where only one side has
     reached it, the other's CPU seconds so far bound the ratio: the peer not there after P s while we took M s
@@ -59,10 +64,10 @@ def threshold_rows(ours, peer, thresholds):
         ratio = "—"
         if all(reached):
             ratio = f"{reached[1]['train_cpu_seconds'] / reached[0]['train_cpu_seconds']:.2f}×"
-        elif reached[0] and peer and peer[max(peer)]["train_cpu_seconds"] > reached[0]["train_cpu_seconds"]:
-            ratio = f"> {peer[max(peer)]['train_cpu_seconds'] / reached[0]['train_cpu_seconds']:.2f}×"
-        elif reached[1] and ours and ours[max(ours)]["train_cpu_seconds"] > reached[1]["train_cpu_seconds"]:
-            ratio = f"< {reached[1]['train_cpu_seconds'] / ours[max(ours)]['train_cpu_seconds']:.2f}×"
+        elif reached[0] and spent(peer) > reached[0]["train_cpu_seconds"]:
+            ratio = f"> {spent(peer) / reached[0]['train_cpu_seconds']:.2f}×"
+        elif reached[1] and spent(ours) > reached[1]["train_cpu_seconds"]:
+            ratio = f"< {reached[1]['train_cpu_seconds'] / spent(ours):.2f}×"
         rows.append((f"{100 * threshold:g} %", *described, ratio))
     return rows
 
@@ -87,6 +92,7 @@ def main():
     print("|---|---|---|---|")
     for row in threshold_rows(ours, peer, (float(t) for t in args.thresholds.split(","))):
         print("| " + " | ".join(row) + " |")
+
 
 if __name__ == "__main__":
     main()

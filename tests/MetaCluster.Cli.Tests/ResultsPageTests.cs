@@ -19,6 +19,8 @@ public sealed class Python3FactAttribute : FactAttribute
 /// tables: their own unittest suites, run from here so the suite covers them.</summary>
 public sealed class ResultsPageTests
 {
+    private static readonly string[] Suites = ["bench/test_results.py", "bench/test_tta_table.py"];
+
     private static string Repository { get; } = typeof(ResultsPageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "RepositoryRoot").Value!;
 
@@ -31,12 +33,12 @@ public sealed class ResultsPageTests
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (string argument in new[] { "-m", "unittest", "-v", "bench/test_results.py", "bench/test_tta_table.py" }) start.ArgumentList.Add(argument);
+        foreach (string argument in new[] { "-m", "unittest", "-v" }.Concat(Suites)) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         string stderr = process.StandardError.ReadToEnd(); // unittest reports on stderr
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"bench/test_results.py or bench/test_tta_table.py failed (exit {process.ExitCode}):\n{stderr}{stdout.Result}");
+        Assert.True(process.ExitCode == 0, $"{string.Join(" or ", Suites)} failed (exit {process.ExitCode}):\n{stderr}{stdout.Result}");
         // "Ran N tests" with N > 0, and a bare "OK": "OK (skipped=1)" would mean a case did not run.
         var ran = System.Text.RegularExpressions.Regex.Match(stderr, @"^Ran (\d+) tests?", System.Text.RegularExpressions.RegexOptions.Multiline);
         Assert.True(ran.Success && int.Parse(ran.Groups[1].Value) > 0, stderr);
