@@ -32,10 +32,14 @@ def first_at(points, threshold):
     return next((points[i] for i in sorted(points) if points[i]["accuracy"] >= threshold), None)
 
 
+def last_point(side):
+    return side[max(side)]
+
+
 def not_yet(side):
     """A side that has not reached a threshold: the CPU seconds it has spent, its best and its last scoring (a
     single scoring can dip far below the trend, so the last alone misleads)."""
-    last = side[max(side)]
+    last = last_point(side)
     best = max(side.values(), key=lambda r: (r["accuracy"], -r["iterations"]))
     text = f"not yet in {last['train_cpu_seconds']:,.0f} s (best {100 * best['accuracy']:.1f} % at {best['iterations']:,} it."
     if best is not last:
@@ -45,7 +49,7 @@ def not_yet(side):
 
 def spent(side):
     """The training CPU seconds of a side's last scoring (0 for a side not run)."""
-    return side[max(side)]["train_cpu_seconds"] if side else 0.0
+    return last_point(side)["train_cpu_seconds"] if side else 0.0
 
 
 def threshold_rows(ours, peer, thresholds):
