@@ -11,7 +11,7 @@ public sealed class Python3FactAttribute : FactAttribute
 
     public Python3FactAttribute()
     {
-        if (Python3 is null) Skip = "python3 is not on PATH, so bench/test_results.py and bench/test_tta_table.py (the results and time-to-accuracy table generators' tests) did not run: install python3.";
+        if (Python3 is null) Skip = $"python3 is not on PATH, so {string.Join(" and ", ResultsPageTests.Suites)} (the results and time-to-accuracy table generators' tests) did not run: install python3.";
     }
 }
 
@@ -19,7 +19,7 @@ public sealed class Python3FactAttribute : FactAttribute
 /// tables: their own unittest suites, run from here so the suite covers them.</summary>
 public sealed class ResultsPageTests
 {
-    private static readonly string[] Suites = ["bench/test_results.py", "bench/test_tta_table.py"];
+    internal static readonly string[] Suites = ["bench/test_results.py", "bench/test_tta_table.py"];
 
     private static string Repository { get; } = typeof(ResultsPageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "RepositoryRoot").Value!;
