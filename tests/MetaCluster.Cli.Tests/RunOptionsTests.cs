@@ -75,6 +75,19 @@ public class RunOptionsTests
         Assert.True(omniglot.ToConfig(defaults).Rotate);
     }
 
+    [Fact]
+    public void TheOmniglotNetworkOptionsReachTheConfig()
+    {
+        var (options, result) = Parse("--dataset omniglot --algorithm reptile --conv-downsample stride --inner-batch 10");
+        Assert.Empty(result.Errors);
+        var config = options.ToConfig(result);
+        Assert.Equal(("stride", 10), (config.ConvDownsample, config.InnerBatch));
+        // pool is the default and is stored as no setting at all, so a config that names it equals one that does not.
+        (options, result) = Parse("--dataset omniglot --conv-downsample pool");
+        config = options.ToConfig(result);
+        Assert.Equal(TrainingConfig.ForDataset("omniglot", "maml") with { Hidden = config.Hidden }, config);
+    }
+
     [Theory]
     [InlineData("--rotate --no-rotate")]
     [InlineData("--algorithm foo")]

@@ -34,6 +34,59 @@ public class AlgorithmBehaviourTests
     }
 
     [Fact]
+    public void ReptileWithAnInnerBatchTrainsEachStepOnItsOwnRows()
+    {
+        // As above, but each of the 4 steps sees only the 3 rows InnerBatches deals it from the 7 examples.
+        var model = new Mlp(1, 1);
+        var options = new AlgorithmOptions { InnerSteps = 4, InnerLearningRate = 0.05, ReptileInnerBatch = 3, ShuffleSeed = 21 };
+        var reptile = new Reptile(model, options);
+        var theta = new ParameterSet(model.Layout, [0.3f, -0.2f]);
+        using var episode = TestEpisodes.Sinusoid(shots: 4, queries: 3);
+        var x = episode.SupportX.data<float>().Concat(episode.QueryX.data<float>()).Select(v => (double)v).ToArray();
+        var y = episode.SupportY.data<float>().Concat(episode.QueryY.data<float>()).Select(v => (double)v).ToArray();
+        var batches = reptile.InnerBatches(episode.Index, 7)!;
+
+        double w = 0.3f, b = -0.2f;
+        foreach (var rows in batches)
+        {
+            var r = rows.Select(i => w * x[i] + b - y[i]).ToArray();
+            double gw = 2 * r.Select((ri, k) => ri * x[rows[k]]).Average(), gb = 2 * r.Average();
+            w -= 0.05 * gw;
+            b -= 0.05 * gb;
+        }
+
+        var contribution = reptile.Contribute(theta, [episode.Index], _ => TestEpisodes.Sinusoid(shots: 4, queries: 3)).Single();
+        Assert.Equal(w - 0.3f, contribution.Values[0], 1e-5);
+        Assert.Equal(b - -0.2f, contribution.Values[1], 1e-5);
+        // Mini-batches are per episode, so the run computes its episodes one by one even where MLPs batch tasks.
+        Assert.False(reptile.UsesTaskBatching(TaskKind.Regression));
+        Assert.True(new Reptile(model, options with { ReptileInnerBatch = 0 }).UsesTaskBatching(TaskKind.Regression));
+    }
+
+    [Fact]
+    public void ReptileInnerBatchesDealEachShuffleOutInTurn()
+    {
+        var reptile = new Reptile(new Mlp(1, 1), new AlgorithmOptions { InnerSteps = 5, ReptileInnerBatch = 10, ShuffleSeed = 1 });
+        // Omniglot's reference setting: 5 steps of 10 from 5 × 10 examples make exactly one pass, each example once.
+        var pass = reptile.InnerBatches(7, 50)!;
+        Assert.Equal(5, pass.Length);
+        Assert.All(pass, batch => Assert.Equal(10, batch.Length));
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => (long)i), pass.SelectMany(batch => batch).Order());
+        Assert.NotEqual(Enumerable.Range(0, 50).Select(i => (long)i), pass.SelectMany(batch => batch)); // shuffled
+
+        // 5 steps of 10 from 30: one shuffle covers steps 1-3, a new one steps 4-5 (the reference's carry-over).
+        var twice = reptile.InnerBatches(7, 30)!.SelectMany(batch => batch).ToArray();
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), twice[..30].Order());
+        Assert.Equal(20, twice[30..].Distinct().Count());
+
+        // The run's seed and the episode fix the batches, whoever computes them; the full batch is no batches.
+        Assert.Equal(pass, reptile.InnerBatches(7, 50));
+        Assert.NotEqual(pass, reptile.InnerBatches(8, 50));
+        Assert.NotEqual(pass, new Reptile(new Mlp(1, 1), new AlgorithmOptions { InnerSteps = 5, ReptileInnerBatch = 10, ShuffleSeed = 2 }).InnerBatches(7, 50));
+        Assert.Null(reptile.InnerBatches(7, 10));
+    }
+
+    [Fact]
     public void ReptileWithAdamTakesBoundedStepsOfTheLearningRate()
     {
         // With β1 = 0, Adam's first step moves every weight by lr·g/(|g|+ε) ≈ ±lr.

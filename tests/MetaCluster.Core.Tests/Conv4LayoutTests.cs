@@ -27,16 +27,40 @@ public class Conv4LayoutTests
     [InlineData(1, ScalarType.Float32, 1e-5)]
     [InlineData(3, ScalarType.Float32, 1e-5)]
     [InlineData(1, ScalarType.Float64, 1e-12)]
-    public void MatchesTheNchwReferenceInValuesAndGradients(int channels, ScalarType dtype, double tolerance)
+    public void MatchesTheNchwReferenceInValuesAndGradients(int channels, ScalarType dtype, double tolerance) =>
+        AssertMatches(new Conv4(classes: 5, inChannels: channels, filters: 8, imageSize: 20), Reference, channels, dtype, tolerance);
+
+    /// <summary>MAML's Omniglot network in NCHW: stride-2 conv → batch norm → ReLU, the last map averaged.</summary>
+    private static Tensor StridedReference(Tensor x, IReadOnlyList<Tensor> p)
+    {
+        for (int b = 0; b < Conv4.Blocks; b++)
+        {
+            x = F.conv2d(x, p[4 * b], p[4 * b + 1], strides: [2, 2], padding: [1, 1]);
+            x = F.relu(F.batch_norm(x, null, null, p[4 * b + 2], p[4 * b + 3], training: true));
+        }
+        return F.linear(x.mean([2, 3]), p[16], p[17]);
+    }
+
+    [Theory]
+    [InlineData(1, ScalarType.Float32, 1e-5)]
+    [InlineData(3, ScalarType.Float64, 1e-12)]
+    public void StridedBlocksMatchTheirNchwReferenceInValuesAndGradients(int channels, ScalarType dtype, double tolerance)
+    {
+        var model = new Conv4(classes: 5, inChannels: channels, filters: 8, imageSize: 20, downsampling: Downsampling.StridedConv);
+        Assert.Equal(8, model.FeatureCount); // 20 → 10 → 5 → 3 → 2, averaged: one feature per filter
+        AssertMatches(model, StridedReference, channels, dtype, tolerance);
+    }
+
+    /// <summary>The model's logits and their gradients against the reference network's, on the same θ and images.</summary>
+    private static void AssertMatches(Conv4 model, Func<Tensor, IReadOnlyList<Tensor>, Tensor> referenceOf, int channels, ScalarType dtype, double tolerance)
     {
         using var scope = NewDisposeScope();
-        var model = new Conv4(classes: 5, inChannels: channels, filters: 8, imageSize: 20);
         var theta = model.Initialize(11).ToTensors(requiresGrad: false).Select(t => t.to_type(dtype).requires_grad_()).ToArray();
         var x = rand([12, channels, 20, 20], dtype: dtype, generator: new Generator(5));
         Assert.True(x.is_contiguous());
 
         var ours = model.Forward(x, theta);
-        var reference = Reference(x, theta);
+        var reference = referenceOf(x, theta);
         AssertClose(reference, ours, tolerance);
 
         // A fixed random projection of the outputs, so every logit's gradient counts.
@@ -45,6 +69,17 @@ public class Conv4LayoutTests
         var referenceGradients = autograd.grad([(reference * weights).sum()], theta);
         // As one vector: a convolution bias ahead of batch norm has a gradient of zero up to rounding.
         AssertClose(cat(referenceGradients.Select(g => g.reshape(-1)).ToArray()), cat(ourGradients.Select(g => g.reshape(-1)).ToArray()), tolerance);
+    }
+
+    [Fact]
+    public void OnOmniglotBothNetworksHaveTheSameParameters()
+    {
+        // 28 → 14 → 7 → 3 → 1 pooled, 28 → 14 → 7 → 4 → 2 averaged: 64 features either way, so θ has one layout.
+        var pooled = new Conv4(classes: 5);
+        var strided = new Conv4(classes: 5, downsampling: Downsampling.StridedConv);
+        Assert.Equal(64, strided.FeatureCount);
+        Assert.True(pooled.Layout.SameAs(strided.Layout));
+        Assert.NotEqual(pooled.Name, strided.Name);
     }
 
     [Theory]

@@ -60,6 +60,18 @@ public class Conv4TaskBatchingTests
     }
 
     [Fact]
+    public void StridedBlocksBatchedMatchTheOneAtATimePath()
+    {
+        MetaAlgorithm Strided(BatchingMode batching) => new Maml(
+            new Conv4(classes: Ways, filters: 4, imageSize: Size, tasksPerPass: 8, downsampling: Downsampling.StridedConv),
+            new AlgorithmOptions { InnerSteps = 2, InnerLearningRate = 0.1, Batching = batching });
+        var loop = Strided(BatchingMode.Loop);
+        var theta = loop.Initialize(3);
+        long[] indices = [0, 1, 2, 3, 4];
+        ContributionAssert.Close(loop.Contribute(theta, indices, Sample), Strided(BatchingMode.Batched).Contribute(theta, indices, Sample));
+    }
+
+    [Fact]
     public void AutoRunsConv4OneAtATimeAndMlpTaskBatched()
     {
         // The measured choice (docs/benchmarks.md): on CPU, batching Conv4 episodes did not pay; batching MLP ones did.

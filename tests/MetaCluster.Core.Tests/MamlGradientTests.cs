@@ -29,6 +29,16 @@ public class MamlGradientTests
     }
 
     [Fact]
+    public void SecondOrderThroughStridedConv4MatchesFiniteDifferences()
+    {
+        var model = new Conv4(classes: 3, filters: 3, imageSize: 16, downsampling: Downsampling.StridedConv);
+        var maml = new Maml(model, new AlgorithmOptions { InnerSteps = 1, InnerLearningRate = 0.1 });
+        using var episode = TestEpisodes.Images(ways: 3, shots: 2, queries: 2, size: 16, seed: 5);
+        double error = GradientCheck.RelativeError(maml, maml.Initialize(4), episode, coordinates: 40, seed: 2);
+        Assert.True(error < 1e-4, $"relative error {error:E2}");
+    }
+
+    [Fact]
     public void FirstOrderDropsTheSecondOrderTermsAndEqualsTheGradientAtTheAdaptedWeights()
     {
         var model = new Mlp(1, 8, 8, 1);

@@ -100,4 +100,26 @@ public class TrainingTests
         Assert.Contains("--outer-lr-final none", clash.Message);
         Assert.Throws<ArgumentException>(() => (config with { OuterLrHalveEvery = -1 }).Validate());
     }
+
+    [Fact]
+    public void TheOmniglotNetworkOptionsAreCheckedAndLeftOutOfTheJsonWhenUnset()
+    {
+        var omniglot = TrainingConfig.ForDataset("omniglot", "reptile");
+        (omniglot with { ConvDownsample = "stride", InnerBatch = 10 }).Validate();
+        var wrongModel = Assert.Throws<ArgumentException>(() => (TrainingConfig.ForDataset("sinusoid", "maml") with { ConvDownsample = "stride" }).Validate());
+        Assert.Contains("has no Conv4", wrongModel.Message);
+        Assert.Throws<ArgumentException>(() => (omniglot with { ConvDownsample = "pool" }).Validate());
+        var wrongAlgorithm = Assert.Throws<ArgumentException>(() => (TrainingConfig.ForDataset("omniglot", "maml") with { InnerBatch = 10 }).Validate());
+        Assert.Contains("Reptile", wrongAlgorithm.Message);
+        Assert.Throws<ArgumentException>(() => (omniglot with { InnerBatch = -1 }).Validate());
+
+        // Unset, neither is written: the configs in checkpoints from before them read and hash as they did.
+        string json = System.Text.Json.JsonSerializer.Serialize(omniglot);
+        Assert.DoesNotContain("ConvDownsample", json);
+        Assert.DoesNotContain("InnerBatch", json);
+        var strided = System.Text.Json.JsonSerializer.Deserialize<TrainingConfig>(System.Text.Json.JsonSerializer.Serialize(omniglot with { ConvDownsample = "stride", InnerBatch = 10 }))!;
+        Assert.Equal(("stride", 10), (strided.ConvDownsample, strided.InnerBatch));
+        Assert.Equal(64, ((Models.Conv4)RunFactory.CreateBlueprint(strided).Model).FeatureCount);
+        Assert.Equal(Models.Downsampling.StridedConv, ((Models.Conv4)RunFactory.CreateBlueprint(strided).Model).Downsampling);
+    }
 }

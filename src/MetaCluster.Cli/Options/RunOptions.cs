@@ -35,6 +35,8 @@ public sealed class RunOptions : ConfigOptions<TrainingConfig>
         Bind(OuterLrFinalOption(), (c, v) => c with { OuterLrFinal = ParseOuterLrFinal(v!) }, c => c.OuterLrFinal);
         Bind(Choice("--outer-optimizer", "the outer optimizer", "adam", "sgd"), (c, v) => c with { OuterOptimizer = v! }, c => c.OuterOptimizer);
         Bind(Choice("--reptile-inner", "Reptile's inner optimizer", "sgd", "adam"), (c, v) => c with { ReptileInner = v! }, c => c.ReptileInner);
+        Bind(Number<int>("--inner-batch", "N", "Reptile: examples per inner step, dealt in turn from a shuffle of the task's support and query examples (the reference's --inner-batch; default 0: all of them)"),
+            (c, v) => c with { InnerBatch = v!.Value }, c => c.InnerBatch);
         Iterations = Bind(Number<int>("--iterations", "N", "meta-iterations (rounds) to run in total"), (c, v) => c with { Iterations = v!.Value }, c => c.Iterations);
         Bind(Number<ulong>("--seed", "SEED", "run seed: initial θ and the training episodes"), (c, v) => c with { Seed = v!.Value }, c => c.Seed);
         Threads = Bind(Number<int>("--threads", "N", "libtorch intra-op threads (process-wide; default 1)"), (c, v) => c with { Threads = v!.Value }, c => c.Threads);
@@ -46,6 +48,8 @@ public sealed class RunOptions : ConfigOptions<TrainingConfig>
             (c, v) => c with { SplitCsvDir = v }, c => c.SplitCsvDir);
         Bind(Number<int>("--filters", "F", "Conv4 filters per layer (default 64; 32 for MAML on mini-imagenet, as Finn et al.)"),
             (c, v) => c with { Filters = v!.Value }, c => c.Filters);
+        Bind(Choice("--conv-downsample", "how Conv4's blocks halve the map: pool (2×2 max-pool, default) or stride (stride-2 convolutions, last map averaged: MAML's and Reptile's Omniglot network, about 4× less work)", "pool", "stride"),
+            (c, v) => c with { ConvDownsample = v == "stride" ? "stride" : null }, c => c.ConvDownsample ?? "pool");
         Rotate = Bind(Flag("--rotate", "add 90/180/270-degree rotations as new classes (default for omniglot)"), (c, _) => c with { Rotate = true }, c => c.Rotate);
         NoRotate = Bind(Flag("--no-rotate", "no rotated classes"), (c, _) => c with { Rotate = false }, c => c.Rotate);
         Bind(Number<int>("--validation-classes", "N", "training classes held out for validation"), (c, v) => c with { ValidationClasses = v!.Value }, c => c.ValidationClasses);

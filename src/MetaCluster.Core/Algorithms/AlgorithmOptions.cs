@@ -21,6 +21,15 @@ public sealed record AlgorithmOptions
     public bool ReptileTrainOnQuery { get; init; } = true;
 
     /// <summary>
+    /// Reptile: examples in each inner step's mini-batch, 0 for all of them (full batch). The reference code's
+    /// --inner-batch: the task's examples are shuffled and dealt out in turn, reshuffled when they run out.
+    /// </summary>
+    public int ReptileInnerBatch { get; init; }
+
+    /// <summary>Seeds Reptile's per-episode shuffles (with the episode's index), so they are the run's and not the worker's.</summary>
+    public ulong ShuffleSeed { get; init; }
+
+    /// <summary>
     /// Score θ on the query set before adapting (the "before" metrics). With batch norm this is one more forward pass
     /// over the query set — about a fifth of a Conv4 MAML episode — so benchmarks that mirror a peer which does not
     /// measure it can turn it off.
@@ -41,5 +50,6 @@ public sealed record AlgorithmOptions
         if (InnerSteps < 0) throw new ArgumentException($"inner steps must be 0 or more (got {InnerSteps}).");
         if (!(InnerLearningRate > 0) || !double.IsFinite(InnerLearningRate))
             throw new ArgumentException($"the inner learning rate must be a positive number (got {InnerLearningRate}).");
+        if (ReptileInnerBatch < 0) throw new ArgumentException($"the inner batch must be 0 (all examples) or more (got {ReptileInnerBatch}).");
     }
 }

@@ -99,7 +99,7 @@ public abstract class MetaAlgorithm
         long[] indices = episodeIndices.ToArray();
         // Forced batching samples the first episode up front (to fail clearly where unsupported); it is reused.
         if (indices.Length > 0 && (Options.Batching == BatchingMode.Batched
-            || (Options.Batching == BatchingMode.Auto && this is ITaskBatchedAlgorithm && Model is IBatchedModel { AutoBatches: true })))
+            || (Options.Batching == BatchingMode.Auto && BatchesTasks && Model is IBatchedModel { AutoBatches: true })))
         {
             var first = sample(indices[0]).MoveTo(Device);
             bool batched = false;
@@ -140,6 +140,9 @@ public abstract class MetaAlgorithm
         }
     }
 
+    /// <summary>Whether this algorithm, with its options, has a task-batched computation at all.</summary>
+    protected virtual bool BatchesTasks => this is ITaskBatchedAlgorithm;
+
     /// <summary>
     /// True when this algorithm computes episodes task-batched. Batching covers regression and classification
     /// alike, so <paramref name="kind"/> does not change the answer; it stays for callers that ask per kind. The
@@ -148,9 +151,9 @@ public abstract class MetaAlgorithm
     /// </summary>
     public bool UsesTaskBatching(TaskKind kind)
     {
-        bool supported = this is ITaskBatchedAlgorithm && Model is IBatchedModel;
+        bool supported = BatchesTasks && Model is IBatchedModel;
         if (Options.Batching == BatchingMode.Batched && !supported)
-            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched (supported: maml, fomaml, reptile, metasgd and anil on MLP and Conv4 models); use --batching loop or auto.");
+            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched (supported: maml, fomaml, reptile without --inner-batch, metasgd and anil on MLP and Conv4 models); use --batching loop or auto.");
         // Auto follows the model's measured choice (IBatchedModel.AutoBatches).
         return supported && (Options.Batching == BatchingMode.Batched
             || (Options.Batching == BatchingMode.Auto && ((IBatchedModel)Model).AutoBatches));

@@ -9,7 +9,9 @@ namespace MetaCluster.Core.Algorithms;
 /// Reptile (Nichol et al. 2018): train a copy of θ for k steps with SGD or Adam (β1 = 0) on the task; the
 /// contribution is θ' − θ and the outer step moves θ toward the mean of the adapted weights. As in the reference
 /// code, the inner loop sees all of the episode's examples (support ∪ query) unless configured otherwise, so the
-/// "after" metrics are training-set figures; evaluation adapts on the support set only.
+/// "after" metrics are training-set figures; evaluation adapts on the support set only. With
+/// <see cref="AlgorithmOptions.ReptileInnerBatch"/> each inner step sees the next few of the task's examples in a shuffled
+/// order (the reference code's --inner-batch: Omniglot 10 of 5 × 10 examples, so five steps make one pass).
 /// </summary>
 public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options), ITaskBatchedAlgorithm
 {
@@ -18,21 +20,64 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
     public override string Name => "reptile";
     public override ContributionKind Kind => ContributionKind.Delta;
 
+    /// <summary>Inner mini-batches are drawn per episode, so those runs compute their episodes one by one.</summary>
+    protected override bool BatchesTasks => Options.ReptileInnerBatch == 0;
+
     public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
     {
         var before = ScoreBeforeAdaptation(theta, episode);
         var (x, y) = Options.ReptileTrainOnQuery
             ? (cat([episode.SupportX, episode.QueryX], 0), cat([episode.SupportY, episode.QueryY], 0))
             : (episode.SupportX, episode.SupportY);
-        var adapted = Train(theta, p => TaskLoss.Loss(Model.Forward(x, p), y, episode.Kind), Options.InnerSteps);
+        var batches = InnerBatches(episode.Index, (int)x.shape[0]);
+        var adapted = Train(theta, (p, step) =>
+        {
+            if (batches is null) return TaskLoss.Loss(Model.Forward(x, p), y, episode.Kind);
+            using var rows = tensor(batches[step], device: x.device);
+            return TaskLoss.Loss(Model.Forward(x.index_select(0, rows), p), y.index_select(0, rows), episode.Kind);
+        }, Options.InnerSteps);
         Tensor[] delta;
         using (no_grad()) delta = adapted.Select((p, i) => p - theta[i]).ToArray();
         var after = ScoreQuery(adapted, episode);
         return new EpisodeOutcome(delta, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
     }
 
+    /// <summary>Evaluation adapts on the whole support set every step (the reference's eval batch is the 5-way 1-shot support).</summary>
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>
-        Train(theta, p => TaskLoss.Loss(Model.Forward(episode.SupportX, p), episode.SupportY, episode.Kind), steps);
+        Train(theta, (p, _) => TaskLoss.Loss(Model.Forward(episode.SupportX, p), episode.SupportY, episode.Kind), steps);
+
+    /// <summary>
+    /// The rows each inner step trains on, or null for all of them: consecutive slices of a stream of shuffles of
+    /// 0..count−1, a new shuffle whenever one runs out, a slice carrying over from one shuffle into the next (the
+    /// reference's mini_batches without replacement). The shuffles are seeded by the run and the episode's index, so
+    /// any worker computes the same batches.
+    /// </summary>
+    public long[][]? InnerBatches(long episodeIndex, int count)
+    {
+        int size = Options.ReptileInnerBatch;
+        if (size <= 0 || size >= count) return null;
+        var random = new DeterministicRandom(DeterministicRandom.DeriveSeed(Options.ShuffleSeed, InnerBatchStream, episodeIndex));
+        var batches = new long[Options.InnerSteps][];
+        int[] order = [];
+        int next = count;
+        for (int step = 0; step < batches.Length; step++)
+        {
+            batches[step] = new long[size];
+            for (int i = 0; i < size; i++)
+            {
+                if (next == count)
+                {
+                    order = random.SampleWithoutReplacement(count, count);
+                    next = 0;
+                }
+                batches[step][i] = order[next++];
+            }
+        }
+        return batches;
+    }
+
+    /// <summary>The seed stream of the inner-batch shuffles, apart from the episode streams derived from the same run seed.</summary>
+    private const long InnerBatchStream = 0x5245_5054; // "REPT"
 
     /// <summary>All episodes at once: per-task copies of θ trained together on the sum of per-task losses.</summary>
     public (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch)
@@ -42,7 +87,7 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
             ? (cat([batch.SupportX, batch.QueryX], 1), cat([batch.SupportY, batch.QueryY], 1))
             : (batch.SupportX, batch.SupportY);
         var before = Options.MeasureBeforeAdaptation ? BatchedMetaGradient.ScoreQuery(model, start, batch) : null;
-        var adapted = Train(start, p => batch.PerTaskLoss(model.ForwardBatched(x, p), y).sum(), Options.InnerSteps);
+        var adapted = Train(start, (p, _) => batch.PerTaskLoss(model.ForwardBatched(x, p), y).sum(), Options.InnerSteps);
         Tensor[] delta;
         using (no_grad()) delta = adapted.Select((p, i) => p - start[i]).ToArray();
         var after = BatchedMetaGradient.ScoreQuery(model, adapted, batch);
@@ -50,7 +95,7 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
     }
 
     /// <summary>k optimizer steps on detached copies of θ, updating in place as torch.optim.SGD/Adam would.</summary>
-    private IReadOnlyList<Tensor> Train(IReadOnlyList<Tensor> theta, Func<IReadOnlyList<Tensor>, Tensor> lossOf, int steps)
+    private IReadOnlyList<Tensor> Train(IReadOnlyList<Tensor> theta, Func<IReadOnlyList<Tensor>, int, Tensor> lossOf, int steps)
     {
         var fast = theta.Select(p => p.detach().clone().requires_grad_()).ToArray();
         bool adam = Options.ReptileInnerOptimizer == InnerOptimizerKind.Adam;
@@ -67,7 +112,7 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
         using var epsilon = AdamEpsilon.ToScalar();
         for (int step = 1; step <= steps; step++)
         {
-            var loss = lossOf(fast);
+            var loss = lossOf(fast, step - 1);
             var grads = autograd.grad([loss], fast);
             using var _ = no_grad();
             double biasCorrection1 = 1 - Math.Pow(AdamBeta1, step);

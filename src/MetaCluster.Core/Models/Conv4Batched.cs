@@ -7,7 +7,7 @@ namespace MetaCluster.Core.Models;
 /// Conv4 over T tasks at once. Tasks are folded into channels — input [n, T·Cin, H, W], weights [T·Cout, Cin, 3, 3],
 /// groups = T — so one grouped convolution does every task's convolution and task t only ever sees its own weights.
 /// Batch norm on the folded channels takes statistics over (n, H, W) per folded channel, i.e. per task and channel:
-/// exactly what <see cref="Embed"/> does for each task alone. ReLU and max-pool are per channel, so unchanged.
+/// exactly what <see cref="Embed"/> does for each task alone. ReLU, max-pool and the strided blocks' average are per channel, so unchanged.
 /// Every task of a batch must have the same number of examples n (true of N-way K-shot episodes).
 /// </summary>
 public sealed partial class Conv4 : IBatchedModel
@@ -35,11 +35,11 @@ public sealed partial class Conv4 : IBatchedModel
         for (int b = 0; b < Blocks; b++)
         {
             var weight = body[4 * b];
-            h = Block(F.conv2d(h, weight.reshape(tasks * weight.shape[1], weight.shape[2], weight.shape[3], weight.shape[4]),
-                body[4 * b + 1].reshape(-1), padding: [1, 1], groups: tasks), body[4 * b + 2].reshape(-1), body[4 * b + 3].reshape(-1));
+            h = Block(Convolve(h, weight.reshape(tasks * weight.shape[1], weight.shape[2], weight.shape[3], weight.shape[4]),
+                body[4 * b + 1].reshape(-1), groups: tasks), body[4 * b + 2].reshape(-1), body[4 * b + 3].reshape(-1));
         }
-        // [n, T·C, s, s] → [n, T, C·s·s] keeps each task's channels together in (c, row, column) order.
-        return h.reshape(n, tasks, -1).transpose(0, 1);
+        // [n, T·C(, s, s)] → [n, T, C(·s·s)] keeps each task's channels together in (c, row, column) order.
+        return Features(h).reshape(n, tasks, -1).transpose(0, 1);
     }
 
     public Tensor HeadBatched(Tensor features, IReadOnlyList<Tensor> head) =>

@@ -21,10 +21,11 @@ public static class RunFactory
         {
             "sinusoid" => new Mlp([1, .. config.Hidden, 1]),
             "sine-sequence" => new LstmSequenceModel(1, config.Hidden[0], 1),
-            "omniglot" => new Conv4(config.Ways, filters: FiltersOf(config), headInit: HeadInitOf(config)),
-            "folder" => new Conv4(config.Ways, filters: FiltersOf(config), imageSize: new ImageFolderOptions().Height, headInit: HeadInitOf(config)),
+            "omniglot" => new Conv4(config.Ways, filters: FiltersOf(config), headInit: HeadInitOf(config), downsampling: DownsamplingOf(config)),
+            "folder" => new Conv4(config.Ways, filters: FiltersOf(config), imageSize: new ImageFolderOptions().Height, headInit: HeadInitOf(config),
+                downsampling: DownsamplingOf(config)),
             "mini-imagenet" => new Conv4(config.Ways, inChannels: MiniImageNetImages.Channels, filters: FiltersOf(config),
-                imageSize: new MiniImageNetOptions().ImageSize, headInit: HeadInitOf(config)),
+                imageSize: new MiniImageNetOptions().ImageSize, headInit: HeadInitOf(config), downsampling: DownsamplingOf(config)),
             _ => throw new ArgumentException($"unknown dataset '{config.Dataset}'; use sinusoid, sine-sequence, omniglot, mini-imagenet or folder."),
         };
         var blueprint = new RunBlueprint(config, model, TrainingRun.CreateAlgorithm(config, model, device), spec);
@@ -142,6 +143,8 @@ public static class RunFactory
     private static int FiltersOf(TrainingConfig config) => config.Filters > 0 ? config.Filters : 64;
 
     private static HeadInit HeadInitOf(TrainingConfig config) => config.HeadInit == "zeros" ? HeadInit.Zeros : HeadInit.Normal;
+
+    private static Downsampling DownsamplingOf(TrainingConfig config) => config.ConvDownsample == "stride" ? Downsampling.StridedConv : Downsampling.MaxPool;
 
     private static string RequireDataDir(TrainingConfig config) => config.DataDir ??
         throw new ArgumentException($"--dataset {config.Dataset} needs --data DIR: " + config.Dataset switch

@@ -19,6 +19,11 @@ public sealed record TrainingConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? SplitCsvDir { get; init; }
     /// <summary>Conv4 filters per layer; 0 = the model's default (64). Left out of the JSON at 0, so older configs read back unchanged.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int Filters { get; init; }
+    /// <summary>
+    /// How Conv4's blocks halve the map: null for a 2×2 max-pool (the default), "stride" for stride-2 convolutions and an
+    /// averaged last map (MAML's and Reptile's Omniglot network). Left out of the JSON when null, so older configs read back unchanged.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ConvDownsample { get; init; }
     public bool Rotate { get; init; }
     public int ValidationClasses { get; init; }
     public int Ways { get; init; } = 1;
@@ -28,6 +33,8 @@ public sealed record TrainingConfig
     public int InnerSteps { get; init; } = 1;
     public double InnerLr { get; init; } = 0.01;
     public string ReptileInner { get; init; } = "sgd";
+    /// <summary>Reptile: examples per inner step, dealt from a shuffle of the task's examples; 0 = all. Left out of the JSON at 0.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int InnerBatch { get; init; }
     public string OuterOptimizer { get; init; } = "adam";
     public double OuterLr { get; init; } = 0.001;
     /// <summary>Outer learning rate reached linearly at the last iteration (Reptile's annealing); null = constant.</summary>
@@ -140,6 +147,8 @@ public sealed record TrainingConfig
         if (CheckpointEvery < 0) throw new ArgumentException($"checkpoint-every is a number of rounds, or 0 for only at the end (got {CheckpointEvery}).");
         if (Threads < 1) throw new ArgumentException($"threads must be at least 1 (got {Threads}).");
         if (!(OuterLr >= 0) || !double.IsFinite(OuterLr)) throw new ArgumentException($"the outer learning rate must be a non-negative number (got {OuterLr}).");
+        if (InnerBatch < 0) throw new ArgumentException($"--inner-batch must be 0 (all examples) or more (got {InnerBatch}).");
+        if (InnerBatch > 0 && Algorithm != "reptile") throw new ArgumentException($"--inner-batch sets Reptile's inner mini-batches; {Algorithm} adapts on the whole support set.");
         if (ReptileInner is not ("sgd" or "adam")) throw new ArgumentException($"reptile's inner optimizer is sgd or adam (got '{ReptileInner}').");
         if (HeadInit is not ("normal" or "zeros")) throw new ArgumentException($"the head initialisation is normal or zeros (got '{HeadInit}').");
         if (Batching is not ("auto" or "loop" or "batched")) throw new ArgumentException($"batching is auto, loop or batched (got '{Batching}').");
@@ -149,6 +158,9 @@ public sealed record TrainingConfig
         if (Dataset == "mini-imagenet" && ValidationClasses > 0) throw new ArgumentException("mini-imagenet's validation classes are the 16 of val.csv: leave --validation-classes out.");
         if (SplitCsvDir is not null && Dataset != "mini-imagenet") throw new ArgumentException($"--split-csv names mini-imagenet's split files; {Dataset} has none.");
         if (Filters < 0) throw new ArgumentException($"filters must be positive, or 0 for the model's default (got {Filters}).");
+        if (ConvDownsample is not (null or "stride")) throw new ArgumentException($"Conv4 downsamples by pool (the default) or stride (got '{ConvDownsample}').");
+        if (ConvDownsample is not null && (Dataset is not ("omniglot" or "folder" or "mini-imagenet") || Algorithm == "mann"))
+            throw new ArgumentException($"--conv-downsample shapes Conv4's blocks, but {Algorithm} on {Dataset} has no Conv4: use it with omniglot, folder or mini-imagenet (not mann).");
         if (Model is not ("auto" or "lstm")) throw new ArgumentException($"unknown model '{Model}'; use auto (the dataset's model) or lstm.");
         if (Model == "lstm" && Dataset != "sine-sequence") throw new ArgumentException($"--model lstm reads sequences: use it with --dataset sine-sequence (got {Dataset}).");
         if (Dataset == "sine-sequence" && Hidden.Length != 1) throw new ArgumentException($"the LSTM of sine-sequence has one layer: give --hidden one width (got {string.Join(" ", Hidden)}).");

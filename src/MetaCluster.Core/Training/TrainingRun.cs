@@ -37,6 +37,8 @@ public sealed record TrainingRun(
             InnerLearningRate = config.InnerLr,
             FirstOrder = config.FirstOrder || config.Algorithm == "fomaml",
             ReptileInnerOptimizer = config.ReptileInner == "adam" ? InnerOptimizerKind.Adam : InnerOptimizerKind.Sgd,
+            ReptileInnerBatch = config.InnerBatch,
+            ShuffleSeed = config.Seed,
             MeasureBeforeAdaptation = config.PreAdaptationMetrics,
             Batching = config.Batching switch { "loop" => BatchingMode.Loop, "batched" => BatchingMode.Batched, _ => BatchingMode.Auto },
             Device = device ?? Runtime.ComputeDevice.Cpu,
