@@ -17,6 +17,10 @@
 # FINAL_EPISODES (600), FINALS (default: the run's own ways and shots, e.g. "5:1 20:1 5:5 20:5"), SEGMENT_SECONDS
 # (a guess of one segment's wall time, so the last one ends before DEADLINE; default 600), SEGMENT_OPTIONS (given to
 # every segment, the resumed ones too — e.g. "--in-process" so a run beside another keeps to one core; default none).
+#
+# To stop early, send SIGTERM (or Ctrl+C) to this script — not to its process group: it asks the running segment to
+# stop, which finishes its round and saves the checkpoint, records the segment's training seconds, and exits with 130
+# without scoring. Run it again to continue.
 set -euo pipefail
 [ $# -ge 4 ] || { sed -n '2,16p' "$0"; exit 2; }
 OUT=$1 DIR=$2 STEP=$3 TARGET=$4
@@ -34,6 +38,18 @@ add_fields() { # JSON line on stdin + python assignments → the line with the f
 round_of() { python3 -c "import json, struct, sys; d = open(sys.argv[1], 'rb').read(); n = struct.unpack_from('<i', d, 12)[0]; print(json.loads(d[16:16 + n])['Round'])" "$1"; }
 trained_seconds() { [ -f "$seconds_file" ] && awk '{ s += $1 } END { printf "%.1f", s }' "$seconds_file" || echo 0; }
 
+# A segment runs in the background so that a signal reaches this script at once (bash runs a trap only when the
+# foreground command ends); the trap passes it on and the segment's JSON still comes back.
+stopping=0 segment_pid=0
+stop() { stopping=1; [ "$segment_pid" -eq 0 ] || kill -TERM "$segment_pid" 2>/dev/null || true; }
+trap stop TERM INT
+run_segment() { # train options → the segment's JSON line in $DIR/segment.json, once it has ended however it ends
+  "$CLI" train "$@" > "$DIR/segment.json" &
+  segment_pid=$!
+  while kill -0 "$segment_pid" 2>/dev/null; do wait "$segment_pid" || true; done
+  segment_pid=0
+}
+
 round=0
 [ -f "$DIR/checkpoint.mcc" ] && round=$(round_of "$DIR/checkpoint.mcc")
 while [ "$round" -lt "$TARGET" ]; do
@@ -45,12 +61,18 @@ while [ "$round" -lt "$TARGET" ]; do
     segment=(--iterations $(( round + STEP < TARGET ? round + STEP : TARGET )))
   fi
   if [ "$round" -eq 0 ] && [ ! -f "$DIR/checkpoint.mcc" ]; then
-    json=$("$CLI" train "$@" "${segment[@]}" "${segment_options[@]}" --checkpoint-dir "$DIR" --checkpoint-every 0 --no-eval --json --overwrite)
+    run_segment "$@" "${segment[@]}" "${segment_options[@]}" --checkpoint-dir "$DIR" --checkpoint-every 0 --no-eval --json --overwrite
   else
-    json=$("$CLI" train --resume --checkpoint-dir "$DIR" "${segment[@]}" "${segment_options[@]}" --no-eval --json)
+    run_segment --resume --checkpoint-dir "$DIR" "${segment[@]}" "${segment_options[@]}" --no-eval --json
   fi
+  json=$(cat "$DIR/segment.json")
+  [ -n "$json" ] || { echo "learning_curve: the segment printed no JSON (see its messages above); $DIR/checkpoint.mcc holds the last saved round." >&2; exit 1; }
   echo "$json" | add_fields "print(r['seconds'], file=open('$seconds_file', 'a'))" > /dev/null
   round=$(round_of "$DIR/checkpoint.mcc")
+  if [ "$stopping" -eq 1 ]; then
+    echo "learning_curve: stopped at round $round with $(trained_seconds) training seconds; run the same command again to continue." >&2
+    exit 130
+  fi
   "$CLI" evaluate --checkpoint "$DIR/checkpoint.mcc" --episodes "$CURVE_EPISODES" --batch-norm transductive --json \
     | add_fields "r.update(curve=True, train_wall_seconds=$(trained_seconds))" | tee -a "$OUT" | cut -c1-160
 done

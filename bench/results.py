@@ -272,10 +272,11 @@ def page(table, sources):
     ])
 
 
-def replace_between_markers(text, block, begin="<!-- results:begin -->", end="<!-- results:end -->"):
+def replace_between_markers(text, block, begin="<!-- results:begin -->", end="<!-- results:end -->", where="the README",
+                            what="the headline rows"):
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
-        raise SystemExit(f"the README has no '{begin}' … '{end}' markers; add them where the headline rows belong.")
+        raise SystemExit(f"{where} has no '{begin}' … '{end}' markers; add them where {what} belong.")
     return text[:start + len(begin)] + "\n" + block + "\n" + text[stop:]
 
 

@@ -2,7 +2,9 @@
 """Tests of bench/tta_table.py's threshold table, against rows worked out by hand.
 Run: python3 -m unittest bench/test_tta_table.py (the .NET suite runs it too: ResultsPageTests)."""
 import os
+import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,6 +41,44 @@ class ThresholdTable(unittest.TestCase):
 
     def test_a_side_not_run(self):
         self.assertEqual("not run", tta_table.threshold_rows(side((100, 400, 0.5)), {}, [0.5])[0][2])
+
+
+class WriteBetweenMarkers(unittest.TestCase):
+    LINES = [
+        '{"bench": "time-to-accuracy", "side": "metacluster", "iterations": 100, "train_cpu_seconds": 400, "accuracy": 0.8, "ci95": 0.02}',
+        '{"bench": "time-to-accuracy", "side": "pytorch-peer", "iterations": 100, "train_cpu_seconds": 600, "accuracy": 0.85, "ci95": 0.02}',
+    ]
+
+    def run_script(self, folder, page):
+        jsonl, doc = os.path.join(folder, "tta.jsonl"), os.path.join(folder, "page.md")
+        with open(jsonl, "w") as f:
+            f.write("\n".join(self.LINES) + "\n")
+        with open(doc, "w") as f:
+            f.write(page)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tta_table.py")
+        done = subprocess.run([sys.executable, script, jsonl, "--thresholds", "0.8", "--write", doc],
+                              capture_output=True, text=True)
+        with open(doc) as f:
+            return done, f.read()
+
+    def test_the_tables_replace_only_what_stands_between_the_markers(self):
+        page = ("intro\n<!-- tta-curve:begin -->\nold curve\n<!-- tta-curve:end -->\nmiddle\n"
+                "<!-- tta-thresholds:begin -->\nold thresholds\n<!-- tta-thresholds:end -->\nend\n")
+        with tempfile.TemporaryDirectory() as folder:
+            done, text = self.run_script(folder, page)
+        self.assertEqual(0, done.returncode, done.stderr)
+        self.assertNotIn("old curve", text)
+        self.assertNotIn("old thresholds", text)
+        self.assertTrue(text.startswith("intro\n<!-- tta-curve:begin -->\n| iterations |"))
+        self.assertIn("| 100 | 400 | 80.0 ± 2.0 % | 600 | 85.0 ± 2.0 % |\n<!-- tta-curve:end -->\nmiddle", text)
+        self.assertIn("| 80 % | 400 s (100 it.) | 600 s (100 it.) | 1.50× |\n<!-- tta-thresholds:end -->\nend\n", text)
+
+    def test_a_page_without_the_markers_is_refused_and_left_as_it_was(self):
+        with tempfile.TemporaryDirectory() as folder:
+            done, text = self.run_script(folder, "no markers here\n")
+        self.assertNotEqual(0, done.returncode)
+        self.assertIn("tta-curve:begin", done.stderr)
+        self.assertEqual("no markers here\n", text)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,15 @@
 """The time-to-accuracy tables of docs/benchmarks.md from the JSON lines bench/time_to_accuracy.py printed: accuracy
 and training CPU seconds every --step iterations on both sides, then the first scoring at or above each threshold.
 
-  python3 bench/tta_table.py bench/results/time-to-accuracy-2026-12-01.jsonl
+  python3 bench/tta_table.py bench/results/time-to-accuracy-2026-12-01.jsonl [--write docs/benchmarks.md]
+
+With --write the two tables replace what stands between the file's <!-- tta-curve:begin/end --> and
+<!-- tta-thresholds:begin/end --> markers, so the page cannot drift from the measured lines.
 """
 import argparse
 import json
+
+from results import replace_between_markers
 
 SIDES = ("metacluster", "pytorch-peer")
 
@@ -81,21 +86,34 @@ def main():
     p.add_argument("jsonl")
     p.add_argument("--step", type=int, default=100, help="iterations between rows of the first table")
     p.add_argument("--thresholds", default="0.5,0.6,0.7,0.8,0.9,0.95")
+    p.add_argument("--write", metavar="FILE", help="replace the tables between FILE's tta markers instead of printing them")
     args = p.parse_args()
     points = load(args.jsonl)
     ours, peer = points["metacluster"], points["pytorch-peer"]
 
-    print("| iterations | MetaCluster: training CPU s | accuracy | PyTorch peer: training CPU s | accuracy |")
-    print("|---|---|---|---|---|")
-    last = max([*ours, *peer], default=0)
-    for i in sorted(set(range(args.step, last + 1, args.step)) | {max(ours, default=0), max(peer, default=0)} - {0}):
-        print(f"| {i} | {cell(ours.get(i))} | {cell(peer.get(i))} |")
+    curve, thresholds = tables(ours, peer, args.step, (float(t) for t in args.thresholds.split(",")))
+    if not args.write:
+        print(curve + "\n\n" + thresholds)
+        return
+    with open(args.write, encoding="utf-8") as f:
+        text = f.read()
+    for name, table in (("tta-curve", curve), ("tta-thresholds", thresholds)):
+        text = replace_between_markers(text, table, f"<!-- {name}:begin -->", f"<!-- {name}:end -->", args.write,
+                                       "the time-to-accuracy tables")
+    with open(args.write, "w", encoding="utf-8") as f:
+        f.write(text)
 
-    print()
-    print("| held-out accuracy | MetaCluster | PyTorch peer | ratio |")
-    print("|---|---|---|---|")
-    for row in threshold_rows(ours, peer, (float(t) for t in args.thresholds.split(","))):
-        print("| " + " | ".join(row) + " |")
+
+def tables(ours, peer, step, thresholds):
+    """The two markdown tables: both sides every `step` iterations, and the first scoring at each threshold."""
+    curve = ["| iterations | MetaCluster: training CPU s | accuracy | PyTorch peer: training CPU s | accuracy |",
+             "|---|---|---|---|---|"]
+    last = max([*ours, *peer], default=0)
+    for i in sorted(set(range(step, last + 1, step)) | {max(ours, default=0), max(peer, default=0)} - {0}):
+        curve.append(f"| {i} | {cell(ours.get(i))} | {cell(peer.get(i))} |")
+    reached = ["| held-out accuracy | MetaCluster | PyTorch peer | ratio |", "|---|---|---|---|"]
+    reached += ["| " + " | ".join(row) + " |" for row in threshold_rows(ours, peer, thresholds)]
+    return "\n".join(curve), "\n".join(reached)
 
 
 if __name__ == "__main__":
