@@ -48,7 +48,7 @@ public sealed class RunOptions : ConfigOptions<TrainingConfig>
             (c, v) => c with { SplitCsvDir = v }, c => c.SplitCsvDir);
         Bind(Number<int>("--filters", "F", "Conv4 filters per layer (default 64; 32 for MAML on mini-imagenet, as Finn et al.)"),
             (c, v) => c with { Filters = v!.Value }, c => c.Filters);
-        Bind(Choice("--conv-downsample", "how Conv4's blocks halve the map: pool (2×2 max-pool, default) or stride (stride-2 convolutions, last map averaged: MAML's and Reptile's Omniglot network, about 4× less work)", "pool", "stride"),
+        Bind(Choice("--conv-downsample", "how Conv4's blocks halve the map: pool (2×2 max-pool, default) or stride (stride-2 convolutions, last map averaged: MAML's and Reptile's Omniglot network, about 2.7× less CPU a round)", "pool", "stride"),
             (c, v) => c with { ConvDownsample = v == "stride" ? "stride" : null }, c => c.ConvDownsample ?? "pool");
         Rotate = Bind(Flag("--rotate", "add 90/180/270-degree rotations as new classes (default for omniglot)"), (c, _) => c with { Rotate = true }, c => c.Rotate);
         NoRotate = Bind(Flag("--no-rotate", "no rotated classes"), (c, _) => c with { Rotate = false }, c => c.Rotate);
