@@ -119,7 +119,8 @@ public class TrainingTests
         Assert.DoesNotContain("InnerBatch", json);
         var strided = System.Text.Json.JsonSerializer.Deserialize<TrainingConfig>(System.Text.Json.JsonSerializer.Serialize(omniglot with { ConvDownsample = "stride", InnerBatch = 10 }))!;
         Assert.Equal(("stride", 10), (strided.ConvDownsample, strided.InnerBatch));
-        Assert.Equal(64, ((Models.Conv4)RunFactory.CreateBlueprint(strided).Model).FeatureCount);
-        Assert.Equal(Models.Downsampling.StridedConv, ((Models.Conv4)RunFactory.CreateBlueprint(strided).Model).Downsampling);
+        var model = (Models.Conv4)RunFactory.CreateBlueprint(strided).Model;
+        Assert.Equal(64, model.FeatureCount);
+        Assert.Equal(Models.Downsampling.StridedConv, model.Downsampling);
     }
 }

@@ -77,9 +77,8 @@ public sealed partial class Conv4 : IFunctionalModel
     }
 
     /// <summary>A block's 3×3 convolution (padding 1): stride 2 when the block downsamples by striding.</summary>
-    private Tensor Convolve(Tensor x, Tensor weight, Tensor bias, long groups = 1) => Strided
-        ? F.conv2d(x, weight, bias, strides: [2, 2], padding: [1, 1], groups: groups)
-        : F.conv2d(x, weight, bias, padding: [1, 1], groups: groups);
+    private Tensor Convolve(Tensor x, Tensor weight, Tensor bias, long groups = 1) =>
+        F.conv2d(x, weight, bias, strides: Strided ? [2, 2] : [1, 1], padding: [1, 1], groups: groups);
 
     /// <summary>
     /// Batch norm, then 2×2 max-pool and ReLU, or only ReLU when the convolution has already downsampled. Pooling
