@@ -88,6 +88,18 @@ public class RunOptionsTests
         Assert.Equal(TrainingConfig.ForDataset("omniglot", "maml") with { Hidden = config.Hidden }, config);
     }
 
+    [Fact]
+    public void TheReptileAdamStateOptionReachesTheConfig()
+    {
+        var (options, result) = Parse("--dataset omniglot --algorithm reptile --reptile-adam-state carried");
+        Assert.Empty(result.Errors);
+        Assert.Equal("carried", options.ToConfig(result).ReptileAdamState);
+        // fresh is the default and is stored as no setting, so configs from before the option read back equal.
+        (options, result) = Parse("--dataset omniglot --algorithm reptile --reptile-adam-state fresh");
+        Assert.Null(options.ToConfig(result).ReptileAdamState);
+        Assert.NotEmpty(Parse("--reptile-adam-state kept").Result.Errors);
+    }
+
     [Theory]
     [InlineData("--rotate --no-rotate")]
     [InlineData("--algorithm foo")]

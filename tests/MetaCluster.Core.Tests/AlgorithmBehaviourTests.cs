@@ -98,6 +98,62 @@ public class AlgorithmBehaviourTests
     }
 
     [Fact]
+    public void ReptileWithCarriedAdamStateStepsFromTheRoundsMomentAndCount()
+    {
+        // θ = (w, b, v_w, v_b, steps): two Adam steps (β1 = 0, β2 = 0.999) from the carried second moment and count,
+        // by hand; the contribution is (Δw, Δb, Δv_w, Δv_b, 2).
+        var model = new Mlp(1, 1);
+        var options = new AlgorithmOptions { InnerSteps = 2, InnerLearningRate = 0.01, ReptileInnerOptimizer = InnerOptimizerKind.Adam, ReptileCarriesAdamState = true };
+        var reptile = new Reptile(model, options);
+        var names = model.Layout.Parameters.Select(p => p.Name).ToArray();
+        Assert.Equal([.. names, .. names.Select(n => "adam_v." + n), "adam_steps"], reptile.Layout.Parameters.Select(p => p.Name));
+        Assert.Equal(2, reptile.OptimizedCount);
+        float[] start = [0.3f, -0.2f, 400f, 0.5f, 7f];
+        var theta = new ParameterSet(reptile.Layout, start);
+        using var episode = TestEpisodes.Sinusoid(shots: 4, queries: 3);
+        var supportX = episode.SupportX.data<float>().Select(v => (double)v).ToArray();
+        var supportY = episode.SupportY.data<float>().Select(v => (double)v).ToArray();
+        var x = supportX.Concat(episode.QueryX.data<float>().Select(v => (double)v)).ToArray();
+        var y = supportY.Concat(episode.QueryY.data<float>().Select(v => (double)v)).ToArray();
+
+        (double W, double B, double Vw, double Vb) TwoAdamSteps(double[] xs, double[] ys)
+        {
+            double w = start[0], b = start[1], vw = start[2], vb = start[3];
+            for (int step = 1; step <= 2; step++)
+            {
+                var r = xs.Select((xi, i) => w * xi + b - ys[i]).ToArray();
+                double gw = 2 * r.Select((ri, i) => ri * xs[i]).Average(), gb = 2 * r.Average();
+                vw = 0.999 * vw + 0.001 * gw * gw;
+                vb = 0.999 * vb + 0.001 * gb * gb;
+                double correction = Math.Sqrt(1 - Math.Pow(0.999, 7 + step));
+                w -= 0.01 * gw / (Math.Sqrt(vw) / correction + 1e-8);
+                b -= 0.01 * gb / (Math.Sqrt(vb) / correction + 1e-8);
+            }
+            return (w, b, vw, vb);
+        }
+
+        var expected = TwoAdamSteps(x, y);
+        var contribution = reptile.Contribute(theta, [0L], _ => TestEpisodes.Sinusoid(shots: 4, queries: 3)).Single().Values;
+        Assert.Equal(expected.W - start[0], contribution[0], 1e-6);
+        Assert.Equal(expected.B - start[1], contribution[1], 1e-6);
+        Assert.Equal(expected.Vw - start[2], contribution[2], 1e-4); // float32 rounding of v_w ≈ 400
+        Assert.Equal(expected.Vb - start[3], contribution[3], 1e-6);
+        Assert.Equal(2f, contribution[4]);
+        // The large carried v_w makes w's two steps small beside a fresh Adam's 2 × lr: the state is really read.
+        Assert.True(Math.Abs(contribution[0]) < 0.005, $"Δw = {contribution[0]}");
+        // Per-episode state: computed one by one even where MLPs batch tasks.
+        Assert.False(reptile.UsesTaskBatching(TaskKind.Regression));
+
+        // Adaptation at evaluation starts from the same state, on the support set alone, and yields the weights only.
+        using var scope = NewDisposeScope();
+        var adapted = reptile.Adapt(theta.ToTensors(requiresGrad: true), episode, 2);
+        var onSupport = TwoAdamSteps(supportX, supportY);
+        Assert.Equal(2, adapted.Count);
+        Assert.Equal(onSupport.W, adapted[0].item<float>(), 1e-6);
+        Assert.Equal(onSupport.B, adapted[1].item<float>(), 1e-6);
+    }
+
+    [Fact]
     public void ProtoNetClassifiesWellSeparatedClustersCorrectly()
     {
         var model = new Mlp(2, 64, 64, 4);

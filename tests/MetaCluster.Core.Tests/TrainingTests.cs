@@ -54,14 +54,26 @@ public class TrainingTests
 
         var first = new MetaTrainer(RunFactory.Create(config));
         for (int i = 0; i < 3; i++) first.RunRound();
-        string path = Path.Combine(Path.GetTempPath(), $"mc-{Guid.NewGuid():N}", Checkpoint.FileName);
-        first.ToCheckpoint().Save(path);
-        var checkpoint = Checkpoint.Load(path);
-        var resumed = new MetaTrainer(RunFactory.Create(checkpoint.Config), checkpoint);
+        var resumed = ResumedThroughACheckpointFile(first).Trainer;
         Assert.Equal(3, resumed.Round);
         while (!resumed.Finished) resumed.RunRound();
         Assert.Equal(straight.Theta.Values, resumed.Theta.Values);
-        Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+    }
+
+    /// <summary>A new trainer from <paramref name="trainer"/>'s checkpoint, saved to and loaded from a file (then deleted).</summary>
+    private static (MetaTrainer Trainer, Checkpoint Checkpoint) ResumedThroughACheckpointFile(MetaTrainer trainer)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"mc-{Guid.NewGuid():N}", Checkpoint.FileName);
+        trainer.ToCheckpoint().Save(path);
+        try
+        {
+            var checkpoint = Checkpoint.Load(path);
+            return (new MetaTrainer(RunFactory.Create(checkpoint.Config), checkpoint), checkpoint);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+        }
     }
 
     [Fact]
@@ -80,6 +92,57 @@ public class TrainingTests
             Assert.Equal(before.Values[i] + 0.5 * mean, trainer.Theta.Values[i], 1e-6);
         }
         Assert.Equal(0.5 * 0.5, config.OuterLearningRate(5), 12);
+    }
+
+    [Fact]
+    public void ReptilesCarriedAdamStateTakesTheTasksMeanChangeWholeAndResumesExactly()
+    {
+        var config = Sinusoid("reptile", 6) with { MetaBatch = 3, OuterLr = 0.5, OuterLrFinal = 0.0, ReptileInner = "adam", InnerLr = 0.001, InnerSteps = 4, ReptileAdamState = "carried" };
+        var run = RunFactory.Create(config);
+        var trainer = new MetaTrainer(run);
+        int weights = run.Model.Layout.TotalCount;
+        Assert.Equal(2 * weights + 1, trainer.Theta.Values.Length);
+        Assert.All(trainer.Theta.Values[weights..], v => Assert.Equal(0f, v)); // a fresh Adam to start
+        for (int round = 0; round < 2; round++)
+        {
+            var before = trainer.Theta.Clone();
+            var changes = run.Algorithm.Contribute(before, EpisodeStream.RoundEpisodes(round, 3), run.TrainingStream().Sample);
+            double rate = config.OuterLearningRate(round);
+            trainer.RunRound();
+            for (int i = 0; i < before.Values.Length; i++)
+            {
+                double mean = changes.Average(d => (double)d.Values[i]);
+                // The weights move by the annealed ε toward the tasks' mean; the Adam state takes the mean change whole.
+                Assert.Equal(before.Values[i] + (i < weights ? rate : 1.0) * mean, trainer.Theta.Values[i], 1e-6);
+            }
+            Assert.Equal(4f * (round + 1), trainer.Theta.Values[^1]);
+        }
+        Assert.Contains(trainer.Theta.Values[weights..^1], v => v > 0);
+
+        // The state is in the checkpoint: a resumed run ends on the uninterrupted run's bits.
+        while (!trainer.Finished) trainer.RunRound();
+        var first = new MetaTrainer(RunFactory.Create(config));
+        for (int i = 0; i < 3; i++) first.RunRound();
+        var (resumed, checkpoint) = ResumedThroughACheckpointFile(first);
+        Assert.Equal("carried", checkpoint.Config.ReptileAdamState);
+        while (!resumed.Finished) resumed.RunRound();
+        Assert.Equal(trainer.Theta.Values, resumed.Theta.Values);
+    }
+
+    [Fact]
+    public void TheReptileAdamStateOptionIsCheckedAndLeftOutOfTheJsonWhenUnset()
+    {
+        var reptile = TrainingConfig.ForDataset("omniglot", "reptile") with { ReptileAdamState = "carried" };
+        reptile.Validate();
+        var sgd = Assert.Throws<ArgumentException>(() => (reptile with { ReptileInner = "sgd" }).Validate());
+        Assert.Contains("--reptile-inner adam", sgd.Message);
+        Assert.Throws<ArgumentException>(() => (TrainingConfig.ForDataset("omniglot", "maml") with { ReptileAdamState = "carried" }).Validate());
+        Assert.Throws<ArgumentException>(() => (reptile with { ReptileAdamState = "kept" }).Validate());
+        Assert.DoesNotContain("ReptileAdamState", System.Text.Json.JsonSerializer.Serialize(reptile with { ReptileAdamState = null }));
+        var read = System.Text.Json.JsonSerializer.Deserialize<TrainingConfig>(System.Text.Json.JsonSerializer.Serialize(reptile))!;
+        Assert.Equal("carried", read.ReptileAdamState);
+        // The layout carries the state: a checkpoint of one kind cannot be resumed as the other.
+        Assert.False(RunFactory.CreateBlueprint(read).Layout.SameAs(RunFactory.CreateBlueprint(read with { ReptileAdamState = null }).Layout));
     }
 
     [Fact]

@@ -37,6 +37,8 @@ public sealed class RunOptions : ConfigOptions<TrainingConfig>
         Bind(Choice("--reptile-inner", "Reptile's inner optimizer", "sgd", "adam"), (c, v) => c with { ReptileInner = v! }, c => c.ReptileInner);
         Bind(Number<int>("--inner-batch", "N", "Reptile: examples per inner step, dealt in turn from a shuffle of the task's support and query examples (the reference's --inner-batch; default 0: all of them)"),
             (c, v) => c with { InnerBatch = v!.Value }, c => c.InnerBatch);
+        Bind(Choice("--reptile-adam-state", "Reptile with --reptile-inner adam: fresh (a new Adam per task, default) or carried (its second moment and step count carried from round to round beside θ, as the reference code's one Adam)", "fresh", "carried"),
+            (c, v) => c with { ReptileAdamState = v == "carried" ? "carried" : null }, c => c.ReptileAdamState ?? "fresh");
         Iterations = Bind(Number<int>("--iterations", "N", "meta-iterations (rounds) to run in total"), (c, v) => c with { Iterations = v!.Value }, c => c.Iterations);
         Bind(Number<ulong>("--seed", "SEED", "run seed: initial θ and the training episodes"), (c, v) => c with { Seed = v!.Value }, c => c.Seed);
         Threads = Bind(Number<int>("--threads", "N", "libtorch intra-op threads (process-wide; default 1)"), (c, v) => c with { Threads = v!.Value }, c => c.Threads);

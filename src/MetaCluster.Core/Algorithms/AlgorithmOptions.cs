@@ -26,6 +26,13 @@ public sealed record AlgorithmOptions
     /// </summary>
     public int ReptileInnerBatch { get; init; }
 
+    /// <summary>
+    /// Reptile with the Adam inner optimizer: carry Adam's second moment and step count from round to round as state
+    /// beside θ, as the reference code's one long-lived optimizer does, instead of a fresh Adam per task (whose first
+    /// step moves every weight by about ±lr). See <see cref="Reptile"/>.
+    /// </summary>
+    public bool ReptileCarriesAdamState { get; init; }
+
     /// <summary>Seeds Reptile's per-episode shuffles (with the episode's index), so they are the run's and not the worker's.</summary>
     public ulong ShuffleSeed { get; init; }
 
@@ -51,5 +58,7 @@ public sealed record AlgorithmOptions
         if (!(InnerLearningRate > 0) || !double.IsFinite(InnerLearningRate))
             throw new ArgumentException($"the inner learning rate must be a positive number (got {InnerLearningRate}).");
         if (ReptileInnerBatch < 0) throw new ArgumentException($"the inner batch must be 0 (all examples) or more (got {ReptileInnerBatch}).");
+        if (ReptileCarriesAdamState && ReptileInnerOptimizer != InnerOptimizerKind.Adam)
+            throw new ArgumentException("carried inner Adam state needs Reptile's inner optimizer to be Adam.");
     }
 }

@@ -46,6 +46,13 @@ public abstract class MetaAlgorithm
     /// <summary>The meta-learned parameters: the model's, plus any the algorithm learns itself (Meta-SGD's rates).</summary>
     public virtual ParameterLayout Layout => Model.Layout;
 
+    /// <summary>
+    /// How many of θ's leading values the outer optimizer learns. Those after are state the tasks carry from round to
+    /// round (Reptile's inner Adam moments): each task's contribution holds their change, and the round adds the mean
+    /// change as it is, whatever the outer optimizer and its learning rate. All of θ when there is no such state.
+    /// </summary>
+    public virtual int OptimizedCount => Layout.TotalCount;
+
     public virtual ParameterSet Initialize(ulong seed) => Model.Initialize(seed);
 
     /// <summary>Throws if the algorithm cannot learn episodes of this kind.</summary>
@@ -153,7 +160,7 @@ public abstract class MetaAlgorithm
     {
         bool supported = BatchesTasks && Model is IBatchedModel;
         if (Options.Batching == BatchingMode.Batched && !supported)
-            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched (supported: maml, fomaml, reptile without --inner-batch, metasgd and anil on MLP and Conv4 models); use --batching loop or auto.");
+            throw new ArgumentException($"{Name} on {Model.Name} cannot run task-batched (supported: maml, fomaml, reptile without --inner-batch or a carried inner Adam, metasgd and anil on MLP and Conv4 models); use --batching loop or auto.");
         // Auto follows the model's measured choice (IBatchedModel.AutoBatches).
         return supported && (Options.Batching == BatchingMode.Batched
             || (Options.Batching == BatchingMode.Auto && ((IBatchedModel)Model).AutoBatches));

@@ -12,39 +12,99 @@ namespace MetaCluster.Core.Algorithms;
 /// "after" metrics are training-set figures; evaluation adapts on the support set only. With
 /// <see cref="AlgorithmOptions.ReptileInnerBatch"/> each inner step sees the next few of the task's examples in a shuffled
 /// order (the reference code's --inner-batch: Omniglot 10 of 5 × 10 examples, so five steps make one pass).
+/// <para>
+/// With <see cref="AlgorithmOptions.ReptileCarriesAdamState"/> the inner Adam's second moment and step count are state
+/// carried beside θ ("adam_v.&lt;name&gt;", "adam_steps"): the reference code keeps one Adam for the whole run and resets
+/// only the weights between tasks, so its steps are scaled by a long-run average of squared gradients, not by the
+/// task's first gradient. Run sequentially that state would depend on the order of the tasks; here every task of a
+/// round starts from the round's state and returns its change with Δθ, and the round adds the mean change (see
+/// <see cref="MetaAlgorithm.OptimizedCount"/>) — the same bits on any number of workers. Evaluation adapts from the
+/// trained state, as the reference's does.
+/// </para>
 /// </summary>
-public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : MetaAlgorithm(model, options), ITaskBatchedAlgorithm
+public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
 {
     private const double AdamBeta1 = 0.0, AdamBeta2 = 0.999, AdamEpsilon = 1e-8;
 
+    public Reptile(IFunctionalModel model, AlgorithmOptions options) : base(model, options)
+    {
+        Layout = options.ReptileCarriesAdamState
+            ? model.Layout.Concat(new ParameterLayout(model.Layout.Parameters.Select(p => ("adam_v." + p.Name, p.Shape))
+                .Append(("adam_steps", [1L]))))
+            : model.Layout;
+    }
+
     public override string Name => "reptile";
     public override ContributionKind Kind => ContributionKind.Delta;
+    public override ParameterLayout Layout { get; }
+    public override int OptimizedCount => Model.Layout.TotalCount;
 
-    /// <summary>Inner mini-batches are drawn per episode, so those runs compute their episodes one by one.</summary>
-    protected override bool BatchesTasks => Options.ReptileInnerBatch == 0;
+    /// <summary>The model's initial weights, then (when carried) a zero second moment and step count: a fresh Adam.</summary>
+    public override ParameterSet Initialize(ulong seed)
+    {
+        var weights = Model.Initialize(seed).Values;
+        if (!Options.ReptileCarriesAdamState) return new ParameterSet(Layout, weights);
+        var values = new float[Layout.TotalCount];
+        weights.CopyTo(values, 0);
+        return new ParameterSet(Layout, values);
+    }
+
+    /// <summary>
+    /// Inner mini-batches are drawn per episode, and carried Adam state is read per episode, so those runs compute
+    /// their episodes one by one.
+    /// </summary>
+    protected override bool BatchesTasks => Options.ReptileInnerBatch == 0 && !Options.ReptileCarriesAdamState;
 
     public override EpisodeOutcome Compute(IReadOnlyList<Tensor> theta, Episode episode)
     {
-        var before = ScoreBeforeAdaptation(theta, episode);
+        var (weights, carried) = Split(theta);
+        var before = ScoreBeforeAdaptation(weights, episode);
         var (x, y) = Options.ReptileTrainOnQuery
             ? (cat([episode.SupportX, episode.QueryX], 0), cat([episode.SupportY, episode.QueryY], 0))
             : (episode.SupportX, episode.SupportY);
         var batches = InnerBatches(episode.Index, (int)x.shape[0]);
-        var adapted = Train(theta, (p, step) =>
+        var (adapted, secondMoment) = Train(weights, carried, (p, step) =>
         {
             if (batches is null) return TaskLoss.Loss(Model.Forward(x, p), y, episode.Kind);
             using var rows = tensor(batches[step], device: x.device);
             return TaskLoss.Loss(Model.Forward(x.index_select(0, rows), p), y.index_select(0, rows), episode.Kind);
         }, Options.InnerSteps);
-        Tensor[] delta;
-        using (no_grad()) delta = adapted.Select((p, i) => p - theta[i]).ToArray();
+        var contribution = new List<Tensor>(theta.Count);
+        using (no_grad())
+        {
+            contribution.AddRange(adapted.Select((p, i) => p - weights[i]));
+            if (carried is not null)
+            {
+                contribution.AddRange(secondMoment.Select((v, i) => v - carried.SecondMoment[i]));
+                contribution.Add(full_like(carried.StepTensor, (double)Options.InnerSteps));
+            }
+        }
         var after = ScoreQuery(adapted, episode);
-        return new EpisodeOutcome(delta, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
+        return new EpisodeOutcome(contribution, new EpisodeMetrics(before.Loss, after.Loss, before.Accuracy, after.Accuracy));
     }
 
-    /// <summary>Evaluation adapts on the whole support set every step (the reference's eval batch is the 5-way 1-shot support).</summary>
-    public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps) =>
-        Train(theta, (p, _) => TaskLoss.Loss(Model.Forward(episode.SupportX, p), episode.SupportY, episode.Kind), steps);
+    /// <summary>
+    /// Evaluation adapts on the whole support set every step (the reference's eval batch is the 5-way 1-shot support),
+    /// from the trained Adam state when it is carried.
+    /// </summary>
+    public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps)
+    {
+        var (weights, carried) = Split(theta);
+        return Train(weights, carried, (p, _) => TaskLoss.Loss(Model.Forward(episode.SupportX, p), episode.SupportY, episode.Kind), steps).Weights;
+    }
+
+    /// <summary>The inner Adam's carried state: its second moment (aligned with the weights) and how many steps made it.</summary>
+    private sealed record AdamState(IReadOnlyList<Tensor> SecondMoment, Tensor StepTensor)
+    {
+        public double Steps { get; } = StepTensor.to_type(ScalarType.Float64).item<double>();
+    }
+
+    private (IReadOnlyList<Tensor> Weights, AdamState? Carried) Split(IReadOnlyList<Tensor> theta)
+    {
+        if (!Options.ReptileCarriesAdamState) return (theta, null);
+        int n = Model.Layout.Count;
+        return (theta.Take(n).ToArray(), new AdamState(theta.Skip(n).Take(n).ToArray(), theta[2 * n]));
+    }
 
     /// <summary>
     /// The rows each inner step trains on, or null for all of them: consecutive slices of a stream of shuffles of
@@ -87,20 +147,26 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
             ? (cat([batch.SupportX, batch.QueryX], 1), cat([batch.SupportY, batch.QueryY], 1))
             : (batch.SupportX, batch.SupportY);
         var before = Options.MeasureBeforeAdaptation ? BatchedMetaGradient.ScoreQuery(model, start, batch) : null;
-        var adapted = Train(start, (p, _) => batch.PerTaskLoss(model.ForwardBatched(x, p), y).sum(), Options.InnerSteps);
+        var (adapted, _) = Train(start, null, (p, _) => batch.PerTaskLoss(model.ForwardBatched(x, p), y).sum(), Options.InnerSteps);
         Tensor[] delta;
         using (no_grad()) delta = adapted.Select((p, i) => p - start[i]).ToArray();
         var after = BatchedMetaGradient.ScoreQuery(model, adapted, batch);
         return (delta, TaskScores.Metrics(before, after));
     }
 
-    /// <summary>k optimizer steps on detached copies of θ, updating in place as torch.optim.SGD/Adam would.</summary>
-    private IReadOnlyList<Tensor> Train(IReadOnlyList<Tensor> theta, Func<IReadOnlyList<Tensor>, int, Tensor> lossOf, int steps)
+    /// <summary>
+    /// k optimizer steps on detached copies of the weights, updating in place as torch.optim.SGD/Adam would; Adam starts
+    /// from <paramref name="carried"/> (its second moment and step count) when given, else fresh. Returns the trained
+    /// weights and Adam's final second moment (empty for SGD).
+    /// </summary>
+    private (IReadOnlyList<Tensor> Weights, IReadOnlyList<Tensor> SecondMoment) Train(IReadOnlyList<Tensor> theta, AdamState? carried,
+        Func<IReadOnlyList<Tensor>, int, Tensor> lossOf, int steps)
     {
         var fast = theta.Select(p => p.detach().clone().requires_grad_()).ToArray();
         bool adam = Options.ReptileInnerOptimizer == InnerOptimizerKind.Adam;
         var m = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
-        var v = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
+        var v = !adam ? [] : carried is null ? fast.Select(p => zeros_like(p)).ToArray() : carried.SecondMoment.Select(p => p.detach().clone()).ToArray();
+        double stepsBefore = carried?.Steps ?? 0;
         double lr = Options.InnerLearningRate;
         // Every Scalar an in-place update reads is made here and held to the end (see HeldScalars: an implicit one is
         // left to a finalizer that may free it while libtorch still reads it).
@@ -115,8 +181,10 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
             var loss = lossOf(fast, step - 1);
             var grads = autograd.grad([loss], fast);
             using var _ = no_grad();
+            // The first moment is the task's own (β1 = 0 keeps none of it anyway); the second moment's count runs on
+            // from the carried state's, so its bias correction fades as the reference's does.
             double biasCorrection1 = 1 - Math.Pow(AdamBeta1, step);
-            double biasCorrection2 = 1 - Math.Pow(AdamBeta2, step);
+            double biasCorrection2 = 1 - Math.Pow(AdamBeta2, stepsBefore + step);
             using var correction2 = Math.Sqrt(biasCorrection2).ToScalar();
             using var stepSize = (-lr / biasCorrection1).ToScalar();
             for (int i = 0; i < fast.Length; i++)
@@ -132,6 +200,6 @@ public sealed class Reptile(IFunctionalModel model, AlgorithmOptions options) : 
                 fast[i].addcdiv_(m[i], denominator, value: stepSize);
             }
         }
-        return fast;
+        return (fast, v);
     }
 }

@@ -87,10 +87,14 @@ public sealed class MetaTrainer
         // The mean goes into a buffer kept from round to round: a fresh one was a large-object allocation a round.
         var mean = _mean ??= new float[Theta.Values.Length];
         Aggregator.MeanInto(shares, expectedEpisodes, mean);
+        int optimized = _run.Algorithm.OptimizedCount;
+        var learned = mean.AsSpan(0, optimized);
         if (_run.Algorithm.Kind == ContributionKind.Delta)
-            for (int i = 0; i < mean.Length; i++) mean[i] = -mean[i]; // move toward the adapted weights
+            for (int i = 0; i < learned.Length; i++) learned[i] = -learned[i]; // move toward the adapted weights
         double learningRate = _run.Config.OuterLearningRate(round);
-        _optimizer.Step(Theta.Values, mean, learningRate);
+        _optimizer.Step(Theta.Values.AsSpan(0, optimized), learned, learningRate);
+        // Carried state takes the tasks' mean change whole: it is where the tasks left it, not something learned.
+        for (int i = optimized; i < mean.Length; i++) Theta.Values[i] += mean[i];
         return learningRate;
     }
 

@@ -12,7 +12,7 @@ public sealed record OptimizerState(string Optimizer, long Step, IReadOnlyDictio
 public interface IOuterOptimizer
 {
     string Name { get; }
-    void Step(float[] theta, ReadOnlySpan<float> gradient, double learningRate);
+    void Step(Span<float> theta, ReadOnlySpan<float> gradient, double learningRate);
     OptimizerState GetState();
     void SetState(OptimizerState state);
 }
@@ -33,7 +33,7 @@ public sealed class SgdOptimizer : IOuterOptimizer
     private long _step;
     public string Name => "sgd";
 
-    public void Step(float[] theta, ReadOnlySpan<float> gradient, double learningRate)
+    public void Step(Span<float> theta, ReadOnlySpan<float> gradient, double learningRate)
     {
         float lr = (float)learningRate;
         for (int i = 0; i < theta.Length; i++) theta[i] -= lr * gradient[i];
@@ -58,7 +58,7 @@ public sealed class AdamOptimizer(int parameterCount) : IOuterOptimizer
 
     public string Name => "adam";
 
-    public void Step(float[] theta, ReadOnlySpan<float> gradient, double learningRate)
+    public void Step(Span<float> theta, ReadOnlySpan<float> gradient, double learningRate)
     {
         if (gradient.Length != theta.Length || theta.Length != _m.Length)
             throw new ArgumentException($"Adam holds state for {_m.Length} parameters; got θ of {theta.Length} and a gradient of {gradient.Length}.");

@@ -13,7 +13,7 @@ public sealed record RunBlueprint(TrainingConfig Config, IFunctionalModel Model,
 {
     public ParameterLayout Layout => Algorithm.Layout;
 
-    public IOuterOptimizer CreateOptimizer() => OuterOptimizers.Create(Config.OuterOptimizer, Algorithm.Layout.TotalCount);
+    public IOuterOptimizer CreateOptimizer() => OuterOptimizers.Create(Config.OuterOptimizer, Algorithm.OptimizedCount);
 
     public ParameterSet InitialParameters() => Algorithm.Initialize(DeterministicRandom.DeriveSeed(Config.Seed, 0));
 

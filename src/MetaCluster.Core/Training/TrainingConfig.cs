@@ -35,6 +35,11 @@ public sealed record TrainingConfig
     public string ReptileInner { get; init; } = "sgd";
     /// <summary>Reptile: examples per inner step, dealt from a shuffle of the task's examples; 0 = all. Left out of the JSON at 0.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int InnerBatch { get; init; }
+    /// <summary>
+    /// Reptile's inner Adam: null for a fresh Adam per task, "carried" for its second moment and step count carried from
+    /// round to round beside θ, as the reference code's one Adam is. Left out of the JSON when null.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ReptileAdamState { get; init; }
     public string OuterOptimizer { get; init; } = "adam";
     public double OuterLr { get; init; } = 0.001;
     /// <summary>Outer learning rate reached linearly at the last iteration (Reptile's annealing); null = constant.</summary>
@@ -150,6 +155,9 @@ public sealed record TrainingConfig
         if (InnerBatch < 0) throw new ArgumentException($"--inner-batch must be 0 (all examples) or more (got {InnerBatch}).");
         if (InnerBatch > 0 && Algorithm != "reptile") throw new ArgumentException($"--inner-batch sets Reptile's inner mini-batches; {Algorithm} adapts on the whole support set.");
         if (ReptileInner is not ("sgd" or "adam")) throw new ArgumentException($"reptile's inner optimizer is sgd or adam (got '{ReptileInner}').");
+        if (ReptileAdamState is not (null or "carried")) throw new ArgumentException($"reptile's inner Adam state is fresh (the default) or carried (got '{ReptileAdamState}').");
+        if (ReptileAdamState is not null && (Algorithm != "reptile" || ReptileInner != "adam"))
+            throw new ArgumentException($"--reptile-adam-state carried keeps Reptile's inner Adam state between rounds; it needs --algorithm reptile with --reptile-inner adam (got {Algorithm}, inner {ReptileInner}).");
         if (HeadInit is not ("normal" or "zeros")) throw new ArgumentException($"the head initialisation is normal or zeros (got '{HeadInit}').");
         if (Batching is not ("auto" or "loop" or "batched")) throw new ArgumentException($"batching is auto, loop or batched (got '{Batching}').");
         if (Split is not ("maml" or "lake" or "ravi")) throw new ArgumentException($"unknown split '{Split}'; use maml or lake (omniglot) or ravi (mini-imagenet).");
