@@ -82,6 +82,18 @@ public class Conv4LayoutTests
         Assert.NotEqual(pooled.Name, strided.Name);
     }
 
+    [Fact]
+    public void OnlyThePooledNetworkNeedsSixteenPixels()
+    {
+        // 8 → 4 → 2 → 1 → 0 pooled; 8 → 4 → 2 → 1 → 1 strided, so the strided network classifies 8×8 images.
+        var small = Assert.Throws<ArgumentException>(() => new Conv4(classes: 3, filters: 4, imageSize: 8));
+        Assert.Contains("8×8 are too small", small.Message);
+        var strided = new Conv4(classes: 3, filters: 4, imageSize: 8, downsampling: Downsampling.StridedConv);
+        using var scope = NewDisposeScope();
+        var logits = strided.Forward(rand([6, 1, 8, 8], generator: new Generator(3)), strided.Initialize(2).ToTensors(requiresGrad: false));
+        Assert.Equal([6L, 3], logits.shape);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(3)]

@@ -41,7 +41,9 @@ public sealed partial class Conv4 : IFunctionalModel
         _imageSize = imageSize;
         int spatial = imageSize;
         for (int i = 0; i < Blocks; i++) spatial /= 2;
-        if (spatial < 1) throw new ArgumentException($"images of {imageSize}×{imageSize} are too small for 4 pooling blocks (need at least 16×16).");
+        // A stride-2 convolution with padding 1 maps n to ⌈n/2⌉ ≥ 1, so only pooling can run out of pixels.
+        if (imageSize < 1 || (downsampling == Downsampling.MaxPool && spatial < 1))
+            throw new ArgumentException($"images of {imageSize}×{imageSize} are too small for 4 pooling blocks (need at least 16×16, or --conv-downsample stride).");
         // Strided blocks average the last map, so the head sees one value per filter whatever the image size.
         FeatureCount = downsampling == Downsampling.StridedConv ? filters : filters * spatial * spatial;
         var parameters = new List<(string, long[])>();
