@@ -100,15 +100,15 @@ public class AlgorithmBehaviourTests
     [Fact]
     public void ReptileWithCarriedAdamStateStepsFromTheRoundsMomentAndCount()
     {
-        // θ = (w, b, v_w, v_b, steps): two Adam steps (β1 = 0, β2 = 0.999) from the carried second moment and count,
-        // by hand; the contribution is (Δw, Δb, Δv_w, Δv_b, 2).
+        // θ = (w, b, √v_w, √v_b, steps): two Adam steps (β1 = 0, β2 = 0.999) from the carried second moment and count,
+        // by hand; the contribution is (Δw, Δb, Δ√v_w, Δ√v_b, 2).
         var model = new Mlp(1, 1);
         var options = new AlgorithmOptions { InnerSteps = 2, InnerLearningRate = 0.01, ReptileInnerOptimizer = InnerOptimizerKind.Adam, ReptileCarriesAdamState = true };
         var reptile = new Reptile(model, options);
         var names = model.Layout.Parameters.Select(p => p.Name).ToArray();
-        Assert.Equal([.. names, .. names.Select(n => "adam_v." + n), "adam_steps"], reptile.Layout.Parameters.Select(p => p.Name));
+        Assert.Equal([.. names, .. names.Select(n => "adam_rms." + n), "adam_steps"], reptile.Layout.Parameters.Select(p => p.Name));
         Assert.Equal(2, reptile.OptimizedCount);
-        float[] start = [0.3f, -0.2f, 400f, 0.5f, 7f];
+        float[] start = [0.3f, -0.2f, 20f, 0.5f, 7f];
         var theta = new ParameterSet(reptile.Layout, start);
         using var episode = TestEpisodes.Sinusoid(shots: 4, queries: 3);
         var supportX = episode.SupportX.data<float>().Select(v => (double)v).ToArray();
@@ -118,7 +118,7 @@ public class AlgorithmBehaviourTests
 
         (double W, double B, double Vw, double Vb) TwoAdamSteps(double[] xs, double[] ys)
         {
-            double w = start[0], b = start[1], vw = start[2], vb = start[3];
+            double w = start[0], b = start[1], vw = start[2] * start[2], vb = start[3] * start[3];
             for (int step = 1; step <= 2; step++)
             {
                 var r = xs.Select((xi, i) => w * xi + b - ys[i]).ToArray();
@@ -136,8 +136,8 @@ public class AlgorithmBehaviourTests
         var contribution = reptile.Contribute(theta, [0L], _ => TestEpisodes.Sinusoid(shots: 4, queries: 3)).Single().Values;
         Assert.Equal(expected.W - start[0], contribution[0], 1e-6);
         Assert.Equal(expected.B - start[1], contribution[1], 1e-6);
-        Assert.Equal(expected.Vw - start[2], contribution[2], 1e-4); // float32 rounding of v_w ≈ 400
-        Assert.Equal(expected.Vb - start[3], contribution[3], 1e-6);
+        Assert.Equal(Math.Sqrt(expected.Vw) - start[2], contribution[2], 1e-5);
+        Assert.Equal(Math.Sqrt(expected.Vb) - start[3], contribution[3], 1e-6);
         Assert.Equal(2f, contribution[4]);
         // The large carried v_w makes w's two steps small beside a fresh Adam's 2 × lr: the state is really read.
         Assert.True(Math.Abs(contribution[0]) < 0.005, $"Δw = {contribution[0]}");

@@ -27,7 +27,7 @@ public sealed record AlgorithmOptions
     public int ReptileInnerBatch { get; init; }
 
     /// <summary>
-    /// Reptile with the Adam inner optimizer: carry Adam's second moment and step count from round to round as state
+    /// Reptile with the Adam inner optimizer: carry Adam's second moment (its root) and step count from round to round as state
     /// beside θ, as the reference code's one long-lived optimizer does, instead of a fresh Adam per task (whose first
     /// step moves every weight by about ±lr). See <see cref="Reptile"/>.
     /// </summary>

@@ -13,13 +13,16 @@ namespace MetaCluster.Core.Algorithms;
 /// <see cref="AlgorithmOptions.ReptileInnerBatch"/> each inner step sees the next few of the task's examples in a shuffled
 /// order (the reference code's --inner-batch: Omniglot 10 of 5 × 10 examples, so five steps make one pass).
 /// <para>
-/// With <see cref="AlgorithmOptions.ReptileCarriesAdamState"/> the inner Adam's second moment and step count are state
-/// carried beside θ ("adam_v.&lt;name&gt;", "adam_steps"): the reference code keeps one Adam for the whole run and resets
+/// With <see cref="AlgorithmOptions.ReptileCarriesAdamState"/> the inner Adam's second moment (as its square root) and step
+/// count are state carried beside θ ("adam_rms.&lt;name&gt;", "adam_steps"): the reference code keeps one Adam for the whole run and resets
 /// only the weights between tasks, so its steps are scaled by a long-run average of squared gradients, not by the
 /// task's first gradient. Run sequentially that state would depend on the order of the tasks; here every task of a
 /// round starts from the round's state and returns its change with Δθ, and the round adds the mean change (see
 /// <see cref="MetaAlgorithm.OptimizedCount"/>) — the same bits on any number of workers. Evaluation adapts from the
-/// trained state, as the reference's does.
+/// trained state, as the reference's does. The root, not v itself, is carried because the round's sum is fixed point
+/// with a resolution of 2⁻⁴⁰ ≈ 9·10⁻¹³ (<see cref="Training.ExactSum"/>): a round changes v by about 0.5 %, which for a
+/// weight whose gradients are ~10⁻⁵ (v ~ 10⁻¹⁰) is under one unit, so v would never move; its root, on the gradients'
+/// own scale, changes by ~27,000 units.
 /// </para>
 /// </summary>
 public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
@@ -29,7 +32,7 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
     public Reptile(IFunctionalModel model, AlgorithmOptions options) : base(model, options)
     {
         Layout = options.ReptileCarriesAdamState
-            ? model.Layout.Concat(new ParameterLayout(model.Layout.Parameters.Select(p => ("adam_v." + p.Name, p.Shape))
+            ? model.Layout.Concat(new ParameterLayout(model.Layout.Parameters.Select(p => ("adam_rms." + p.Name, p.Shape))
                 .Append(("adam_steps", [1L]))))
             : model.Layout;
     }
@@ -75,7 +78,7 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
             contribution.AddRange(adapted.Select((p, i) => p - weights[i]));
             if (carried is not null)
             {
-                contribution.AddRange(secondMoment.Select((v, i) => v - carried.SecondMoment[i]));
+                contribution.AddRange(secondMoment.Select((v, i) => v.sqrt() - carried.Rms[i]));
                 contribution.Add(full_like(carried.StepTensor, (double)Options.InnerSteps));
             }
         }
@@ -93,8 +96,8 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
         return Train(weights, carried, (p, _) => TaskLoss.Loss(Model.Forward(episode.SupportX, p), episode.SupportY, episode.Kind), steps).Weights;
     }
 
-    /// <summary>The inner Adam's carried state: its second moment (aligned with the weights) and how many steps made it.</summary>
-    private sealed record AdamState(IReadOnlyList<Tensor> SecondMoment, Tensor StepTensor)
+    /// <summary>The inner Adam's carried state: the root of its second moment (aligned with the weights) and how many steps made it.</summary>
+    private sealed record AdamState(IReadOnlyList<Tensor> Rms, Tensor StepTensor)
     {
         public double Steps { get; } = StepTensor.to_type(ScalarType.Float64).item<double>();
     }
@@ -165,7 +168,7 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
         var fast = theta.Select(p => p.detach().clone().requires_grad_()).ToArray();
         bool adam = Options.ReptileInnerOptimizer == InnerOptimizerKind.Adam;
         var m = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
-        var v = !adam ? [] : carried is null ? fast.Select(p => zeros_like(p)).ToArray() : carried.SecondMoment.Select(p => p.detach().clone()).ToArray();
+        var v = !adam ? [] : carried is null ? fast.Select(p => zeros_like(p)).ToArray() : carried.Rms.Select(r => r.detach().square()).ToArray();
         double stepsBefore = carried?.Steps ?? 0;
         double lr = Options.InnerLearningRate;
         // Every Scalar an in-place update reads is made here and held to the end (see HeldScalars: an implicit one is
