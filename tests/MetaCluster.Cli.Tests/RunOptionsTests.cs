@@ -78,10 +78,11 @@ public class RunOptionsTests
     [Fact]
     public void TheOmniglotNetworkOptionsReachTheConfig()
     {
-        var (options, result) = Parse("--dataset omniglot --algorithm reptile --conv-downsample stride --inner-batch 10");
+        var (options, result) = Parse("--dataset omniglot --algorithm reptile --conv-downsample stride --inner-batch 10 --eval-batch 5");
         Assert.Empty(result.Errors);
         var config = options.ToConfig(result);
-        Assert.Equal(("stride", 10), (config.ConvDownsample, config.InnerBatch));
+        Assert.Equal(("stride", 10, 5), (config.ConvDownsample, config.InnerBatch, config.EvalBatch));
+        Assert.Contains("--eval-batch", RunOptions.ChangeableOnResume); // it changes the scoring, not θ
         // pool is the default and is stored as no setting at all, so a config that names it equals one that does not.
         (options, result) = Parse("--dataset omniglot --conv-downsample pool");
         config = options.ToConfig(result);

@@ -64,6 +64,38 @@ public class AlgorithmBehaviourTests
     }
 
     [Fact]
+    public void ReptileEvaluationAdaptsOnItsOwnDealtSupportRows()
+    {
+        // Three SGD steps at evaluation, each on the 2 of the 4 support examples EvaluationBatches deals it.
+        var model = new Mlp(1, 1);
+        var reptile = new Reptile(model, new AlgorithmOptions { InnerSteps = 5, InnerLearningRate = 0.05, ReptileEvalBatch = 2, ShuffleSeed = 4 });
+        var theta = new ParameterSet(model.Layout, [0.3f, -0.2f]);
+        using var episode = TestEpisodes.Sinusoid(index: 9, shots: 4, queries: 3);
+        var x = episode.SupportX.data<float>().Select(v => (double)v).ToArray();
+        var y = episode.SupportY.data<float>().Select(v => (double)v).ToArray();
+        var batches = reptile.EvaluationBatches(episode.Index, 4, 3)!;
+        Assert.Equal(3, batches.Length);
+        Assert.Equal([0L, 1, 2, 3], batches[0].Concat(batches[1]).Order()); // one pass, then a new shuffle
+
+        double w = 0.3f, b = -0.2f;
+        foreach (var rows in batches)
+        {
+            var r = rows.Select(i => w * x[i] + b - y[i]).ToArray();
+            double gw = 2 * r.Select((ri, k) => ri * x[rows[k]]).Average(), gb = 2 * r.Average();
+            w -= 0.05 * gw;
+            b -= 0.05 * gb;
+        }
+
+        using var scope = NewDisposeScope();
+        var adapted = reptile.Adapt(theta.ToTensors(requiresGrad: true), episode, 3);
+        Assert.Equal(w, adapted[0].item<float>(), 1e-5);
+        Assert.Equal(b, adapted[1].item<float>(), 1e-5);
+        // Training's inner batches are a stream of their own; without an evaluation batch every step sees the whole set.
+        Assert.Null(reptile.InnerBatches(episode.Index, 7));
+        Assert.Null(new Reptile(model, new AlgorithmOptions()).EvaluationBatches(episode.Index, 4, 3));
+    }
+
+    [Fact]
     public void ReptileInnerBatchesDealEachShuffleOutInTurn()
     {
         var reptile = new Reptile(new Mlp(1, 1), new AlgorithmOptions { InnerSteps = 5, ReptileInnerBatch = 10, ShuffleSeed = 1 });

@@ -168,20 +168,23 @@ public class TrainingTests
     public void TheOmniglotNetworkOptionsAreCheckedAndLeftOutOfTheJsonWhenUnset()
     {
         var omniglot = TrainingConfig.ForDataset("omniglot", "reptile");
-        (omniglot with { ConvDownsample = "stride", InnerBatch = 10 }).Validate();
+        (omniglot with { ConvDownsample = "stride", InnerBatch = 10, EvalBatch = 5 }).Validate();
         var wrongModel = Assert.Throws<ArgumentException>(() => (TrainingConfig.ForDataset("sinusoid", "maml") with { ConvDownsample = "stride" }).Validate());
         Assert.Contains("has no Conv4", wrongModel.Message);
         Assert.Throws<ArgumentException>(() => (omniglot with { ConvDownsample = "pool" }).Validate());
         var wrongAlgorithm = Assert.Throws<ArgumentException>(() => (TrainingConfig.ForDataset("omniglot", "maml") with { InnerBatch = 10 }).Validate());
         Assert.Contains("Reptile", wrongAlgorithm.Message);
         Assert.Throws<ArgumentException>(() => (omniglot with { InnerBatch = -1 }).Validate());
+        Assert.Contains("evaluation mini-batches", Assert.Throws<ArgumentException>(() => (TrainingConfig.ForDataset("omniglot", "maml") with { EvalBatch = 5 }).Validate()).Message);
+        Assert.Throws<ArgumentException>(() => (omniglot with { EvalBatch = -1 }).Validate());
 
         // Unset, neither is written: the configs in checkpoints from before them read and hash as they did.
         string json = System.Text.Json.JsonSerializer.Serialize(omniglot);
         Assert.DoesNotContain("ConvDownsample", json);
         Assert.DoesNotContain("InnerBatch", json);
-        var strided = System.Text.Json.JsonSerializer.Deserialize<TrainingConfig>(System.Text.Json.JsonSerializer.Serialize(omniglot with { ConvDownsample = "stride", InnerBatch = 10 }))!;
-        Assert.Equal(("stride", 10), (strided.ConvDownsample, strided.InnerBatch));
+        Assert.DoesNotContain("EvalBatch", json);
+        var strided = System.Text.Json.JsonSerializer.Deserialize<TrainingConfig>(System.Text.Json.JsonSerializer.Serialize(omniglot with { ConvDownsample = "stride", InnerBatch = 10, EvalBatch = 5 }))!;
+        Assert.Equal(("stride", 10, 5), (strided.ConvDownsample, strided.InnerBatch, strided.EvalBatch));
         var model = (Models.Conv4)RunFactory.CreateBlueprint(strided).Model;
         Assert.Equal(64, model.FeatureCount);
         Assert.Equal(Models.Downsampling.StridedConv, model.Downsampling);

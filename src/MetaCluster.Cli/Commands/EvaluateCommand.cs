@@ -41,12 +41,13 @@ public sealed class EvaluateCommand
     };
     private readonly Option<int?> _queries = new("--queries") { Description = "query examples per class in the evaluation episodes (default: the run's)", HelpName = "Q" };
     private readonly Option<double?> _innerLr = EvaluationOptions.InnerLr();
+    private readonly Option<int?> _evalBatch = new("--eval-batch") { Description = "reptile: support examples per adaptation step (default: the run's; 0 = all of them)", HelpName = "N" };
 
     public Command Build()
     {
         _batchNorm.AcceptOnlyFromAmong("transductive", "non-transductive", "both");
         var command = new Command("evaluate", "Evaluate a checkpoint on held-out episodes: mean ± 95% CI over E episodes.");
-        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _ways, _shots, _queries, _innerLr, _batchNorm, _evalSeed, _threads, _data, _json, _device })
+        foreach (var option in new Option[] { _checkpoint, _episodes, _steps, _ways, _shots, _queries, _innerLr, _evalBatch, _batchNorm, _evalSeed, _threads, _data, _json, _device })
             command.Add(option);
         command.SetAction(Execute);
         return command;
@@ -62,6 +63,7 @@ public sealed class EvaluateCommand
         // K and Q shape the evaluation episodes only; θ does not depend on them (N-way would change the head).
         if (result.GetValue(_shots) is { } shots) config = config with { Shots = shots };
         if (result.GetValue(_queries) is { } queries) config = config with { Queries = queries };
+        if (result.GetValue(_evalBatch) is { } evalBatch) config = config with { EvalBatch = evalBatch };
         int trainedWays = config.Ways;
         if (result.GetValue(_ways) is { } ways)
         {

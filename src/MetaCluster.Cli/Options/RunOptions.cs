@@ -10,7 +10,7 @@ namespace MetaCluster.Cli.Options;
 public sealed class RunOptions : ConfigOptions<TrainingConfig>
 {
     /// <summary>Options a resumed run may change: they do not alter the math of the rounds already taken.</summary>
-    public static readonly string[] ChangeableOnResume = ["--iterations", "--threads", "--data", "--eval-steps", "--split-csv"];
+    public static readonly string[] ChangeableOnResume = ["--iterations", "--threads", "--data", "--eval-steps", "--eval-batch", "--split-csv"];
 
     public RunOptions() : base(ChangeableOnResume, "in another --checkpoint-dir")
     {
@@ -37,6 +37,8 @@ public sealed class RunOptions : ConfigOptions<TrainingConfig>
         Bind(Choice("--reptile-inner", "Reptile's inner optimizer", "sgd", "adam"), (c, v) => c with { ReptileInner = v! }, c => c.ReptileInner);
         Bind(Number<int>("--inner-batch", "N", "Reptile: examples per inner step, dealt in turn from a shuffle of the task's support and query examples (the reference's --inner-batch; default 0: all of them)"),
             (c, v) => c with { InnerBatch = v!.Value }, c => c.InnerBatch);
+        Bind(Number<int>("--eval-batch", "N", "Reptile: support examples per evaluation step, dealt in turn from a shuffle of the support set (the reference's --eval-batch: 5 for 5-way 5-shot, 10 for 20-way; default 0: all of them)"),
+            (c, v) => c with { EvalBatch = v!.Value }, c => c.EvalBatch);
         Bind(Choice("--reptile-adam-state", "Reptile with --reptile-inner adam: fresh (a new Adam per task, default) or carried (its second moment and step count carried from round to round beside θ, as the reference code's one Adam)", "fresh", "carried"),
             (c, v) => c with { ReptileAdamState = v == "carried" ? "carried" : null }, c => c.ReptileAdamState ?? "fresh");
         Iterations = Bind(Number<int>("--iterations", "N", "meta-iterations (rounds) to run in total"), (c, v) => c with { Iterations = v!.Value }, c => c.Iterations);

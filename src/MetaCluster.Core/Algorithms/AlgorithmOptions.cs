@@ -26,6 +26,9 @@ public sealed record AlgorithmOptions
     /// </summary>
     public int ReptileInnerBatch { get; init; }
 
+    /// <summary>Reptile: support examples in each evaluation step's mini-batch, 0 for all of them (the reference code's --eval-batch).</summary>
+    public int ReptileEvalBatch { get; init; }
+
     /// <summary>
     /// Reptile with the Adam inner optimizer: carry Adam's second moment (its root) and step count from round to round as state
     /// beside θ, as the reference code's one long-lived optimizer does, instead of a fresh Adam per task (whose first
@@ -58,6 +61,7 @@ public sealed record AlgorithmOptions
         if (!(InnerLearningRate > 0) || !double.IsFinite(InnerLearningRate))
             throw new ArgumentException($"the inner learning rate must be a positive number (got {InnerLearningRate}).");
         if (ReptileInnerBatch < 0) throw new ArgumentException($"the inner batch must be 0 (all examples) or more (got {ReptileInnerBatch}).");
+        if (ReptileEvalBatch < 0) throw new ArgumentException($"the evaluation batch must be 0 (all support examples) or more (got {ReptileEvalBatch}).");
         if (ReptileCarriesAdamState && ReptileInnerOptimizer != InnerOptimizerKind.Adam)
             throw new ArgumentException("carried inner Adam state needs Reptile's inner optimizer to be Adam.");
     }

@@ -66,12 +66,7 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
             ? (cat([episode.SupportX, episode.QueryX], 0), cat([episode.SupportY, episode.QueryY], 0))
             : (episode.SupportX, episode.SupportY);
         var batches = InnerBatches(episode.Index, (int)x.shape[0]);
-        var (adapted, secondMoment) = Train(weights, carried, (p, step) =>
-        {
-            if (batches is null) return TaskLoss.Loss(Model.Forward(x, p), y, episode.Kind);
-            using var rows = tensor(batches[step], device: x.device);
-            return TaskLoss.Loss(Model.Forward(x.index_select(0, rows), p), y.index_select(0, rows), episode.Kind);
-        }, Options.InnerSteps);
+        var (adapted, secondMoment) = Train(weights, carried, (p, step) => BatchLoss(p, x, y, batches?[step], episode.Kind), Options.InnerSteps);
         var contribution = new List<Tensor>(theta.Count);
         using (no_grad())
         {
@@ -87,13 +82,23 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
     }
 
     /// <summary>
-    /// Evaluation adapts on the whole support set every step (the reference's eval batch is the 5-way 1-shot support),
-    /// from the trained Adam state when it is carried.
+    /// Evaluation adapts on the support set, from the trained Adam state when it is carried: the whole set every step,
+    /// or with <see cref="AlgorithmOptions.ReptileEvalBatch"/> the next few of its examples (the reference's --eval-batch:
+    /// 5 of the 25 examples of 5-way 5-shot, 10 of 20-way's).
     /// </summary>
     public override IReadOnlyList<Tensor> Adapt(IReadOnlyList<Tensor> theta, Episode episode, int steps)
     {
         var (weights, carried) = Split(theta);
-        return Train(weights, carried, (p, _) => TaskLoss.Loss(Model.Forward(episode.SupportX, p), episode.SupportY, episode.Kind), steps).Weights;
+        var batches = EvaluationBatches(episode.Index, (int)episode.SupportX.shape[0], steps);
+        return Train(weights, carried, (p, step) => BatchLoss(p, episode.SupportX, episode.SupportY, batches?[step], episode.Kind), steps).Weights;
+    }
+
+    /// <summary>The loss on the given rows of (x, y), or on all of them when <paramref name="rows"/> is null.</summary>
+    private Tensor BatchLoss(IReadOnlyList<Tensor> parameters, Tensor x, Tensor y, long[]? rows, TaskKind kind)
+    {
+        if (rows is null) return TaskLoss.Loss(Model.Forward(x, parameters), y, kind);
+        using var index = tensor(rows, device: x.device);
+        return TaskLoss.Loss(Model.Forward(x.index_select(0, index), parameters), y.index_select(0, index), kind);
     }
 
     /// <summary>The inner Adam's carried state: the root of its second moment (aligned with the weights) and how many steps made it.</summary>
@@ -115,12 +120,18 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
     /// reference's mini_batches without replacement). The shuffles are seeded by the run and the episode's index, so
     /// any worker computes the same batches.
     /// </summary>
-    public long[][]? InnerBatches(long episodeIndex, int count)
+    public long[][]? InnerBatches(long episodeIndex, int count) =>
+        Deal(Options.ReptileInnerBatch, Options.InnerSteps, count, DeterministicRandom.DeriveSeed(Options.ShuffleSeed, InnerBatchStream, episodeIndex));
+
+    /// <summary>The support rows each of <paramref name="steps"/> evaluation steps adapts on, dealt as <see cref="InnerBatches"/>; null for all of them.</summary>
+    public long[][]? EvaluationBatches(long episodeIndex, int count, int steps) =>
+        Deal(Options.ReptileEvalBatch, steps, count, DeterministicRandom.DeriveSeed(Options.ShuffleSeed, EvaluationBatchStream, episodeIndex));
+
+    private static long[][]? Deal(int size, int steps, int count, ulong seed)
     {
-        int size = Options.ReptileInnerBatch;
         if (size <= 0 || size >= count) return null;
-        var random = new DeterministicRandom(DeterministicRandom.DeriveSeed(Options.ShuffleSeed, InnerBatchStream, episodeIndex));
-        var batches = new long[Options.InnerSteps][];
+        var random = new DeterministicRandom(seed);
+        var batches = new long[steps][];
         int[] order = [];
         int next = count;
         for (int step = 0; step < batches.Length; step++)
@@ -141,6 +152,7 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
 
     /// <summary>The seed stream of the inner-batch shuffles, apart from the episode streams derived from the same run seed.</summary>
     private const long InnerBatchStream = 0x5245_5054; // "REPT"
+    private const long EvaluationBatchStream = 0x5245_5045; // "REPE"
 
     /// <summary>All episodes at once: per-task copies of θ trained together on the sum of per-task losses.</summary>
     public (IReadOnlyList<Tensor> Contributions, EpisodeMetrics[] Metrics) ComputeBatch(IBatchedModel model, IReadOnlyList<Tensor> theta, TaskBatch batch)

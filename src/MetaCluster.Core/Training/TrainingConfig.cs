@@ -35,6 +35,8 @@ public sealed record TrainingConfig
     public string ReptileInner { get; init; } = "sgd";
     /// <summary>Reptile: examples per inner step, dealt from a shuffle of the task's examples; 0 = all. Left out of the JSON at 0.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int InnerBatch { get; init; }
+    /// <summary>Reptile: support examples per evaluation step, dealt from a shuffle of the support set; 0 = all. Left out of the JSON at 0.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int EvalBatch { get; init; }
     /// <summary>
     /// Reptile's inner Adam: null for a fresh Adam per task, "carried" for its second moment and step count carried from
     /// round to round beside θ, as the reference code's one Adam is. Left out of the JSON when null.
@@ -154,6 +156,8 @@ public sealed record TrainingConfig
         if (!(OuterLr >= 0) || !double.IsFinite(OuterLr)) throw new ArgumentException($"the outer learning rate must be a non-negative number (got {OuterLr}).");
         if (InnerBatch < 0) throw new ArgumentException($"--inner-batch must be 0 (all examples) or more (got {InnerBatch}).");
         if (InnerBatch > 0 && Algorithm != "reptile") throw new ArgumentException($"--inner-batch sets Reptile's inner mini-batches; {Algorithm} adapts on the whole support set.");
+        if (EvalBatch < 0) throw new ArgumentException($"--eval-batch must be 0 (all support examples) or more (got {EvalBatch}).");
+        if (EvalBatch > 0 && Algorithm != "reptile") throw new ArgumentException($"--eval-batch sets Reptile's evaluation mini-batches; {Algorithm} adapts on the whole support set.");
         if (ReptileInner is not ("sgd" or "adam")) throw new ArgumentException($"reptile's inner optimizer is sgd or adam (got '{ReptileInner}').");
         if (ReptileAdamState is not (null or "carried")) throw new ArgumentException($"reptile's inner Adam state is fresh (the default) or carried (got '{ReptileAdamState}').");
         if (ReptileAdamState is not null && (Algorithm != "reptile" || ReptileInner != "adam"))

@@ -38,6 +38,7 @@ public sealed record TrainingRun(
             FirstOrder = config.FirstOrder || config.Algorithm == "fomaml",
             ReptileInnerOptimizer = config.ReptileInner == "adam" ? InnerOptimizerKind.Adam : InnerOptimizerKind.Sgd,
             ReptileInnerBatch = config.InnerBatch,
+            ReptileEvalBatch = config.EvalBatch,
             ReptileCarriesAdamState = config.ReptileAdamState == "carried",
             ShuffleSeed = config.Seed,
             MeasureBeforeAdaptation = config.PreAdaptationMetrics,
