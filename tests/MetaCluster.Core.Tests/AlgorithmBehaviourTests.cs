@@ -46,14 +46,7 @@ public class AlgorithmBehaviourTests
         var y = episode.SupportY.data<float>().Concat(episode.QueryY.data<float>()).Select(v => (double)v).ToArray();
         var batches = reptile.InnerBatches(episode.Index, 7)!;
 
-        double w = 0.3f, b = -0.2f;
-        foreach (var rows in batches)
-        {
-            var r = rows.Select(i => w * x[i] + b - y[i]).ToArray();
-            double gw = 2 * r.Select((ri, k) => ri * x[rows[k]]).Average(), gb = 2 * r.Average();
-            w -= 0.05 * gw;
-            b -= 0.05 * gb;
-        }
+        var (w, b) = SgdStepsOnRows(0.3f, -0.2f, x, y, batches, 0.05);
 
         var contribution = reptile.Contribute(theta, [episode.Index], _ => TestEpisodes.Sinusoid(shots: 4, queries: 3)).Single();
         Assert.Equal(w - 0.3f, contribution.Values[0], 1e-5);
@@ -77,14 +70,7 @@ public class AlgorithmBehaviourTests
         Assert.Equal(3, batches.Length);
         Assert.Equal([0L, 1, 2, 3], batches[0].Concat(batches[1]).Order()); // one pass, then a new shuffle
 
-        double w = 0.3f, b = -0.2f;
-        foreach (var rows in batches)
-        {
-            var r = rows.Select(i => w * x[i] + b - y[i]).ToArray();
-            double gw = 2 * r.Select((ri, k) => ri * x[rows[k]]).Average(), gb = 2 * r.Average();
-            w -= 0.05 * gw;
-            b -= 0.05 * gb;
-        }
+        var (w, b) = SgdStepsOnRows(0.3f, -0.2f, x, y, batches, 0.05);
 
         using var scope = NewDisposeScope();
         var adapted = reptile.Adapt(theta.ToTensors(requiresGrad: true), episode, 3);
@@ -93,6 +79,19 @@ public class AlgorithmBehaviourTests
         // Training's inner batches are a stream of their own; without an evaluation batch every step sees the whole set.
         Assert.Null(reptile.InnerBatches(episode.Index, 7));
         Assert.Null(new Reptile(model, new AlgorithmOptions()).EvaluationBatches(episode.Index, 4, 3));
+    }
+
+    /// <summary>SGD on the linear model y = w·x + b, one step per batch of rows: the MSE gradient is 2·mean(r·x), 2·mean(r), r = w·x + b − y.</summary>
+    private static (double W, double B) SgdStepsOnRows(double w, double b, double[] x, double[] y, IEnumerable<long[]> batches, double lr)
+    {
+        foreach (var rows in batches)
+        {
+            var r = rows.Select(i => w * x[i] + b - y[i]).ToArray();
+            double gw = 2 * r.Select((ri, k) => ri * x[rows[k]]).Average(), gb = 2 * r.Average();
+            w -= lr * gw;
+            b -= lr * gb;
+        }
+        return (w, b);
     }
 
     [Fact]
