@@ -10,14 +10,19 @@ public class ExactnessTests(TestCluster fixture)
     /// <summary>
     /// Contributions are aggregated in episode order whoever computed them, so θ is the single-process trainer's
     /// bits for any number of workers (sinusoid MLP: bit-identical across torch thread counts under MKL_CBWR).
+    /// "reptile-carried" carries its inner Adam's state in θ: the round adds the tasks' mean change, so it too must be
+    /// the same bits whoever computed which task.
     /// </summary>
     [Theory]
     [InlineData("maml")]
     [InlineData("fomaml")]
     [InlineData("reptile")]
+    [InlineData("reptile-carried")]
     public async Task ThetaAfterThreeRoundsIsBitIdenticalForOneTwoAndThreeWorkersAndToTheSingleProcessTrainer(string algorithm)
     {
-        var config = Reference.Sinusoid(algorithm);
+        var config = algorithm == "reptile-carried"
+            ? Reference.Sinusoid("reptile") with { ReptileInner = "adam", InnerLr = 0.001, ReptileAdamState = "carried" }
+            : Reference.Sinusoid(algorithm);
         byte[] expected = Reference.Theta(config, 3);
         var client = new ClusterTrainingClient(fixture.Client);
         foreach (int workers in new[] { 1, 2, 3 })
