@@ -30,9 +30,9 @@ public sealed record AlgorithmOptions
     public int ReptileEvalBatch { get; init; }
 
     /// <summary>
-    /// Reptile with the Adam inner optimizer: carry Adam's second moment (its root) and step count from round to round as state
-    /// beside θ, as the reference code's one long-lived optimizer does, instead of a fresh Adam per task (whose first
-    /// step moves every weight by about ±lr). See <see cref="Reptile"/>.
+    /// Reptile with the Adam inner optimizer: carry Adam's second moment (its root) and step count from round to round
+    /// as state beside θ, as the reference code's one long-lived optimizer does, instead of a fresh Adam per task (whose
+    /// first step moves every weight by about ±lr). See <see cref="Reptile"/>.
     /// </summary>
     public bool ReptileCarriesAdamState { get; init; }
 

@@ -13,16 +13,16 @@ namespace MetaCluster.Core.Algorithms;
 /// <see cref="AlgorithmOptions.ReptileInnerBatch"/> each inner step sees the next few of the task's examples in a shuffled
 /// order (the reference code's --inner-batch: Omniglot 10 of 5 × 10 examples, so five steps make one pass).
 /// <para>
-/// With <see cref="AlgorithmOptions.ReptileCarriesAdamState"/> the inner Adam's second moment (as its square root) and step
-/// count are state carried beside θ ("adam_rms.&lt;name&gt;", "adam_steps"): the reference code keeps one Adam for the whole run and resets
-/// only the weights between tasks, so its steps are scaled by a long-run average of squared gradients, not by the
-/// task's first gradient. Run sequentially that state would depend on the order of the tasks; here every task of a
-/// round starts from the round's state and returns its change with Δθ, and the round adds the mean change (see
-/// <see cref="MetaAlgorithm.OptimizedCount"/>) — the same bits on any number of workers. Evaluation adapts from the
-/// trained state, as the reference's does. The root, not v itself, is carried because the round's sum is fixed point
-/// with a resolution of 2⁻⁴⁰ ≈ 9·10⁻¹³ (<see cref="Training.ExactSum"/>): a round changes v by about 0.5 %, which for a
-/// weight whose gradients are ~10⁻⁵ (v ~ 10⁻¹⁰) is under one unit, so v would never move; its root, on the gradients'
-/// own scale, changes by ~27,000 units.
+/// With <see cref="AlgorithmOptions.ReptileCarriesAdamState"/> the inner Adam's second moment (as its square root) and
+/// step count are state carried beside θ ("adam_rms.&lt;name&gt;", "adam_steps"): the reference code keeps one Adam for
+/// the whole run and resets only the weights between tasks, so its steps are scaled by a long-run average of squared
+/// gradients, not by the task's first gradient. Run sequentially that state would depend on the order of the tasks;
+/// here every task of a round starts from the round's state and returns its change with Δθ, and the round adds the mean
+/// change (see <see cref="MetaAlgorithm.OptimizedCount"/>) — the same bits on any number of workers. Evaluation adapts
+/// from the trained state, as the reference's does. The root, not v itself, is carried because the round's sum is fixed
+/// point with a resolution of 2⁻⁴⁰ ≈ 9·10⁻¹³ (<see cref="Training.ExactSum"/>): a round changes v by about 0.5 %, which
+/// for a weight whose gradients are ~10⁻⁵ (v ~ 10⁻¹⁰) is under one unit, so v would never move; its root, on the
+/// gradients' own scale, changes by ~27,000 units.
 /// </para>
 /// </summary>
 public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
