@@ -53,14 +53,12 @@ public sealed class MamlPlusPlus : MetaAlgorithm
     /// <summary>The model's initialisation; every step's BN set starts as the model's (γ = 1, β = 0), every rate at --inner-lr.</summary>
     public override ParameterSet Initialize(ulong seed)
     {
-        var weights = Model.Initialize(seed).Values;
-        var values = new float[Layout.TotalCount];
-        weights.CopyTo(values, 0);
+        var values = ModelWeightsFirst(seed);
         for (int s = 1; s < (Plus.PerStepBatchNorm ? _steps : 0); s++)
             foreach (int i in _batchNorm)
             {
                 var source = Model.Layout[i];
-                weights.AsSpan(source.Offset, source.Count).CopyTo(values.AsSpan(Layout[StepBatchNormIndex(s, i)].Offset));
+                values.AsSpan(source.Offset, source.Count).CopyTo(values.AsSpan(Layout[StepBatchNormIndex(s, i)].Offset));
             }
         if (Plus.LearnedInnerRates) values.AsSpan(Layout[_ratesStart].Offset).Fill((float)Options.InnerLearningRate);
         return new ParameterSet(Layout, values);

@@ -55,6 +55,17 @@ public abstract class MetaAlgorithm
 
     public virtual ParameterSet Initialize(ulong seed) => Model.Initialize(seed);
 
+    /// <summary>
+    /// A θ-sized vector with the model's initial weights first (they lead every layout) and zeros after: the start of
+    /// an <see cref="Initialize"/> for an algorithm with values of its own after the weights.
+    /// </summary>
+    protected float[] ModelWeightsFirst(ulong seed)
+    {
+        var values = new float[Layout.TotalCount];
+        Model.Initialize(seed).Values.CopyTo(values, 0);
+        return values;
+    }
+
     /// <summary>Throws if the algorithm cannot learn episodes of this kind.</summary>
     public virtual void Validate(TaskKind kind) { }
 

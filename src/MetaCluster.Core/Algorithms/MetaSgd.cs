@@ -21,10 +21,8 @@ public sealed class MetaSgd : MetaAlgorithm, ITaskBatchedAlgorithm
 
     public override ParameterSet Initialize(ulong seed)
     {
-        var weights = Model.Initialize(seed).Values;
-        var values = new float[Layout.TotalCount];
-        weights.CopyTo(values, 0);
-        values.AsSpan(weights.Length).Fill((float)Options.InnerLearningRate);
+        var values = ModelWeightsFirst(seed);
+        values.AsSpan(Model.Layout.TotalCount).Fill((float)Options.InnerLearningRate);
         return new ParameterSet(Layout, values);
     }
 

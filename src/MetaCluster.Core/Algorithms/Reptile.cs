@@ -43,14 +43,7 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
     public override int OptimizedCount => Model.Layout.TotalCount;
 
     /// <summary>The model's initial weights, then (when carried) a zero second moment and step count: a fresh Adam.</summary>
-    public override ParameterSet Initialize(ulong seed)
-    {
-        var weights = Model.Initialize(seed).Values;
-        if (!Options.ReptileCarriesAdamState) return new ParameterSet(Layout, weights);
-        var values = new float[Layout.TotalCount];
-        weights.CopyTo(values, 0);
-        return new ParameterSet(Layout, values);
-    }
+    public override ParameterSet Initialize(ulong seed) => new(Layout, ModelWeightsFirst(seed));
 
     /// <summary>
     /// Inner mini-batches are drawn per episode, and carried Adam state is read per episode, so those runs compute
