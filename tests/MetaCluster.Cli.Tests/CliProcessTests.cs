@@ -24,12 +24,19 @@ public sealed class CliProcessTests : IDisposable
     {
         string straight = Train("straight", "--iterations", "60").GetProperty("theta_sha256").GetString()!;
         string again = Train("again", "--iterations", "60").GetProperty("theta_sha256").GetString()!;
-        Train("resumed", "--iterations", "25");
+        var stopped = Train("resumed", "--iterations", "25");
         var resumed = Train("resumed", "--resume", "--iterations", "60");
         Assert.Equal(straight, again);
         Assert.Equal(straight, resumed.GetProperty("theta_sha256").GetString());
         Assert.Equal(60, resumed.GetProperty("iterations").GetInt32());
         Assert.Equal(35, resumed.GetProperty("iterations_this_run").GetInt32());
+
+        // The whole run's training time, from the checkpoint: the first part's rounds, then the resumed part's added.
+        // Each part's own "seconds" also counts the command's time between rounds, so it bounds its share from above.
+        double Seconds(JsonElement json, string name) => json.GetProperty(name).GetDouble();
+        double before = Seconds(stopped, "train_wall_seconds"), after = Seconds(resumed, "train_wall_seconds");
+        Assert.InRange(before, 1e-6, Seconds(stopped, "seconds") + 0.002);
+        Assert.InRange(after - before, 1e-6, Seconds(resumed, "seconds") + 0.002);
     }
 
     [Fact]
@@ -46,6 +53,9 @@ public sealed class CliProcessTests : IDisposable
         var evaluated = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(trained.GetProperty("theta_sha256").GetString(), evaluated.GetProperty("theta_sha256").GetString());
         Assert.Equal(trained.GetProperty("evaluation").GetRawText(), evaluated.GetProperty("evaluation").GetRawText());
+        // evaluate reads the run's training time from the checkpoint: the figure train printed.
+        Assert.True(evaluated.GetProperty("train_wall_seconds").GetDouble() > 0);
+        Assert.Equal(trained.GetProperty("train_wall_seconds").GetDouble(), evaluated.GetProperty("train_wall_seconds").GetDouble());
     }
 
     [Fact]

@@ -36,21 +36,22 @@ public sealed class CheckpointTests : IDisposable
     /// <summary>
     /// magic, int32 version, int32 header length, the header, float32 θ, float32 optimizer vectors in ordinal name order,
     /// SHA-256 of all before — built here by hand, so checkpoints already on disk keep loading whatever writes them. The
-    /// JSON header is taken from the file: it is the config's serialization, not the framing.
+    /// JSON header is taken from a file (<see cref="HeaderOf"/>): it is the config's serialization, not the framing.
     /// </summary>
-    private static byte[] Framed(string magic, byte[] file, float[] theta, params float[][] vectors)
+    private static byte[] Framed(string magic, byte[] header, float[] theta, params float[][] vectors)
     {
-        int headerLength = BitConverter.ToInt32(file, 12);
         var body = new MemoryStream();
         body.Write(System.Text.Encoding.ASCII.GetBytes(magic));
         body.Write(BitConverter.GetBytes(1));
-        body.Write(BitConverter.GetBytes(headerLength));
-        body.Write(file, 16, headerLength);
+        body.Write(BitConverter.GetBytes(header.Length));
+        body.Write(header);
         foreach (float[] values in vectors.Prepend(theta))
             foreach (float v in values) body.Write(BitConverter.GetBytes(v));
         body.Write(System.Security.Cryptography.SHA256.HashData(body.ToArray()));
         return body.ToArray();
     }
+
+    private static byte[] HeaderOf(byte[] file) => file[16..(16 + BitConverter.ToInt32(file, 12))];
 
     [Fact]
     public void BothCheckpointKindsWriteTheDocumentedLayout()
@@ -58,13 +59,32 @@ public sealed class CheckpointTests : IDisposable
         var sample = Sample();
         var state = sample.Optimizer with { Vectors = new Dictionary<string, float[]> { ["v"] = [1.5f, -2f], ["m"] = [0.25f], ["b"] = [] } };
         byte[] bytes = (sample with { Optimizer = state }).ToBytes();
-        Assert.Equal(Framed("METACLCK", bytes, sample.Theta.Values, [], [0.25f], [1.5f, -2f]), bytes);
+        Assert.Equal(Framed("METACLCK", HeaderOf(bytes), sample.Theta.Values, [], [0.25f], [1.5f, -2f]), bytes);
 
         var federated = new Federated.FederatedCheckpoint(Federated.FederatedConfig.ForAlgorithm("sinusoid", "fedavg"), 3, sample.Theta, state,
             [new Federated.ParticipationRecord(1, 0, ["a", "b"], ["a"], [], true)]);
         byte[] federatedBytes = federated.ToBytes();
-        Assert.Equal(Framed("METAFEDC", federatedBytes, sample.Theta.Values, [], [0.25f], [1.5f, -2f]), federatedBytes);
+        Assert.Equal(Framed("METAFEDC", HeaderOf(federatedBytes), sample.Theta.Values, [], [0.25f], [1.5f, -2f]), federatedBytes);
         Assert.Equal(["a", "b"], Federated.FederatedCheckpoint.FromBytes(federatedBytes).Participation[0].Sampled);
+    }
+
+    [Fact]
+    public void TrainingSecondsRoundTripAndCheckpointsFromBeforeThemLoadWithout()
+    {
+        var timed = Sample() with { TrainingSeconds = 5742.25 };
+        byte[] bytes = timed.ToBytes();
+        Assert.Equal(5742.25, Checkpoint.FromBytes(bytes).TrainingSeconds);
+
+        // The header as builds before the field wrote it: the same file less "TrainingSeconds" (no such key at all).
+        var header = System.Text.Json.Nodes.JsonNode.Parse(HeaderOf(bytes))!.AsObject();
+        Assert.Equal(5742.25, (double)header["TrainingSeconds"]!);
+        Assert.True(header.Remove("TrainingSeconds"));
+        var vectors = timed.Optimizer.Vectors.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => v.Value).ToArray();
+        var legacy = Checkpoint.FromBytes(Framed("METACLCK", System.Text.Encoding.UTF8.GetBytes(header.ToJsonString()), timed.Theta.Values, vectors));
+        Assert.Null(legacy.TrainingSeconds);
+        Assert.Equal(7, legacy.Round);
+        Assert.Equal(timed.Theta.Values, legacy.Theta.Values);
+        Assert.Equal(timed.Optimizer.Vectors["v"], legacy.Optimizer.Vectors["v"]);
     }
 
     [Fact]

@@ -60,6 +60,31 @@ public class TrainingTests
         Assert.Equal(straight.Theta.Values, resumed.Theta.Values);
     }
 
+    [Fact]
+    public void TheCheckpointCarriesTheRunsTrainingSecondsAcrossResumes()
+    {
+        var config = Sinusoid("maml", 5) with { MetaBatch = 5 };
+        var first = new MetaTrainer(RunFactory.Create(config));
+        Assert.Equal(0.0, first.TrainingSeconds);
+        double expected = 0;
+        for (int i = 0; i < 3; i++) expected += first.RunRound().Seconds;
+        Assert.True(expected > 0);
+        Assert.Equal(expected, first.TrainingSeconds);
+
+        var (resumed, checkpoint) = ResumedThroughACheckpointFile(first);
+        Assert.Equal(expected, checkpoint.TrainingSeconds);
+        while (!resumed.Finished) expected += resumed.RunRound().Seconds; // the resumed process adds its own rounds
+        Assert.Equal(expected, resumed.TrainingSeconds);
+        Assert.Equal(expected, resumed.ToCheckpoint().TrainingSeconds);
+
+        // A checkpoint that did not record its time (written before this was kept) gives no total ever after, rather
+        // than a total that leaves out the rounds before it.
+        var untimed = new MetaTrainer(RunFactory.Create(config), checkpoint with { TrainingSeconds = null });
+        untimed.RunRound();
+        Assert.Null(untimed.TrainingSeconds);
+        Assert.Null(untimed.ToCheckpoint().TrainingSeconds);
+    }
+
     /// <summary>A new trainer from <paramref name="trainer"/>'s checkpoint, saved to and loaded from a file (then deleted).</summary>
     private static (MetaTrainer Trainer, Checkpoint Checkpoint) ResumedThroughACheckpointFile(MetaTrainer trainer)
     {

@@ -100,6 +100,8 @@ public sealed class EvaluateCommand
                 ["engine"] = "metacluster",
                 ["checkpoint"] = path,
                 ["round"] = checkpoint.Round,
+                // The run's training time from the checkpoint, so a scoring line says what the result cost to train.
+                ["train_wall_seconds"] = checkpoint.TrainingSeconds is { } trained ? JsonReport.Round(trained, 3) : null,
                 ["ways"] = config.Ways,
                 ["shots"] = config.Shots,
                 ["queries"] = config.Queries,
@@ -117,6 +119,7 @@ public sealed class EvaluateCommand
         table.HideHeaders();
         table.AddRow("checkpoint", Markup.Escape(path));
         table.AddRow("run", Markup.Escape($"{config.Dataset} / {config.Algorithm}, round {checkpoint.Round} of {config.Iterations}"));
+        table.AddRow("trained for", checkpoint.TrainingSeconds is { } seconds ? Format.Seconds(seconds) : "not recorded in this checkpoint");
         table.AddRow("episodes", Markup.Escape($"{config.Ways}-way {config.Shots}-shot, {config.Queries} queries"));
         if (innerLr is { } rate)
             table.AddRow("inner rate", Markup.Escape(rate == checkpoint.Config.InnerLr ? FormattableString.Invariant($"{rate} (the run's)")

@@ -183,6 +183,7 @@ public sealed class TrainCommand
         var summary = new TrainSummary(config, outcome.Stats, outcome.Round, !interrupted, outcome.Theta.Sha256(), checkpointPath, evaluation, evalEpisodes, evalSeed)
         {
             EnginePath = outcome.EnginePath, RunId = outcome.RunId, Workers = outcome.Workers, Redispatched = outcome.Redispatched,
+            TrainingSeconds = outcome.TrainingSeconds,
         };
         if (json) JsonReport.Write(summary.ToJson());
         else summary.Render(Terminal.Out);

@@ -19,6 +19,10 @@ public static class Format
 
     public static string PercentCi(double mean, double ci) => $"{(100 * mean).ToString("0.00", Invariant)}% ± {(100 * ci).ToString("0.00", Invariant)}%";
 
+    /// <summary>A run's training time: seconds under a minute (short runs), else as <see cref="Duration"/>.</summary>
+    public static string Seconds(double seconds) =>
+        seconds < 60 ? seconds.ToString("0.00", Invariant) + " s" : Duration(TimeSpan.FromSeconds(seconds));
+
     public static string Duration(TimeSpan? span) => span is not { } s ? "–"
         : s.TotalHours >= 1 ? $"{(int)s.TotalHours}:{s.Minutes:00}:{s.Seconds:00}"
         : $"{s.Minutes:00}:{s.Seconds:00}";

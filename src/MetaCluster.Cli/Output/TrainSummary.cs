@@ -18,6 +18,8 @@ public sealed record TrainSummary(
     public int? Workers { get; init; }
     /// <summary>Episodes handed to another worker because theirs died or timed out (cluster only).</summary>
     public long? Redispatched { get; init; }
+    /// <summary>The whole run's training seconds, every resume included (null when its history was not timed).</summary>
+    public double? TrainingSeconds { get; init; }
 
     public void Render(IAnsiConsole console)
     {
@@ -33,6 +35,8 @@ public sealed record TrainSummary(
         if (RunId is not null) Row("run id", RunId);
         Row("iterations", $"{Round} of {Config.Iterations} ({Stats.RoundsThisRun} in this run)");
         Row("seconds", Format.Number(Stats.Seconds, "0.00"));
+        if (Stats.RoundsThisRun < Round)
+            Row("training time, whole run", TrainingSeconds is { } total ? Format.Seconds(total) : "not recorded (resumed from an older checkpoint)");
         Row("episodes/s", Format.Number(Stats.EpisodesPerSecond, "0.0"));
         Row("meta-loss before adaptation", $"{Format.Number(Stats.MeanPreLoss)} {window}");
         Row("meta-loss after adaptation", $"{Format.Number(Stats.MeanPostLoss)} {window}");
@@ -58,6 +62,7 @@ public sealed record TrainSummary(
             ["iterations_this_run"] = Stats.RoundsThisRun,
             ["seconds"] = JsonReport.Round(Stats.Seconds, 3),
             ["cpu_seconds"] = JsonReport.Round(Stats.CpuSeconds, 3),
+            ["train_wall_seconds"] = TrainingSeconds is { } total ? JsonReport.Round(total, 3) : null,
             ["meta_iters_per_s"] = JsonReport.Number(JsonReport.Round(Stats.RoundsPerSecond, 3)),
             ["episodes_per_s"] = JsonReport.Number(JsonReport.Round(Stats.EpisodesPerSecond, 2)),
             ["metrics_window"] = Stats.RecentCount,

@@ -42,18 +42,28 @@ public static class ClusterTraining
             }));
         var final = result.Status;
         var theta = ParameterSet.FromBytes(run.Layout, result.Theta.Values);
-        if (!cluster.Embedded) await CopyCheckpoint(client, runId, plan.CheckpointPath);
+        var latest = await LatestCheckpoint(client, runId);
+        if (!cluster.Embedded && latest is not null) CopyCheckpoint(latest.Value.Bytes, plan.CheckpointPath);
         // Stopped by the time limit alone: a finished run as far as the user is concerned, not an interrupted one.
         bool interrupted = final.State == RunState.Cancelled && !(timeLimit.IsCancellationRequested && !stop.Requested);
-        return new TrainingOutcome(theta, result.Theta.Round, interrupted, stats, TrainingOutcome.Cluster, runId, final.LiveWorkers, final.Redispatched);
+        return new TrainingOutcome(theta, result.Theta.Round, interrupted, stats, TrainingOutcome.Cluster, runId, final.LiveWorkers, final.Redispatched)
+        {
+            TrainingSeconds = latest?.Checkpoint.TrainingSeconds,
+        };
+    }
+
+    /// <summary>The coordinator's last checkpoint, read (which checks it) and as its bytes; null when it wrote none.</summary>
+    private static async Task<(Checkpoint Checkpoint, byte[] Bytes)?> LatestCheckpoint(ClusterTrainingClient client, string runId)
+    {
+        var bytes = await client.Coordinator(runId).GetLatestCheckpoint();
+        return bytes is null ? null : (Checkpoint.FromBytes(bytes, $"the checkpoint of run '{runId}'"), bytes);
     }
 
     /// <summary>A remote coordinator wrote the checkpoint on its own machine: keep a copy here too (same bytes).</summary>
-    private static async Task CopyCheckpoint(ClusterTrainingClient client, string runId, string path)
+    private static void CopyCheckpoint(byte[] bytes, string path)
     {
-        var bytes = await client.Coordinator(runId).GetLatestCheckpoint();
-        if (bytes is null || (File.Exists(path) && (await File.ReadAllBytesAsync(path)).AsSpan().SequenceEqual(bytes))) return;
-        Checkpoint.FromBytes(bytes, $"the checkpoint of run '{runId}'").Save(path);
+        if (File.Exists(path) && File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes)) return;
+        Checkpoint.WriteFile(path, bytes);
     }
 
     private static RoundReport ToReport(RoundMetrics r) =>

@@ -37,6 +37,6 @@ public static class InProcessTraining
             // The end, or where Ctrl+C or the time limit stopped it.
             trainer.ToCheckpoint().Save(plan.CheckpointPath);
         }
-        return new TrainingOutcome(trainer.Theta, trainer.Round, interrupted, stats, TrainingOutcome.InProcess);
+        return new TrainingOutcome(trainer.Theta, trainer.Round, interrupted, stats, TrainingOutcome.InProcess) { TrainingSeconds = trainer.TrainingSeconds };
     }
 }

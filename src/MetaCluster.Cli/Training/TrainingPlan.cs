@@ -21,4 +21,7 @@ public sealed record TrainingOutcome(
     ParameterSet Theta, long Round, bool Interrupted, TrainingStats Stats, string EnginePath, string? RunId = null, int? Workers = null, long? Redispatched = null)
 {
     public const string Cluster = "cluster", InProcess = "in-process";
+
+    /// <summary>The whole run's training seconds as its last checkpoint records them (<see cref="Checkpoint.TrainingSeconds"/>).</summary>
+    public double? TrainingSeconds { get; init; }
 }

@@ -4,14 +4,21 @@ using MetaCluster.Core.Models;
 namespace MetaCluster.Core.Training;
 
 /// <summary>
-/// A resumable snapshot of a run: θ, the outer optimizer's state, the number of completed rounds and the run's
-/// config. File layout (little endian): magic "METACLCK", int32 format version, int32 header length, UTF-8 JSON
+/// A resumable snapshot of a run: θ, the outer optimizer's state, the number of completed rounds, the run's config and
+/// its training time so far (<see cref="TrainingSeconds"/>). File layout (little endian): magic "METACLCK", int32 format version, int32 header length, UTF-8 JSON
 /// header, float32 θ, float32 optimizer vectors (in header order), and a SHA-256 of everything before it
 /// (<see cref="CheckpointFraming"/>, shared with the federated checkpoint).
 /// Written to a temporary file and renamed over the old one, so a crash mid-write never destroys the last
 /// good checkpoint.
 /// </summary>
-public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet Theta, OptimizerState Optimizer)
+/// <param name="TrainingSeconds">
+/// Wall seconds of the rounds that made θ, summed over every process that trained the run (each resume adds its own), so
+/// a long run's training time survives restarts and kills with the checkpoint rather than in a script's notes. Rounds
+/// redone after a crash count once, in the run that saved them. Null in a checkpoint written before this was recorded
+/// (the header field is optional, so those files read unchanged), and in every checkpoint resumed from one: a total
+/// that misses some rounds would read as a measurement. Measured time, so unlike θ it differs from run to run.
+/// </param>
+public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet Theta, OptimizerState Optimizer, double? TrainingSeconds = null)
 {
     public const int FormatVersion = 1;
     public const string FileName = "checkpoint.mcc";
@@ -19,7 +26,7 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
     private const int HashLength = CheckpointFraming.HashLength;
 
     private sealed record Header(TrainingConfig Config, long Round, string[] Names, long[][] Shapes,
-        string Optimizer, long OptimizerStep, string[] VectorNames, int[] VectorLengths);
+        string Optimizer, long OptimizerStep, string[] VectorNames, int[] VectorLengths, double? TrainingSeconds = null);
 
     public void Save(string path) => WriteFile(path, ToBytes());
 
@@ -104,7 +111,8 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
     {
         var vectors = CheckpointFraming.OrderedVectors(Optimizer);
         var header = new Header(Config, Round, CheckpointFraming.Names(Theta.Layout), CheckpointFraming.Shapes(Theta.Layout),
-            Optimizer.Optimizer, Optimizer.Step, vectors.Select(v => v.Key).ToArray(), vectors.Select(v => v.Value.Length).ToArray());
+            Optimizer.Optimizer, Optimizer.Step, vectors.Select(v => v.Key).ToArray(), vectors.Select(v => v.Value.Length).ToArray(),
+            TrainingSeconds);
         return CheckpointFraming.Write(Magic, FormatVersion, JsonSerializer.SerializeToUtf8Bytes(header), Theta.Values, vectors);
     }
 
@@ -139,7 +147,8 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
             throw new CheckpointException($"{path} is corrupt: its checksum does not match its contents.");
 
         var (theta, vectors) = CheckpointFraming.ReadValues(bytes, headerLength, layout, header.VectorNames, header.VectorLengths);
-        return new Checkpoint(header.Config, header.Round, theta, new OptimizerState(header.Optimizer, header.OptimizerStep, vectors));
+        return new Checkpoint(header.Config, header.Round, theta, new OptimizerState(header.Optimizer, header.OptimizerStep, vectors),
+            header.TrainingSeconds);
     }
 }
 

@@ -27,6 +27,7 @@ public sealed class MetaTrainer
         if (resume is null)
         {
             Theta = run.InitialParameters();
+            TrainingSeconds = 0;
             return;
         }
         if (!resume.Theta.Layout.SameAs(run.Layout))
@@ -34,6 +35,7 @@ public sealed class MetaTrainer
         Theta = resume.Theta.Clone();
         _optimizer.SetState(resume.Optimizer);
         Round = resume.Round;
+        TrainingSeconds = resume.TrainingSeconds;
     }
 
     /// <summary>θ after <see cref="Round"/> rounds. Changed in place by each round's outer step.</summary>
@@ -43,6 +45,12 @@ public sealed class MetaTrainer
     public long Round { get; private set; }
 
     public bool Finished => Round >= _run.Config.Iterations;
+
+    /// <summary>
+    /// Wall seconds of the rounds that made <see cref="Theta"/>, the resumed checkpoint's included; null when resumed from
+    /// a checkpoint that did not record them (<see cref="Checkpoint.TrainingSeconds"/>).
+    /// </summary>
+    public double? TrainingSeconds { get; private set; }
 
     /// <summary>A checkpoint is due now, after the round just completed (see <see cref="CheckpointCadence"/>).</summary>
     public bool CheckpointDue => CheckpointCadence.IsDue(Round, _run.Config);
@@ -76,9 +84,11 @@ public sealed class MetaTrainer
         if (OuterStepRunner is null) Step();
         else await OuterStepRunner(Step);
         Round = round + 1;
+        double seconds = watch.Elapsed.TotalSeconds;
+        TrainingSeconds += seconds;
         // Metrics in episode order whoever computed them, so the round's means have the same bits on every path.
         var metrics = contributions.Metrics.OrderBy(m => m.Episode).Select(m => m.Metrics).ToArray();
-        return RoundReport.From(round, watch.Elapsed.TotalSeconds, learningRate, metrics);
+        return RoundReport.From(round, seconds, learningRate, metrics);
     }
 
     /// <summary>The exact mean of the round's partial sums (the same bits for any grouping) and the outer step on θ in place.</summary>
@@ -100,5 +110,5 @@ public sealed class MetaTrainer
 
     private float[]? _mean;
 
-    public Checkpoint ToCheckpoint() => new(_run.Config, Round, Theta.Clone(), _optimizer.GetState());
+    public Checkpoint ToCheckpoint() => new(_run.Config, Round, Theta.Clone(), _optimizer.GetState(), TrainingSeconds);
 }
