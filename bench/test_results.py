@@ -47,6 +47,18 @@ class ResultsPage(unittest.TestCase):
         self.assertEqual((r["paper"], r["ours"], r["episodes"], r["iterations"], r["wall"]), ("98.90 %", "97.50 ± 0.30 %", "1000", "9000", "90.0 min"))
         self.assertNotIn(("Omniglot 60-way 1-shot", "ProtoNets"), self.by_key)
 
+    def test_a_checkpoint_without_its_training_time_gives_no_wall_time_rather_than_the_scorings(self):
+        # evaluate prints "train_wall_seconds": null for a checkpoint that did not record it (written before it was
+        # kept, or resumed from one): the row's wall time is unknown, not the 42 s the scoring took.
+        line = {"command": "evaluate", "wall_seconds": 42.0, "train_wall_seconds": None, "round": 10,
+                "config": {"dataset": "omniglot", "algorithm": "maml", "ways": 5, "shots": 1},
+                "evaluation": {"episodes": 600, "results": [
+                    {"steps": 3, "batch_norm": "transductive", "accuracy": {"mean": 0.9, "ci95": 0.01}}]}}
+        parsed = results.parse(line)
+        self.assertEqual((parsed["mean"], parsed["iterations"]), (0.9, 10))
+        self.assertIsNone(parsed["wall_seconds"])
+        self.assertEqual(results.wall(parsed["wall_seconds"]), "—")
+
     def test_bench_sinusoid_line_gives_the_one_step_mse_and_the_peer_line_is_skipped(self):
         r = self.row("Sinusoid K=5", "MAML")
         # The peer's later line (no "engine": "metacluster", MSE 0.5) must not replace ours.
