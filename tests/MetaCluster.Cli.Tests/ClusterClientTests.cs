@@ -25,7 +25,11 @@ public sealed class ClusterClientTests(TestSilo silo) : IClassFixture<TestSilo>,
         var trainer = new MetaTrainer(RunFactory.Create(config));
         while (!trainer.Finished) trainer.RunRound();
         Assert.Equal(trainer.Theta.Sha256(), trained.GetProperty("theta_sha256").GetString());
-        Assert.Equal(trainer.Theta.Sha256(), Checkpoint.Load(Path.Combine(_directory, "client", Checkpoint.FileName)).Theta.Sha256());
+        var copied = Checkpoint.Load(Path.Combine(_directory, "client", Checkpoint.FileName));
+        Assert.Equal(trainer.Theta.Sha256(), copied.Theta.Sha256());
+        // The remote coordinator timed the rounds; the copy here carries that time and train reports it.
+        Assert.True(copied.TrainingSeconds > 0);
+        Assert.Equal(Math.Round(copied.TrainingSeconds!.Value, 3), trained.GetProperty("train_wall_seconds").GetDouble());
 
         var status = CliRunner.Json("status", "--run", runId, "--cluster", $"localhost:{silo.GatewayPort}", "--json");
         Assert.Equal("completed", status.GetProperty("state").GetString());

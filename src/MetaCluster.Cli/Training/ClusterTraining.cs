@@ -42,28 +42,25 @@ public static class ClusterTraining
             }));
         var final = result.Status;
         var theta = ParameterSet.FromBytes(run.Layout, result.Theta.Values);
-        var latest = await LatestCheckpoint(client, runId);
-        if (!cluster.Embedded && latest is not null) CopyCheckpoint(latest.Value.Bytes, plan.CheckpointPath);
+        // The embedded coordinator wrote the checkpoint here; a remote one on its machine, and it is copied here.
+        var latest = cluster.Embedded ? (File.Exists(plan.CheckpointPath) ? Checkpoint.Load(plan.CheckpointPath) : null)
+            : await CopyCheckpoint(client, runId, plan.CheckpointPath);
         // Stopped by the time limit alone: a finished run as far as the user is concerned, not an interrupted one.
         bool interrupted = final.State == RunState.Cancelled && !(timeLimit.IsCancellationRequested && !stop.Requested);
         return new TrainingOutcome(theta, result.Theta.Round, interrupted, stats, TrainingOutcome.Cluster, runId, final.LiveWorkers, final.Redispatched)
         {
-            TrainingSeconds = latest?.Checkpoint.TrainingSeconds,
+            TrainingSeconds = latest?.TrainingSeconds,
         };
     }
 
-    /// <summary>The coordinator's last checkpoint, read (which checks it) and as its bytes; null when it wrote none.</summary>
-    private static async Task<(Checkpoint Checkpoint, byte[] Bytes)?> LatestCheckpoint(ClusterTrainingClient client, string runId)
+    /// <summary>A remote coordinator wrote the checkpoint on its own machine: keep a copy here too (same bytes), and read it.</summary>
+    private static async Task<Checkpoint?> CopyCheckpoint(ClusterTrainingClient client, string runId, string path)
     {
         var bytes = await client.Coordinator(runId).GetLatestCheckpoint();
-        return bytes is null ? null : (Checkpoint.FromBytes(bytes, $"the checkpoint of run '{runId}'"), bytes);
-    }
-
-    /// <summary>A remote coordinator wrote the checkpoint on its own machine: keep a copy here too (same bytes).</summary>
-    private static void CopyCheckpoint(byte[] bytes, string path)
-    {
-        if (File.Exists(path) && File.ReadAllBytes(path).AsSpan().SequenceEqual(bytes)) return;
-        Checkpoint.WriteFile(path, bytes);
+        if (bytes is null) return null;
+        var checkpoint = Checkpoint.FromBytes(bytes, $"the checkpoint of run '{runId}'");
+        if (!File.Exists(path) || !(await File.ReadAllBytesAsync(path)).AsSpan().SequenceEqual(bytes)) Checkpoint.WriteFile(path, bytes);
+        return checkpoint;
     }
 
     private static RoundReport ToReport(RoundMetrics r) =>

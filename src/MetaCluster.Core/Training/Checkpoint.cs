@@ -5,9 +5,9 @@ namespace MetaCluster.Core.Training;
 
 /// <summary>
 /// A resumable snapshot of a run: θ, the outer optimizer's state, the number of completed rounds, the run's config and
-/// its training time so far (<see cref="TrainingSeconds"/>). File layout (little endian): magic "METACLCK", int32 format version, int32 header length, UTF-8 JSON
-/// header, float32 θ, float32 optimizer vectors (in header order), and a SHA-256 of everything before it
-/// (<see cref="CheckpointFraming"/>, shared with the federated checkpoint).
+/// its training time so far (<see cref="TrainingSeconds"/>). File layout (little endian): magic "METACLCK", int32 format
+/// version, int32 header length, UTF-8 JSON header, float32 θ, float32 optimizer vectors (in header order), and a
+/// SHA-256 of everything before it (<see cref="CheckpointFraming"/>, shared with the federated checkpoint).
 /// Written to a temporary file and renamed over the old one, so a crash mid-write never destroys the last
 /// good checkpoint.
 /// </summary>
