@@ -170,6 +170,22 @@ def ours(args):
 
 
 # ----------------------------------------------------------------------------------------------------------- peer
+def machine():
+    """The peer's host in the form MetaCluster's lines record theirs (cpu, isa, cores), so each stretch of a run that
+    went on over several sessions says which CPU its seconds were spent on."""
+    model, flags = "unknown", set()
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return {"cpu": model, "isa": isa, "cores": os.cpu_count()}
+
+
 def peer(args):
     import torch
     sys.path.insert(0, os.path.abspath(args.peer))
@@ -223,7 +239,7 @@ def peer(args):
                     "iterations": iteration}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
         emit(args, dict(common_row(args, "pytorch-peer"), iterations=iteration, train_cpu_seconds=round(cpu, 2),
-                        accuracy=scored["acc_mean"], ci95=scored["acc_ci95"], torch=torch.__version__))
+                        accuracy=scored["acc_mean"], ci95=scored["acc_ci95"], torch=torch.__version__, machine=machine()))
     emit(args, dict(common_row(args, "pytorch-peer"), summary=True, iterations=iteration, train_cpu_seconds=round(cpu, 1),
                     reached=thresholds.summary(), initial_theta=theta, torch=torch.__version__))
 
