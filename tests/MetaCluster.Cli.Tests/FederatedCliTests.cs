@@ -42,16 +42,23 @@ public sealed class FederatedCliTests : IDisposable
         Assert.True(newClients.GetProperty("p10").GetDouble() >= newClients.GetProperty("mean").GetDouble() * 0.5);
         Assert.Equal(4, newClients.GetProperty("clients").GetInt32());
 
-        CliRunner.Json([.. Sine, "--rounds", "3", "--checkpoint", Checkpoint("resumed"), "--no-eval", "--in-process"]);
+        var first = CliRunner.Json([.. Sine, "--rounds", "3", "--checkpoint", Checkpoint("resumed"), "--no-eval", "--in-process"]);
         var resumed = CliRunner.Json(["federated", "simulate", "--resume", "--rounds", "8", "--checkpoint", Checkpoint("resumed"), "--json", "--in-process"]);
         Assert.Equal("in process", resumed.GetProperty("engine").GetString());
         Assert.Equal(straight.GetProperty("theta_sha256").GetString(), resumed.GetProperty("theta_sha256").GetString());
         Assert.Equal(5, resumed.GetProperty("rounds_this_run").GetInt32());
         Assert.Equal(participation.GetRawText(), resumed.GetProperty("participation").GetRawText());
+        // The whole run's training time: the first part's rounds, then the resumed part's added (each part's own
+        // "seconds" also counts the command's time between rounds, so it bounds its share from above).
+        double Seconds(JsonElement json, string name) => json.GetProperty(name).GetDouble();
+        double before = Seconds(first, "train_wall_seconds"), after = Seconds(resumed, "train_wall_seconds");
+        Assert.InRange(before, 1e-6, Seconds(first, "seconds") + 0.002);
+        Assert.InRange(after - before, 1e-6, Seconds(resumed, "seconds") + 0.002);
 
         var evaluated = CliRunner.Json(["federated", "evaluate", "--checkpoint", Checkpoint("straight"), "--json"]);
         Assert.Equal(straight.GetProperty("theta_sha256").GetString(), evaluated.GetProperty("theta_sha256").GetString());
         Assert.Equal(straight.GetProperty("evaluation").GetRawText(), evaluated.GetProperty("evaluation").GetRawText());
+        Assert.Equal(Seconds(straight, "train_wall_seconds"), Seconds(evaluated, "train_wall_seconds")); // read from the checkpoint
     }
 
     [Fact]

@@ -133,14 +133,22 @@ public sealed class FederatedTrainerTests
         var config = Config("fedmeta-fomaml") with { FailureRate = 0.2, Rounds = 6 };
         var straight = Run(config);
         var (first, _) = Build(config with { Rounds = 3 });
-        while (!first.Finished) first.RunRound();
+        double seconds = 0;
+        while (!first.Finished) seconds += first.RunRound().Seconds;
+        Assert.True(seconds > 0);
+        Assert.Equal(seconds, first.TrainingSeconds);
         var saved = FederatedCheckpoint.FromBytes(first.ToCheckpoint().ToBytes());
         Assert.Equal(3, saved.Round);
         Assert.Equal("adam", saved.Optimizer.Optimizer);
         var (resumed, _) = Build(config, resume: saved);
-        while (!resumed.Finished) resumed.RunRound();
+        Assert.Equal(seconds, saved.TrainingSeconds);
+        while (!resumed.Finished) seconds += resumed.RunRound().Seconds; // each resume adds its own rounds' time
         Assert.Equal(straight.Theta.Sha256(), resumed.Theta.Sha256());
         Assert.Equal(Describe(straight.Participation), Describe(resumed.Participation));
+        Assert.Equal(seconds, FederatedCheckpoint.FromBytes(resumed.ToCheckpoint().ToBytes()).TrainingSeconds);
+        var (untimed, _) = Build(config, resume: saved with { TrainingSeconds = null }); // a checkpoint from before they were kept
+        untimed.RunRound();
+        Assert.Null(untimed.ToCheckpoint().TrainingSeconds);
 
         var bytes = first.ToCheckpoint().ToBytes();
         bytes[^40] ^= 1;

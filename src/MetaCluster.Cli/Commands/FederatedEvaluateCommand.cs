@@ -73,6 +73,7 @@ public sealed class FederatedEvaluateCommand
             scored.Round, scored.Finished, scored.Theta.Sha256(), algorithm.Layout.TotalCount, path, participation)
         {
             Before = before, After = after, EvalSeed = evalSeed, TrainedBy = scored.Source == "centralized" ? $"{scored.Algorithm} (centralized train)" : null,
+            TrainingSeconds = scored.TrainingSeconds,
         };
         if (result.GetValue(_json)) JsonReport.Write(summary.ToJson());
         else summary.Render(Terminal.Out);
@@ -81,7 +82,7 @@ public sealed class FederatedEvaluateCommand
 
     /// <summary>A θ to score, the federation config that names its new clients, and what trained it.</summary>
     private sealed record Scored(FederatedConfig Config, Core.Models.ParameterSet Theta, long Round, bool Finished, string Source, string Algorithm,
-        long EpisodesTrained, IReadOnlyList<ParticipationRecord> Participation);
+        long EpisodesTrained, IReadOnlyList<ParticipationRecord> Participation, double? TrainingSeconds);
 
     private Scored FromFederated(ParseResult result, FederatedCheckpoint checkpoint)
     {
@@ -90,7 +91,7 @@ public sealed class FederatedEvaluateCommand
             throw new ArgumentException($"{string.Join(" and ", given)} name the federation for a train checkpoint; a federated checkpoint is scored on its own run's new clients.");
         var config = checkpoint.Config;
         return new Scored(config, checkpoint.Theta, checkpoint.Round, checkpoint.Round >= config.Rounds, "federated", config.Algorithm,
-            EpisodesTrained(checkpoint.Participation, config), checkpoint.Participation);
+            EpisodesTrained(checkpoint.Participation, config), checkpoint.Participation, checkpoint.TrainingSeconds);
     }
 
     /// <summary>
@@ -116,7 +117,8 @@ public sealed class FederatedEvaluateCommand
         };
         if (result.GetValue(_partition) is { } partition) config = config with { Partition = partition };
         long rounds = checkpoint.Round;
-        return new Scored(config, checkpoint.Theta, rounds, rounds >= train.Iterations, "centralized", train.Algorithm, rounds * train.MetaBatch, []);
+        return new Scored(config, checkpoint.Theta, rounds, rounds >= train.Iterations, "centralized", train.Algorithm, rounds * train.MetaBatch, [],
+            checkpoint.TrainingSeconds);
     }
 
     /// <summary>Local episodes the accepted updates trained on: rounds × completed clients × local episodes.</summary>

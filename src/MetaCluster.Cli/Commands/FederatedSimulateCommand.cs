@@ -208,7 +208,7 @@ public sealed class FederatedSimulateCommand
             trainer.Round, !interrupted, trainer.Theta.Sha256(), algorithm.Layout.TotalCount, path,
             FederatedParticipation.Of(trainer.Participation, algorithm.Layout.TotalCount))
         {
-            Stats = stats, UpdatesThisRun = updates, Before = before, After = after, EvalSeed = evalSeed,
+            Stats = stats, UpdatesThisRun = updates, Before = before, After = after, EvalSeed = evalSeed, TrainingSeconds = trainer.TrainingSeconds,
             Engine = cluster?.Description ?? "in process",
         };
         if (json) JsonReport.Write(summary.ToJson());

@@ -18,6 +18,9 @@ public sealed record FederatedSummary(
     public NewClientReport? After { get; init; }
     public ulong EvalSeed { get; init; }
 
+    /// <summary>The whole run's training seconds from its checkpoint, every resume included (null when not recorded).</summary>
+    public double? TrainingSeconds { get; init; }
+
     /// <summary>What trained θ when it is not the config's federated algorithm: a centralized train checkpoint scored on the new clients.</summary>
     public string? TrainedBy { get; init; }
 
@@ -37,6 +40,8 @@ public sealed record FederatedSummary(
         Row("federation", Federation);
         if (Engine is not null) Row("clients computed", Engine);
         Row("rounds", $"{Round} of {Config.Rounds}" + (Stats is { } s ? $" ({s.RoundsThisRun} in this run)" : ""));
+        if (Stats is null || Stats.RoundsThisRun < Round) // a resumed run, or a checkpoint scored: the whole run's time
+            Row("training time, whole run", TrainingSeconds is { } total ? Format.Seconds(total) : "not recorded in the checkpoint");
         Row("participation", $"{Participation.MeanPerRound:0.##} of {Config.ClientsPerRound} clients a round; dropped {Participation.Late} late, {Participation.Failed} failed, {Participation.Refused} refused; {Participation.ResampledRounds} round(s) re-sampled");
         Row("traffic", $"{Participation.BytesPerRound / 1e6:0.###} MB a round (θ of {Parameters:N0} parameters down, updates up)");
         if (Stats is { } stats)
@@ -76,6 +81,7 @@ public sealed record FederatedSummary(
         ["target_rounds"] = Config.Rounds,
         ["rounds_this_run"] = Stats?.RoundsThisRun,
         ["seconds"] = Stats is { } s ? JsonReport.Round(s.Seconds, 3) : null,
+        ["train_wall_seconds"] = TrainingSeconds is { } total ? JsonReport.Round(total, 3) : null,
         ["rounds_per_s"] = Stats is { } r ? JsonReport.Number(JsonReport.Round(r.RoundsPerSecond, 3)) : null,
         ["client_updates_per_s"] = Stats is null ? null : JsonReport.Number(JsonReport.Round(UpdatesPerSecond, 2)),
         ["clients_total"] = TrainingClients + NewClients,

@@ -6,12 +6,14 @@ using MetaCluster.Core.Training;
 namespace MetaCluster.Core.Federated;
 
 /// <summary>
-/// A resumable snapshot of a federated run: θ, the server optimizer's state, the completed rounds, the config and
-/// the participation log. The file layout follows <see cref="Checkpoint"/>'s with its own marker — "METAFEDC", int32
+/// A resumable snapshot of a federated run: θ, the server optimizer's state, the completed rounds, the config, the
+/// participation log and the run's training seconds (as <see cref="Checkpoint.TrainingSeconds"/>: the wall time of the
+/// rounds that made θ, every resume adding its own; null in a file from before they were kept, or resumed from one). The file layout follows <see cref="Checkpoint"/>'s with its own marker — "METAFEDC", int32
 /// version, int32 header length, UTF-8 JSON header, float32 θ, float32 optimizer vectors, SHA-256 — and is written
 /// atomically by <see cref="Checkpoint.WriteFile"/>; the framing is <see cref="CheckpointFraming"/>'s.
 /// </summary>
-public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, ParameterSet Theta, OptimizerState Optimizer, IReadOnlyList<ParticipationRecord> Participation)
+public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, ParameterSet Theta, OptimizerState Optimizer, IReadOnlyList<ParticipationRecord> Participation,
+    double? TrainingSeconds = null)
 {
     public const int FormatVersion = 1;
     public const string FileName = "federated.mcc";
@@ -21,7 +23,8 @@ public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, Par
     private static readonly JsonSerializerOptions JsonOptions = new() { Converters = { new JsonStringEnumConverter() } };
 
     private sealed record Header(FederatedConfig Config, long Round, string[] Names, long[][] Shapes,
-        string Optimizer, long OptimizerStep, string[] VectorNames, int[] VectorLengths, ParticipationRecord[] Participation);
+        string Optimizer, long OptimizerStep, string[] VectorNames, int[] VectorLengths, ParticipationRecord[] Participation,
+        double? TrainingSeconds = null);
 
     public void Save(string path) => Checkpoint.WriteFile(path, ToBytes());
 
@@ -29,7 +32,8 @@ public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, Par
     {
         var vectors = CheckpointFraming.OrderedVectors(Optimizer);
         var header = new Header(Config, Round, CheckpointFraming.Names(Theta.Layout), CheckpointFraming.Shapes(Theta.Layout),
-            Optimizer.Optimizer, Optimizer.Step, vectors.Select(v => v.Key).ToArray(), vectors.Select(v => v.Value.Length).ToArray(), Participation.ToArray());
+            Optimizer.Optimizer, Optimizer.Step, vectors.Select(v => v.Key).ToArray(), vectors.Select(v => v.Value.Length).ToArray(), Participation.ToArray(),
+            TrainingSeconds);
         return CheckpointFraming.Write(Magic, FormatVersion, JsonSerializer.SerializeToUtf8Bytes(header, JsonOptions), Theta.Span, vectors);
     }
 
@@ -58,6 +62,7 @@ public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, Par
         if (bytes.Length != expected)
             throw new CheckpointException($"{path} is corrupt: {bytes.Length} bytes where {expected} are expected.");
         var (theta, vectors) = CheckpointFraming.ReadValues(bytes, headerLength, layout, header.VectorNames, header.VectorLengths);
-        return new FederatedCheckpoint(header.Config, header.Round, theta, new OptimizerState(header.Optimizer, header.OptimizerStep, vectors), header.Participation);
+        return new FederatedCheckpoint(header.Config, header.Round, theta, new OptimizerState(header.Optimizer, header.OptimizerStep, vectors), header.Participation,
+            header.TrainingSeconds);
     }
 }

@@ -33,6 +33,7 @@ public sealed class FederatedTrainer
         if (resume is null)
         {
             Theta = algorithm.InitialParameters();
+            TrainingSeconds = 0;
             return;
         }
         if (!resume.Theta.Layout.SameAs(algorithm.Layout))
@@ -41,12 +42,16 @@ public sealed class FederatedTrainer
         _optimizer.SetState(resume.Optimizer);
         Round = resume.Round;
         _participation.AddRange(resume.Participation);
+        TrainingSeconds = resume.TrainingSeconds;
     }
 
     public ParameterSet Theta { get; }
     public long Round { get; private set; }
     public bool Finished => Round >= _config.Rounds;
     public IReadOnlyList<ParticipationRecord> Participation => _participation;
+
+    /// <summary>Wall seconds of the rounds that made <see cref="Theta"/>, a resumed checkpoint's included (as <see cref="MetaTrainer.TrainingSeconds"/>).</summary>
+    public double? TrainingSeconds { get; private set; }
     public bool CheckpointDue => Round >= _config.Rounds || (_config.CheckpointEvery > 0 && Round % _config.CheckpointEvery == 0);
 
     /// <summary>The clients sampled for (round, attempt): a seeded draw without replacement, in id order.</summary>
@@ -95,10 +100,12 @@ public sealed class FederatedTrainer
             }
             var (norms, examples) = Step(accepted);
             Round = round + 1;
+            double seconds = watch.Elapsed.TotalSeconds;
+            TrainingSeconds += seconds;
             double? Mean(Func<ClientMetrics, double?> pick) => accepted.Any(u => pick(u.Metrics) is null) ? null : accepted.Average(u => pick(u.Metrics)!.Value);
             return new FederatedRoundReport(round, attempt + 1, accepted.Select(u => u.ClientId).ToArray(), sampledTotal, dropped, bytesDown, bytesUp, examples,
                 Mean(m => m.PreLoss), Mean(m => m.PostLoss)!.Value, Mean(m => m.PreAccuracy), Mean(m => m.PostAccuracy),
-                norms.Average(), norms.Max(), _config.ServerLr, watch.Elapsed.TotalSeconds);
+                norms.Average(), norms.Max(), _config.ServerLr, seconds);
         }
         throw new FederatedRoundException(
             $"round {round}: too few clients answered in each of {_config.MaxAttempts} samples ({string.Join(", ", shortfalls)}; " +
@@ -158,5 +165,5 @@ public sealed class FederatedTrainer
         return (norms, accepted.Sum(u => u.Weight));
     }
 
-    public FederatedCheckpoint ToCheckpoint() => new(_config, Round, Theta.Clone(), _optimizer.GetState(), _participation.ToArray());
+    public FederatedCheckpoint ToCheckpoint() => new(_config, Round, Theta.Clone(), _optimizer.GetState(), _participation.ToArray(), TrainingSeconds);
 }

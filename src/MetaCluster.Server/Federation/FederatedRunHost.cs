@@ -48,6 +48,7 @@ internal sealed class FederatedRunHost(FederatedRunPlan plan, FederationRounds r
         {
             federated_run = outcome,
             rounds = trainer.Round,
+            train_wall_seconds = trainer.TrainingSeconds,
             theta_sha256 = trainer.Theta.Sha256(),
             checkpoint = plan.CheckpointPath,
         }));
