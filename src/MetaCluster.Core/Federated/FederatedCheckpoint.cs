@@ -8,9 +8,10 @@ namespace MetaCluster.Core.Federated;
 /// <summary>
 /// A resumable snapshot of a federated run: θ, the server optimizer's state, the completed rounds, the config, the
 /// participation log and the run's training seconds (as <see cref="Checkpoint.TrainingSeconds"/>: the wall time of the
-/// rounds that made θ, every resume adding its own; null in a file from before they were kept, or resumed from one). The file layout follows <see cref="Checkpoint"/>'s with its own marker — "METAFEDC", int32
-/// version, int32 header length, UTF-8 JSON header, float32 θ, float32 optimizer vectors, SHA-256 — and is written
-/// atomically by <see cref="Checkpoint.WriteFile"/>; the framing is <see cref="CheckpointFraming"/>'s.
+/// rounds that made θ, every resume adding its own; null in a file from before they were kept, or resumed from one).
+/// The file layout follows <see cref="Checkpoint"/>'s with its own marker — "METAFEDC", int32 version, int32 header
+/// length, UTF-8 JSON header, float32 θ, float32 optimizer vectors, SHA-256 — and is written atomically by
+/// <see cref="Checkpoint.WriteFile"/>; the framing is <see cref="CheckpointFraming"/>'s.
 /// </summary>
 public sealed record FederatedCheckpoint(FederatedConfig Config, long Round, ParameterSet Theta, OptimizerState Optimizer, IReadOnlyList<ParticipationRecord> Participation,
     double? TrainingSeconds = null)

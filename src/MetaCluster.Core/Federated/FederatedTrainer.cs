@@ -52,6 +52,7 @@ public sealed class FederatedTrainer
 
     /// <summary>Wall seconds of the rounds that made <see cref="Theta"/>, a resumed checkpoint's included (as <see cref="MetaTrainer.TrainingSeconds"/>).</summary>
     public double? TrainingSeconds { get; private set; }
+
     public bool CheckpointDue => Round >= _config.Rounds || (_config.CheckpointEvery > 0 && Round % _config.CheckpointEvery == 0);
 
     /// <summary>The clients sampled for (round, attempt): a seeded draw without replacement, in id order.</summary>
