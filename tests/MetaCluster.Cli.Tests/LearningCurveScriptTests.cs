@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 
 namespace MetaCluster.Cli.Tests;
@@ -15,9 +14,6 @@ public sealed class LearningCurveScriptTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static string Repository { get; } = typeof(LearningCurveScriptTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-        .Single(a => a.Key == "RepositoryRoot").Value!;
-
     [Python3Fact]
     public void SegmentsCurvePointsAndTheFinalLineCarryTheCheckpointsTrainingTime()
     {
@@ -27,7 +23,7 @@ public sealed class LearningCurveScriptTests : IDisposable
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(cli, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         string output = Path.Combine(_directory, "curve.jsonl"), run = Path.Combine(_directory, "run");
 
-        var start = new ProcessStartInfo("bash") { WorkingDirectory = Repository, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("bash") { WorkingDirectory = ResultsPageTests.Repository, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string argument in new[] { "bench/learning_curve.sh", output, run, "3", "6", "--dataset", "sinusoid", "--algorithm", "maml", "--meta-batch", "4" })
             start.ArgumentList.Add(argument);
         (start.Environment["CLI"], start.Environment["CURVE_EPISODES"], start.Environment["FINAL_EPISODES"]) = (cli, "5", "5");

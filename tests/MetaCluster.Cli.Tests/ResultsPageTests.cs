@@ -21,7 +21,8 @@ public sealed class ResultsPageTests
 {
     internal static readonly string[] Suites = ["bench/test_results.py", "bench/test_tta_table.py"];
 
-    private static string Repository { get; } = typeof(ResultsPageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+    /// <summary>The repository root, where the bench/ scripts the tests run live.</summary>
+    internal static string Repository { get; } = typeof(ResultsPageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "RepositoryRoot").Value!;
 
     [Python3Fact]
