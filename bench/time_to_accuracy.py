@@ -23,6 +23,8 @@ The peer side needs Debian's PyTorch (/usr/bin/python3); the ours side needs onl
 ours` first: it writes the initial θ the peer starts from (or give --theta CHECKPOINT). Either side continues where it
 stopped with --resume (ours: its checkpoint and the last point in --out; the peer: the state it saves in RUNS after
 every scoring, parameters, Adam and its episode generator), so a run can be extended with a larger --budget later.
+--deadline HH:MM stops a side cleanly at the last scoring that leaves it time for no further segment (the segment just
+taken is the estimate), so a run that spans sessions ends with its state and its points at the same iteration.
 """
 import argparse
 import json
@@ -31,6 +33,7 @@ import os
 import struct
 import subprocess
 import sys
+import datetime
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,8 +57,49 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="continue this side's run (see above)")
     p.add_argument("--budget", type=float, default=2400, help="training CPU seconds after which a side stops")
     p.add_argument("--max-iterations", type=int, default=100_000)
+    p.add_argument("--deadline", type=deadline_time, default=None,
+                   help="HH:MM (local, the next one to come) or seconds since the epoch: start no segment that would end after it")
     p.add_argument("--out", default=None, help="append every JSON line here too")
     return p.parse_args(argv)
+
+
+def deadline_time(text):
+    """--deadline's value as seconds since the epoch: HH:MM is the next such local time, a number is taken as is."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        clock = datetime.datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise argparse.ArgumentTypeError("--deadline takes HH:MM or seconds since the epoch (got %r)" % text)
+    now = datetime.datetime.now()
+    at = datetime.datetime.combine(now.date(), clock)
+    return (at if at > now else at + datetime.timedelta(days=1)).timestamp()
+
+
+class Segments:
+    """Why a side stops: its thresholds, --budget, --max-iterations, or --deadline, judged before every segment (train
+    --every iterations, then score) with the wall time of the segment just taken as the estimate of the next."""
+
+    def __init__(self, args, clock=time.time):
+        self.args, self.clock, self.last_wall, self.started = args, clock, 0.0, None
+
+    def stop_reason(self, thresholds, cpu, iteration):
+        if thresholds.done:
+            return "thresholds"
+        if cpu >= self.args.budget:
+            return "budget"
+        if iteration >= self.args.max_iterations:
+            return "max-iterations"
+        if self.args.deadline is not None and self.clock() + self.last_wall > self.args.deadline:
+            return "deadline"
+        self.started = self.clock()
+        return None
+
+    def ended(self):
+        """Call when a segment's point is out: its wall time is the next one's estimate."""
+        self.last_wall = self.clock() - self.started
 
 
 def emit(args, row):
@@ -148,7 +192,8 @@ def ours(args):
     thresholds, cpu, iteration = Thresholds(args.thresholds), 0.0, 0
     if args.resume:
         iteration, cpu, thresholds = previous_points(args, "metacluster")
-    while not thresholds.done and cpu < args.budget and iteration < args.max_iterations:
+    segments = Segments(args)
+    while (stopped := segments.stop_reason(thresholds, cpu, iteration)) is None:
         iteration += args.every
         if iteration == args.every:
             # The first segment starts from the initial checkpoint's θ: copy it in and resume, so both sides share θ0.
@@ -165,8 +210,9 @@ def ours(args):
         emit(args, dict(common_row(args, "metacluster"), iterations=iteration, train_cpu_seconds=round(cpu, 2),
                         accuracy=accuracy, ci95=result["accuracy"]["ci95"], theta_sha256=trained["theta_sha256"],
                         machine=trained.get("machine")))
+        segments.ended()
     emit(args, dict(common_row(args, "metacluster"), summary=True, iterations=iteration, train_cpu_seconds=round(cpu, 1),
-                    reached=thresholds.summary(), initial_theta=theta))
+                    reached=thresholds.summary(), stopped=stopped, initial_theta=theta))
 
 
 # ----------------------------------------------------------------------------------------------------------- peer
@@ -226,7 +272,8 @@ def peer(args):
         iteration, cpu, thresholds = previous_points(args, "pytorch-peer")
         if iteration != state["iterations"]:
             sys.exit("time_to_accuracy: %s is at iteration %d but --out's last peer point at %d." % (state_path, state["iterations"], iteration))
-    while not thresholds.done and cpu < args.budget and iteration < args.max_iterations:
+    segments = Segments(args)
+    while (stopped := segments.stop_reason(thresholds, cpu, iteration)) is None:
         start = time.process_time()
         for _ in range(args.every):
             episodes = [reference.sample_episode(train, options, gen) for _ in range(options.meta_batch)]
@@ -240,8 +287,9 @@ def peer(args):
         os.replace(state_path + ".tmp", state_path)
         emit(args, dict(common_row(args, "pytorch-peer"), iterations=iteration, train_cpu_seconds=round(cpu, 2),
                         accuracy=scored["acc_mean"], ci95=scored["acc_ci95"], torch=torch.__version__, machine=machine()))
+        segments.ended()
     emit(args, dict(common_row(args, "pytorch-peer"), summary=True, iterations=iteration, train_cpu_seconds=round(cpu, 1),
-                    reached=thresholds.summary(), initial_theta=theta, torch=torch.__version__))
+                    reached=thresholds.summary(), stopped=stopped, initial_theta=theta, torch=torch.__version__))
 
 
 if __name__ == "__main__":

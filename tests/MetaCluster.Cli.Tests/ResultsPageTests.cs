@@ -11,15 +11,15 @@ public sealed class Python3FactAttribute : FactAttribute
 
     public Python3FactAttribute()
     {
-        if (Python3 is null) Skip = $"python3 is not on PATH, so {string.Join(" and ", ResultsPageTests.Suites)} (the results and time-to-accuracy table generators' tests) did not run: install python3.";
+        if (Python3 is null) Skip = $"python3 is not on PATH, so {string.Join(" and ", ResultsPageTests.Suites)} (the results page's and time-to-accuracy scripts' tests) did not run: install python3.";
     }
 }
 
-/// <summary>bench/results.py, which writes docs/results.md from the JSON lines, and bench/tta_table.py, which writes the time-to-accuracy
-/// tables: their own unittest suites, run from here so the suite covers them.</summary>
+/// <summary>bench/results.py, which writes docs/results.md from the JSON lines, bench/tta_table.py, which writes the time-to-accuracy
+/// tables, and bench/time_to_accuracy.py's stopping rules: their own unittest suites, run from here so the suite covers them.</summary>
 public sealed class ResultsPageTests
 {
-    internal static readonly string[] Suites = ["bench/test_results.py", "bench/test_tta_table.py"];
+    internal static readonly string[] Suites = ["bench/test_results.py", "bench/test_tta_table.py", "bench/test_time_to_accuracy.py"];
 
     /// <summary>The repository root, where the bench/ scripts the tests run live.</summary>
     internal static string Repository { get; } = typeof(ResultsPageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
