@@ -9,6 +9,7 @@ var root = new RootCommand("MetaCluster: meta-learning (MAML, FOMAML, Reptile, M
     new EvaluateCommand().Build(),
     new BenchCommand().Build(),
     new AdaptCommand().Build(),
+    new ExportCommand().Build(),
     RunControlCommand.Status(),
     RunControlCommand.Cancel(),
     new ClientCommand().Build(),

@@ -30,7 +30,10 @@ public sealed record Checkpoint(TrainingConfig Config, long Round, ParameterSet 
 
     public void Save(string path) => WriteFile(path, ToBytes());
 
-    /// <summary>Writes checkpoint bytes (from <see cref="ToBytes"/>) atomically: a temporary file, flushed, then renamed.</summary>
+    /// <summary>
+    /// Writes checkpoint bytes (from <see cref="ToBytes"/>), or any file that must never be left half-written (a θ
+    /// export), atomically: a temporary file, flushed, then renamed.
+    /// </summary>
     public static void WriteFile(string path, byte[] bytes)
     {
         string fullPath = Path.GetFullPath(path);

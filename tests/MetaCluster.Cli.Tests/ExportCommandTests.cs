@@ -1,0 +1,73 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using MetaCluster.Core.Training;
+
+namespace MetaCluster.Cli.Tests;
+
+/// <summary>
+/// `metacluster export`: a trained checkpoint's θ comes out under its names with its exact bits, the JSON line says what
+/// was written, and a wrong extension, a file already there or a missing checkpoint is refused without writing anything.
+/// </summary>
+public sealed class ExportCommandTests : IDisposable
+{
+    private readonly TestCheckpoints _runs = new("mc-export-cli-");
+
+    public void Dispose() => _runs.Dispose();
+
+    private string Trained()
+    {
+        _runs.Train("sine", "--in-process", "--iterations", "3", "--meta-batch", "2", "--hidden", "8,8");
+        return _runs.Checkpoint("sine");
+    }
+
+    [Fact]
+    public void ExportsTheCheckpointsThetaWithItsNamesAndBits()
+    {
+        string checkpoint = Trained();
+        string target = _runs.PathOf("out/theta.safetensors");
+        var json = CliRunner.Json("export", "--checkpoint", checkpoint, "--out", target, "--json");
+
+        var theta = Checkpoint.Load(checkpoint).Theta;
+        Assert.Equal("safetensors", json.GetProperty("format").GetString());
+        Assert.Equal(3, json.GetProperty("round").GetInt64());
+        Assert.Equal(theta.Layout.TotalCount, json.GetProperty("parameters").GetInt32());
+        Assert.Equal(theta.Sha256(), json.GetProperty("theta_sha256").GetString());
+        Assert.Equal(["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"],
+            json.GetProperty("tensors").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
+        Assert.Equal([8L, 1L], json.GetProperty("tensors")[0].GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()));
+
+        // The data section is θ's float32 bytes in θ's order (the header's offsets are checked in Core's ThetaExportTests).
+        byte[] file = File.ReadAllBytes(target);
+        int data = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(file);
+        Assert.Equal(theta.Span.ToArray(), MemoryMarshal.Cast<byte, float>(file.AsSpan(data)).ToArray());
+    }
+
+    [Fact]
+    public void AnExistingFileIsKeptUnlessOverwriteIsGiven()
+    {
+        string checkpoint = Trained();
+        string target = _runs.PathOf("theta.pt");
+        File.WriteAllText(target, "keep me");
+        string stderr = CliRunner.Refused("export", "--checkpoint", checkpoint, "--out", target);
+        Assert.Contains("already exists", stderr);
+        Assert.Contains("--overwrite", stderr);
+        Assert.Equal("keep me", File.ReadAllText(target));
+
+        var json = CliRunner.Json("export", "--checkpoint", checkpoint, "--out", target, "--overwrite", "--json");
+        Assert.Equal("pytorch", json.GetProperty("format").GetString());
+        Assert.NotEqual("keep me", File.ReadAllText(target));
+    }
+
+    [Fact]
+    public void AWrongExtensionOrAMissingCheckpointIsOneClearError()
+    {
+        string stderr = CliRunner.Refused("export", "--checkpoint", _runs.PathOf("none.mcc"), "--out", _runs.PathOf("theta.onnx"));
+        Assert.Contains("'.onnx' names no format", stderr);
+        Assert.Contains(".safetensors", stderr);
+
+        stderr = CliRunner.Refused("export", "--checkpoint", _runs.PathOf("none.mcc"), "--out", _runs.PathOf("theta.pt"));
+        Assert.Contains("none.mcc", stderr);
+        Assert.False(File.Exists(_runs.PathOf("theta.pt")));
+    }
+}
