@@ -6,8 +6,9 @@ using MetaCluster.Core.Training;
 namespace MetaCluster.Cli.Tests;
 
 /// <summary>
-/// `metacluster export`: a trained checkpoint's θ comes out under its names with its exact bits, the JSON line says what
-/// was written, and a wrong extension, a file already there or a missing checkpoint is refused without writing anything.
+/// `metacluster export`: a trained (or federated) checkpoint's θ comes out under its names with its exact bits, the JSON
+/// line says what was written, and a wrong extension, a file already there or a missing checkpoint is refused without
+/// writing anything.
 /// </summary>
 public sealed class ExportCommandTests : IDisposable
 {
@@ -41,6 +42,21 @@ public sealed class ExportCommandTests : IDisposable
         byte[] file = File.ReadAllBytes(target);
         int data = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(file);
         Assert.Equal(theta.Span.ToArray(), MemoryMarshal.Cast<byte, float>(file.AsSpan(data)).ToArray());
+    }
+
+    [Fact]
+    public void AFederatedRunsThetaExportsToo()
+    {
+        string checkpoint = _runs.PathOf("fed/federated.mcc");
+        CliRunner.Json("federated", "simulate", "--dataset", "sinusoid", "--algorithm", "fedavg", "--clients", "4", "--clients-per-round", "2",
+            "--local-episodes", "1", "--local-steps", "1", "--eval-episodes", "2", "--rounds", "2", "--in-process", "--checkpoint", checkpoint, "--json");
+        var json = CliRunner.Json("export", "--checkpoint", checkpoint, "--out", _runs.PathOf("fed.pt"), "--json");
+
+        var theta = Core.Federated.FederatedCheckpoint.Load(checkpoint).Theta;
+        Assert.Equal("federated sinusoid / fedavg", json.GetProperty("model").GetString());
+        Assert.Equal(2, json.GetProperty("round").GetInt64());
+        Assert.Equal(theta.Sha256(), json.GetProperty("theta_sha256").GetString());
+        Assert.True(File.Exists(_runs.PathOf("fed.pt")));
     }
 
     [Fact]
