@@ -9,7 +9,8 @@
 Batch norm uses the statistics of the batch it is given (track_running_stats=False), as MetaCluster trains and
 evaluates (transductive: adapt on the support set, then classify the query set as one batch). θ of Meta-SGD, MAML++ or
 other methods holds more than the network (e.g. "lr.conv1.weight", per-step batch norm): load those with
-strict=False, or read the extra tensors from the state dict yourself (docs/commands.md, export).
+strict=False, or read the extra tensors from the state dict yourself (docs/commands.md, export). The way back:
+torch.save(model.state_dict(), "theta.pt") and `metacluster train --init theta.pt …` starts a run from it.
 """
 import torch
 import torch.nn as nn

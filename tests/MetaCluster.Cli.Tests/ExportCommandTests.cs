@@ -8,7 +8,7 @@ namespace MetaCluster.Cli.Tests;
 /// <summary>
 /// `metacluster export`: a trained (or federated) checkpoint's θ comes out under its names with its exact bits, the JSON
 /// line says what was written, and a wrong extension, a file already there or a missing checkpoint is refused without
-/// writing anything.
+/// writing anything. And the way back, `train --init`: a run starts from an exported file's θ on every engine alike.
 /// </summary>
 public sealed class ExportCommandTests : IDisposable
 {
@@ -73,6 +73,31 @@ public sealed class ExportCommandTests : IDisposable
         var json = CliRunner.Json("export", "--checkpoint", checkpoint, "--out", target, "--overwrite", "--json");
         Assert.Equal("pytorch", json.GetProperty("format").GetString());
         Assert.NotEqual("keep me", File.ReadAllText(target));
+    }
+
+    [Fact]
+    public void TrainInitStartsFromAnExportAndEveryEngineContinuesItAlike()
+    {
+        string exported = _runs.PathOf("a.pt");
+        CliRunner.Json("export", "--checkpoint", Trained(), "--out", exported, "--json");
+        var expected = Checkpoint.Load(_runs.Checkpoint("sine")).Theta;
+
+        // Another seed, no rounds: the checkpoint is the file's θ.
+        var start = _runs.Train("start", "--in-process", "--iterations", "0", "--meta-batch", "2", "--hidden", "8,8", "--seed", "9", "--init", exported);
+        Assert.Equal(exported, start.GetProperty("initialized_from").GetString());
+        Assert.Equal(expected.Sha256(), start.GetProperty("theta_sha256").GetString());
+
+        // Two rounds on from it: the single-process trainer and the embedded silo's grains give the same bits.
+        string[] onward = ["--iterations", "2", "--meta-batch", "2", "--hidden", "8,8", "--seed", "9", "--init", exported];
+        var inProcess = _runs.Train("in-process", [.. onward, "--in-process"]);
+        var grains = _runs.Train("grains", onward);
+        Assert.Equal(inProcess.GetProperty("theta_sha256").GetString(), grains.GetProperty("theta_sha256").GetString());
+        Assert.NotEqual(expected.Sha256(), grains.GetProperty("theta_sha256").GetString());
+
+        string stderr = CliRunner.Refused("train", "--resume", "--checkpoint-dir", _runs.PathOf("grains"), "--init", exported, "--in-process");
+        Assert.Contains("--init gives a new run its θ", stderr);
+        stderr = CliRunner.Refused("train", "--checkpoint-dir", _runs.PathOf("other"), "--init", exported, "--in-process", "--iterations", "1");
+        Assert.Contains("fc1.weight is [8, 1], but this run's is [40, 1]", stderr); // the default 40,40 network
     }
 
     [Fact]

@@ -31,6 +31,11 @@ public sealed class TrainCommand
     };
     private readonly Option<int?> _checkpointEvery = new("--checkpoint-every") { Description = "save a checkpoint every N rounds (default 1000; 0 = only at the end)", HelpName = "N" };
     private readonly Option<bool> _resume = new("--resume") { Description = "continue the checkpoint in --checkpoint-dir with its own config", Arity = ArgumentArity.Zero };
+    private readonly Option<string> _init = new("--init")
+    {
+        Description = "start θ from a PyTorch state_dict (.pt from torch.save, or .safetensors; names as metacluster export writes them) instead of the seed's; parameters it does not name keep the seed's values",
+        HelpName = "FILE",
+    };
     private readonly Option<bool> _overwrite = new("--overwrite") { Description = "start afresh even if --checkpoint-dir already holds a checkpoint", Arity = ArgumentArity.Zero };
     private readonly Option<bool> _json = EvaluationOptions.Json();
     private readonly Option<Core.Runtime.ComputeDevice> _device = DeviceOption.Create();
@@ -94,6 +99,7 @@ public sealed class TrainCommand
         command.Add(_checkpointDir);
         command.Add(_checkpointEvery);
         command.Add(_resume);
+        command.Add(_init);
         command.Add(_overwrite);
         command.Add(_json);
         command.Add(_device);
@@ -126,8 +132,10 @@ public sealed class TrainCommand
 
         Checkpoint? resume = null;
         TrainingConfig config;
+        string? init = result.GetValue(_init) is { } initFile ? Path.GetFullPath(initFile) : null;
         if (result.GetValue(_resume))
         {
+            if (init is not null) throw new ArgumentException("--init gives a new run its θ; a resumed run goes on from its checkpoint's. Drop one of them.");
             resume = Checkpoint.Load(checkpointPath);
             config = _run.ForResume(result, resume.Config);
         }
@@ -160,8 +168,18 @@ public sealed class TrainCommand
             throw new ArgumentException("--device picks where this process computes; with --cluster the workers compute, on the device each worker server was started with (metacluster-server --device).");
         TorchStartup.Initialize(config.Threads, device);
         var run = RunFactory.Create(config, device);
+        if (init is not null)
+        {
+            // A round-0 checkpoint with the file's θ, which every engine then continues as it would a resumed run.
+            var imported = ThetaImport.Read(init, run.Blueprint.InitialParameters());
+            resume = new Checkpoint(config, 0, imported.Theta, run.CreateOptimizer().GetState(), TrainingSeconds: 0);
+            if (!json)
+                Terminal.WriteStatus($"θ from {init}: {imported.Taken.Count} of {run.Blueprint.Layout.Count} tensors" +
+                    (imported.Kept.Count > 0 ? $"; from the seed: {string.Join(", ", imported.Kept)}" : "") +
+                    (imported.Skipped.Count > 0 ? $"; skipped {imported.Skipped.Count} batch-norm running statistics" : "") + ".");
+        }
         bool live = !json && Terminal.Interactive;
-        if (resume is not null && !json)
+        if (resume is not null && init is null && !json)
             Terminal.WriteStatus($"resuming {checkpointPath} at round {resume.Round} of {config.Iterations}, with the checkpoint's config.");
         var plan = new TrainingPlan(config, resume, checkpointPath, deadline, live) { StallTimeout = TimeSpan.FromSeconds(stallSeconds) };
         var outcome = inProcess ? InProcessTraining.Run(run, plan) : await TrainOnCluster(result, run, plan, address);
@@ -183,7 +201,7 @@ public sealed class TrainCommand
         var summary = new TrainSummary(config, outcome.Stats, outcome.Round, !interrupted, outcome.Theta.Sha256(), checkpointPath, evaluation, evalEpisodes, evalSeed)
         {
             EnginePath = outcome.EnginePath, RunId = outcome.RunId, Workers = outcome.Workers, Redispatched = outcome.Redispatched,
-            TrainingSeconds = outcome.TrainingSeconds,
+            TrainingSeconds = outcome.TrainingSeconds, InitializedFrom = init,
         };
         if (json) JsonReport.Write(summary.ToJson());
         else summary.Render(Terminal.Out);

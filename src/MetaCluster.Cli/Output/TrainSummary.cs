@@ -20,6 +20,8 @@ public sealed record TrainSummary(
     public long? Redispatched { get; init; }
     /// <summary>The whole run's training seconds, every resume included (null when its history was not timed).</summary>
     public double? TrainingSeconds { get; init; }
+    /// <summary>The PyTorch file θ started from (train --init); null when θ started from the seed or a checkpoint.</summary>
+    public string? InitializedFrom { get; init; }
 
     public void Render(IAnsiConsole console)
     {
@@ -33,6 +35,7 @@ public sealed record TrainSummary(
         Row("run", $"{Config.Dataset} / {Config.Algorithm}{(Config.FirstOrder && Config.Algorithm != "fomaml" ? " (first order)" : "")}, seed {Config.Seed}, {Config.Threads} thread(s)");
         Row("engine", EnginePath + (Workers is { } w ? $", {w} worker(s), {Redispatched ?? 0} episode(s) re-dispatched" : ""));
         if (RunId is not null) Row("run id", RunId);
+        if (InitializedFrom is not null) Row("θ started from", InitializedFrom);
         Row("iterations", $"{Round} of {Config.Iterations} ({Stats.RoundsThisRun} in this run)");
         Row("seconds", Format.Number(Stats.Seconds, "0.00"));
         if (Stats.RoundsThisRun < Round)
@@ -76,6 +79,7 @@ public sealed record TrainSummary(
             ["workers"] = Workers,
             ["redispatched"] = Redispatched,
             ["checkpoint"] = CheckpointPath,
+            ["initialized_from"] = InitializedFrom,
             ["evaluation"] = Evaluation.Count > 0 ? EvaluationView.ToJson(Evaluation, EvalEpisodes, EvalSeed) : null,
             ["config"] = JsonReport.Config(Config),
             ["torch"] = TorchStartup.Version,
