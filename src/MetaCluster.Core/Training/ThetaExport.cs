@@ -19,13 +19,13 @@ public static class ThetaExport
         Safetensors,
     }
 
-    /// <summary>The format a file name asks for, by its extension.</summary>
+    /// <summary>The format a file name asks for, by its extension (for export and for <see cref="ThetaImport"/>).</summary>
     public static Format FormatOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
     {
         ".pt" or ".pth" => Format.PyTorch,
         ".safetensors" => Format.Safetensors,
         var other => throw new ArgumentException(
-            $"{path}: {(other.Length == 0 ? "no extension" : $"'{other}'")} names no format to export θ in; end the name in .pt or .pth (torch.load) or .safetensors."),
+            $"{path}: {(other.Length == 0 ? "no extension" : $"'{other}'")} names no format of θ for PyTorch; end the name in .pt or .pth (torch.save / torch.load) or .safetensors."),
     };
 
     /// <summary>
