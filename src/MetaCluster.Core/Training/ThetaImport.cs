@@ -28,7 +28,7 @@ public static class ThetaImport
         using var scope = NewDisposeScope();
         var tensors = Load(path, format);
         var byName = initial.Layout.Parameters.ToDictionary(p => p.Name);
-        var skipped = tensors.Keys.Where(name => RunningStatistics.Any(name.EndsWith)).Order(StringComparer.Ordinal).ToList();
+        var skipped = tensors.Keys.Where(name => RunningStatistics.Any(suffix => name.EndsWith(suffix, StringComparison.Ordinal))).Order(StringComparer.Ordinal).ToList();
         var unknown = tensors.Keys.Where(name => !byName.ContainsKey(name) && !skipped.Contains(name)).Order(StringComparer.Ordinal).ToList();
         if (unknown.Count > 0)
             throw new ArgumentException($"{path} holds {string.Join(", ", unknown.Take(8))}{(unknown.Count > 8 ? $" and {unknown.Count - 8} more" : "")}, " +
