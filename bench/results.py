@@ -286,6 +286,10 @@ def main(argv=None):
     parser.add_argument("--out", default="docs/results.md", help="the page to write (default docs/results.md)")
     parser.add_argument("--readme", help="also write the headline rows between the results markers of this README")
     args = parser.parse_args(argv)
+    if not args.files:
+        # A page from no lines would replace every measured row with "not run yet" (and the README's headline too).
+        raise SystemExit(f"no JSON lines files given, so {args.out} was left as it is: pass the files the page is built "
+                         "from (its first lines list them), and any new one after them.")
     for path in args.files:
         try:
             open(path, encoding="utf-8").close()

@@ -140,6 +140,19 @@ class ResultsPage(unittest.TestCase):
                 results.main([os.path.join(tmp, "missing.jsonl"), "--out", os.path.join(tmp, "o.md")])
             self.assertIn("cannot read", str(e.exception))
 
+    def test_no_files_leave_the_page_and_readme_as_they_are(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out, readme = os.path.join(tmp, "results.md"), os.path.join(tmp, "README.md")
+            for path in (out, readme):
+                with open(path, "w") as f:
+                    f.write("measured rows\n<!-- results:begin -->\nrows\n<!-- results:end -->\n")
+            with self.assertRaises(SystemExit) as e:
+                results.main(["--out", out, "--readme", readme])
+            self.assertIn("no JSON lines files given", str(e.exception))
+            for path in (out, readme):
+                with open(path) as f:
+                    self.assertEqual("measured rows\n<!-- results:begin -->\nrows\n<!-- results:end -->\n", f.read())
+
     def test_with_no_results_the_readme_shows_mamls_pending_rows(self):
         head = results.headline(results.rows({}))
         self.assertEqual([(r["task"], r["method"], r["ours"]) for r in head],
