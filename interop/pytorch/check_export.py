@@ -55,6 +55,13 @@ def read_safetensors(path):
     return out
 
 
+def peer_module():
+    """The plain-PyTorch peer's script (its functional Conv4, data loader and episode sampler)."""
+    sys.path.insert(0, os.path.abspath(PEER))
+    import maml_omniglot
+    return maml_omniglot
+
+
 def model_for(config):
     if config["Dataset"] in ("sinusoid", "sine-sequence"):
         return Mlp([1] + list(config["Hidden"]) + [1])
@@ -93,8 +100,7 @@ def main():
               "parameters": offset, "bit_identical": bits, "network_loaded": True, "extra_tensors": len(extra),
               "torch": torch.__version__}
     if isinstance(model, Conv4) and not model.strided and config["Dataset"] == "omniglot":
-        sys.path.insert(0, os.path.abspath(PEER))
-        import maml_omniglot as peer
+        peer = peer_module()
         x = torch.rand(25, 1, 28, 28, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             ours = model(x)
@@ -109,8 +115,7 @@ def main():
 def score(model, config, args):
     """Fine-tune a copy of the module on each held-out episode's support set with plain SGD (the run's inner rate and
     evaluation steps), then classify its query set in one batch; mean accuracy and 95 % CI over the episodes."""
-    sys.path.insert(0, os.path.abspath(PEER))
-    import maml_omniglot as peer
+    peer = peer_module()
     options = peer.build_parser().parse_args([
         "--data", args.data, "--ways", str(config["Ways"]), "--shots", str(config["Shots"]), "--query", "15"]
         + (["--rotate"] if config.get("Rotate") else []))
