@@ -56,8 +56,11 @@ def read_safetensors(path):
 
 
 def peer_module():
-    """The plain-PyTorch peer's script (its functional Conv4, data loader and episode sampler)."""
-    sys.path.insert(0, os.path.abspath(PEER))
+    """The plain-PyTorch peer's script (its functional Conv4, data loader and episode sampler); its folder goes on the
+    path once, however often this is called."""
+    path = os.path.abspath(PEER)
+    if path not in sys.path:
+        sys.path.insert(0, path)
     import maml_omniglot
     return maml_omniglot
 
