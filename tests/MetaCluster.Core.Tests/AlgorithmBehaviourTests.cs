@@ -128,6 +128,38 @@ public class AlgorithmBehaviourTests
         Assert.All(contribution.Values, v => Assert.Equal(0.01, Math.Abs(v), 1e-6));
     }
 
+    /// <summary>
+    /// Adam's denominator once added ε with <c>add_(ε)</c>, whose implicit alpha Scalar of 1 TorchSharp leaves to the
+    /// finalizer: a garbage collection on another thread could free it while libtorch read it, and a 600-episode 20-way
+    /// 5-shot evaluation (50 Adam steps an episode) died with "Expected false to be true … toFloat". Here a thread
+    /// collects garbage and runs finalizers as fast as it can while thousands of Adam steps run; the result must be the
+    /// one a quiet run gives.
+    /// </summary>
+    [Fact]
+    public void ReptileAdamStepsSurviveGarbageCollectionsDuringTheirKernels()
+    {
+        var model = new Mlp(1, 1);
+        var reptile = new Reptile(model, new AlgorithmOptions { InnerSteps = 4000, InnerLearningRate = 0.001, ReptileInnerOptimizer = InnerOptimizerKind.Adam });
+        var theta = new ParameterSet(model.Layout, [0.3f, -0.2f]);
+        var quiet = reptile.Contribute(theta, [0L], _ => TestEpisodes.Sinusoid()).Single().Values.ToArray();
+        using var stop = new CancellationTokenSource();
+        var collector = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested) { GC.Collect(); GC.WaitForPendingFinalizers(); }
+        });
+        collector.Start();
+        try
+        {
+            for (int run = 0; run < 3; run++)
+                Assert.Equal(quiet, reptile.Contribute(theta, [0L], _ => TestEpisodes.Sinusoid()).Single().Values.ToArray());
+        }
+        finally
+        {
+            stop.Cancel();
+            collector.Join();
+        }
+    }
+
     [Fact]
     public void ReptileWithCarriedAdamStateStepsFromTheRoundsMomentAndCount()
     {

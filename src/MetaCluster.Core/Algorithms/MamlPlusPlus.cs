@@ -97,7 +97,7 @@ public sealed class MamlPlusPlus : MetaAlgorithm
             if (weights[s] == 0) continue;
             var output = Model.Forward(episode.QueryX, ModelParameters(theta, fast, s));
             var weighted = TaskLoss.Loss(output, episode.QueryY, episode.Kind).mul(weights[s]);
-            total = total is null ? weighted : total.add(weighted);
+            total = total is null ? weighted : HeldScalars.Plus(total, weighted);
             if (s == _steps - 1) finalOutput = output;
         }
         return (total!, finalOutput!);

@@ -25,7 +25,7 @@ public sealed class ProtoNet : MetricAlgorithm
     {
         var (support, query) = EpisodeEmbeddings.Embed(Model, body, episode, mode);
         var prototypes = EpisodeEmbeddings.ClassMeans(episode, support);
-        var distances = (query.unsqueeze(1) - prototypes.unsqueeze(0)).square().sum(2); // square: no implicit Scalar (HeldScalars)
+        var distances = HeldScalars.Square(query.unsqueeze(1) - prototypes.unsqueeze(0)).sum(2); // no implicit Scalar (HeldScalars)
         return -distances;
     }
 }

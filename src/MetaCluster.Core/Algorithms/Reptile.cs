@@ -173,7 +173,7 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
         var fast = theta.Select(p => p.detach().clone().requires_grad_()).ToArray();
         bool adam = Options.ReptileInnerOptimizer == InnerOptimizerKind.Adam;
         var m = adam ? fast.Select(p => zeros_like(p)).ToArray() : [];
-        var v = !adam ? [] : carried is null ? fast.Select(p => zeros_like(p)).ToArray() : carried.Rms.Select(r => r.detach().square()).ToArray();
+        var v = !adam ? [] : carried is null ? fast.Select(p => zeros_like(p)).ToArray() : carried.Rms.Select(r => HeldScalars.Square(r.detach())).ToArray();
         double stepsBefore = carried?.Steps ?? 0;
         double lr = Options.InnerLearningRate;
         // Every Scalar an in-place update reads is made here and held to the end (see HeldScalars: an implicit one is
@@ -204,7 +204,8 @@ public sealed class Reptile : MetaAlgorithm, ITaskBatchedAlgorithm
                 }
                 m[i].mul_(beta1).add_(grads[i], alpha: oneMinusBeta1);
                 v[i].mul_(beta2).addcmul_(grads[i], grads[i], value: oneMinusBeta2);
-                var denominator = v[i].sqrt().div(correction2).add_(epsilon);
+                // add_(x) alone would pass an implicit alpha Scalar of 1, left to the finalizer mid-call (HeldScalars).
+                var denominator = v[i].sqrt().div(correction2).add_(epsilon, HeldScalars.One);
                 fast[i].addcdiv_(m[i], denominator, value: stepSize);
             }
         }

@@ -44,7 +44,7 @@ public sealed class TaskBatch
 
     /// <summary>Mean squared error of each task, [T]: the mean over every axis but the first.</summary>
     public static Tensor PerTaskMse(Tensor output, Tensor target) =>
-        (output - target).square().mean([1, 2]); // square: pow(2) without an implicit Scalar (HeldScalars)
+        HeldScalars.Square(output - target).mean([1, 2]); // not square(): pow(2) with an implicit Scalar (HeldScalars)
 
     /// <summary>
     /// Each task's <see cref="TaskLoss.Loss"/>, [T]: for classification the cross-entropy of outputs [T, n, classes]

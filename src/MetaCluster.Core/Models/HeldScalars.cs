@@ -19,6 +19,12 @@ public static class HeldScalars
 {
     public static readonly Scalar One = 1.0.ToScalar();
 
+    /// <summary>The exponent of <see cref="Square"/>: an integer 2, as TorchSharp's <c>square()</c> passes.</summary>
+    private static readonly Scalar Two = 2;
+
+    /// <summary><c>t²</c> with the exponent held: TorchSharp's <c>square()</c> is <c>pow(2)</c> with an implicit Scalar.</summary>
+    public static Tensor Square(Tensor t) => t.pow(Two);
+
     /// <summary><c>a + b</c> with the alpha Scalar held (TorchSharp's <c>+</c> makes a fresh one per call).</summary>
     public static Tensor Plus(Tensor a, Tensor b) => a.add(b, One);
 

@@ -37,5 +37,5 @@ public static class BatchedModelExtensions
 
     /// <summary>x·Wᵀ + b per task as one batched matmul: features [T, n, in], weight [T, out, in], bias [T, out].</summary>
     public static Tensor LinearBatched(Tensor features, Tensor weight, Tensor bias) =>
-        features.bmm(weight.transpose(1, 2)).add(bias.unsqueeze(1));
+        HeldScalars.Plus(features.bmm(weight.transpose(1, 2)), bias.unsqueeze(1));
 }
