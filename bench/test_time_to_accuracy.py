@@ -36,7 +36,9 @@ if args[0] == "train":
     print(json.dumps({"cpu_seconds": (target - start) / 25, "theta_sha256": "round-%d" % target}))
 else:
     reached = int(open(value("--checkpoint")).read())
-    print(json.dumps({"evaluation": {"results": [{"accuracy": {"mean": reached / 1000, "ci95": 0.01}}]}}))
+    print(json.dumps({"round": reached, "theta_sha256": "round-%d" % reached, "evaluation": {
+        "eval_seed": 12345, "episodes": int(value("--episodes")),
+        "results": [{"accuracy": {"mean": reached / 1000, "ci95": 0.01}}]}}))
 '''
 
 
@@ -120,6 +122,24 @@ class StoppedSideResumes(unittest.TestCase):
         rows = self.run_side("--resume", "--budget", "5")  # 4 s already spent: one more
         self.assertEqual([150], [r["iterations"] for r in rows if not r.get("summary")])
         self.assertEqual(("budget", 6.0), (rows[-1]["stopped"], rows[-1]["train_cpu_seconds"]))
+
+    def test_confirm_scores_the_saved_theta_and_a_resume_passes_it_by(self):
+        self.run_side("--max-iterations", "100")
+        rows = self.run_side("--confirm", "600")
+        self.assertEqual([dict(confirm=True, side="metacluster", iterations=100, score_episodes=600, accuracy=0.1,
+                               theta_sha256="round-100")],
+                         [{k: r[k] for k in ("confirm", "side", "iterations", "score_episodes", "accuracy", "theta_sha256")}
+                          for r in rows])
+        with open(os.path.join(self.dir.name, "ours", "checkpoint.mcc")) as f:
+            self.assertEqual("100", f.read())  # nothing trained
+        rows = self.run_side("--resume", "--max-iterations", "150")  # the confirm line in --out is not a point
+        self.assertEqual([(150, 6.0)], [(r["iterations"], r["train_cpu_seconds"]) for r in rows if not r.get("summary")])
+
+    def test_confirm_without_a_saved_theta_says_so(self):
+        done = subprocess.run([sys.executable, SCRIPT, "--side", "ours", "--cli", self.cli, "--runs", self.dir.name,
+                               "--confirm", "600"], capture_output=True, text=True)
+        self.assertNotEqual(0, done.returncode)
+        self.assertIn("nothing to confirm", done.stderr)
 
 
 if __name__ == "__main__":

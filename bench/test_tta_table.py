@@ -47,6 +47,8 @@ class WriteBetweenMarkers(unittest.TestCase):
     LINES = [
         '{"bench": "time-to-accuracy", "side": "metacluster", "iterations": 100, "train_cpu_seconds": 400, "accuracy": 0.8, "ci95": 0.02}',
         '{"bench": "time-to-accuracy", "side": "pytorch-peer", "iterations": 100, "train_cpu_seconds": 600, "accuracy": 0.85, "ci95": 0.02}',
+        # --confirm's line scores the saved θ again (no training seconds): not a point of the curve.
+        '{"bench": "time-to-accuracy", "side": "pytorch-peer", "confirm": true, "iterations": 100, "accuracy": 0.7, "ci95": 0.01}',
     ]
 
     def run_script(self, folder, page):

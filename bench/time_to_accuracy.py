@@ -25,6 +25,11 @@ stopped with --resume (ours: its checkpoint and the last point in --out; the pee
 every scoring, parameters, Adam and its episode generator), so a run can be extended with a larger --budget later.
 --deadline HH:MM stops a side cleanly at the last scoring that leaves it time for no further segment (the segment just
 taken is the estimate), so a run that spans sessions ends with its state and its points at the same iteration.
+
+A threshold is met by the first 100-episode scoring at or above it — the best of many scorings on the same episodes,
+so a lucky one counts. --confirm N trains nothing: it scores the side's saved θ (ours: RUNS/ours/checkpoint.mcc; the
+peer: RUNS/peer-state.pt) on N held-out episodes with the side's own evaluator and prints one line ("confirm": true),
+which the resume and the tables leave aside.
 """
 import argparse
 import json
@@ -60,6 +65,8 @@ def parse_args(argv=None):
     p.add_argument("--deadline", type=deadline_time, default=None,
                    help="HH:MM (local, the next one to come) or seconds since the epoch: start no segment that would end after it")
     p.add_argument("--out", default=None, help="append every JSON line here too")
+    p.add_argument("--confirm", type=int, default=None, metavar="N",
+                   help="train nothing: score the side's saved θ on N held-out episodes (see above)")
     return p.parse_args(argv)
 
 
@@ -149,7 +156,8 @@ def previous_points(args, side):
         with open(args.out) as f:
             for line in f:
                 row = json.loads(line)
-                if row.get("bench") == "time-to-accuracy" and row.get("side") == side and not row.get("summary"):
+                if row.get("bench") == "time-to-accuracy" and row.get("side") == side and not row.get("summary") \
+                        and not row.get("confirm"):
                     iteration, cpu = row["iterations"], row["train_cpu_seconds"]
                     thresholds.update(row["accuracy"], cpu, iteration)
     return iteration, cpu, thresholds
@@ -158,6 +166,14 @@ def previous_points(args, side):
 def common_row(args, side):
     return {"bench": "time-to-accuracy", "side": side, "algorithm": "fomaml", "ways": 5, "shots": 1, "queries": 15,
             "meta_batch": 32, "split": "lake", "rotate": True, "seed": args.seed, "score_episodes": args.episodes}
+
+
+def confirm_row(args, side, iteration, source, accuracy, ci95, eval_seed, **extra):
+    """--confirm's line: a side's saved θ scored on more held-out episodes than the scorings that met the thresholds."""
+    row = dict(common_row(args, side), confirm=True, iterations=iteration, source=source, accuracy=accuracy, ci95=ci95,
+               eval_seed=eval_seed, **extra)
+    row["score_episodes"] = args.confirm
+    return row
 
 
 # ----------------------------------------------------------------------------------------------------------- ours
@@ -187,8 +203,17 @@ def train_options(args, directory):
 
 
 def ours(args):
-    theta = args.theta or initial_checkpoint(args)
     directory = os.path.join(args.runs, "ours")
+    if args.confirm is not None:
+        checkpoint = os.path.join(directory, "checkpoint.mcc")
+        if not os.path.exists(checkpoint):
+            sys.exit("time_to_accuracy: %s does not exist: nothing to confirm; train this side first." % checkpoint)
+        scored = run_cli(args, "evaluate", "--checkpoint", checkpoint, "--episodes", str(args.confirm), "--batch-norm", "transductive")
+        result = scored["evaluation"]["results"][0]
+        emit(args, confirm_row(args, "metacluster", scored["round"], checkpoint, result["accuracy"]["mean"],
+                               result["accuracy"]["ci95"], scored["evaluation"]["eval_seed"], theta_sha256=scored["theta_sha256"]))
+        return
+    theta = args.theta or initial_checkpoint(args)
     thresholds, cpu, iteration = Thresholds(args.thresholds), 0.0, 0
     if args.resume:
         iteration, cpu, thresholds = previous_points(args, "metacluster")
@@ -241,13 +266,23 @@ def peer(args):
     state_path = os.path.join(args.runs, "peer-state.pt")
     if args.resume and not os.path.exists(state_path):
         sys.exit("time_to_accuracy: %s does not exist: nothing to resume; drop --resume." % state_path)
-    if not args.resume and not os.path.exists(theta):
+    if not args.resume and args.confirm is None and not os.path.exists(theta):
         sys.exit("time_to_accuracy: %s does not exist: run --side ours first (it writes the initial θ), or give --theta." % theta)
     options = reference.build_parser().parse_args([
         "--algo", "fomaml", "--data", args.data, "--rotate", "--ways", "5", "--shots", "1", "--query", "15",
         "--meta-batch", "32", "--inner-lr", "0.4", "--inner-steps", "1", "--outer-lr", "0.001", "--threads", "1",
         "--seed", str(args.seed), "--eval-episodes", str(args.episodes), "--eval-steps", "3"])
     torch.set_num_threads(1)
+    if args.confirm is not None:
+        if not os.path.exists(state_path):
+            sys.exit("time_to_accuracy: %s does not exist: nothing to confirm; train this side first." % state_path)
+        options.eval_episodes = args.confirm
+        _, test = reference.load_data(options)
+        state = torch.load(state_path)
+        scored = reference.evaluate([saved.clone().requires_grad_() for saved in state["params"]], test, options)
+        emit(args, confirm_row(args, "pytorch-peer", state["iterations"], state_path, scored["acc_mean"], scored["acc_ci95"],
+                               scored["eval_seed"], torch=torch.__version__))
+        return
     train, test = reference.load_data(options)
     expected = [list(p.shape) for p in reference.init_params(options.ways, options.seed)]
     if args.resume:  # the saved parameters replace θ0, so the initial checkpoint need not be here

@@ -22,7 +22,8 @@ def load(path):
         for line in lines:
             if line.strip():
                 row = json.loads(line)
-                if row.get("bench") == "time-to-accuracy" and row.get("side") in points and not row.get("summary"):
+                if row.get("bench") == "time-to-accuracy" and row.get("side") in points and not row.get("summary") \
+                        and not row.get("confirm"):
                     points[row["side"]][row["iterations"]] = row
     return points
 
