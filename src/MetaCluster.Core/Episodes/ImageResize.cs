@@ -1,3 +1,4 @@
+using TorchSharp;
 using MetaCluster.Core.Models;
 using static TorchSharp.torch;
 
@@ -10,6 +11,10 @@ namespace MetaCluster.Core.Episodes;
 /// </summary>
 internal static class ImageResize
 {
+    // The 8-bit range as held Scalars: clamp(0, 255) would pass implicit ones, left to a finalizer that a garbage
+    // collection on another thread can run mid-kernel (HeldScalars), once per image of a mini-ImageNet cache build.
+    private static readonly Scalar Black = 0, White = 255;
+
     /// <summary>Resizes <paramref name="count"/> images of h×w packed in <paramref name="source"/> into <paramref name="target"/>.</summary>
     public static void Area(float[] source, int count, int height, int width, Span<float> target, int outHeight, int outWidth)
     {
@@ -46,7 +51,7 @@ internal static class ImageResize
         using var noGrad = no_grad();
         var x = tensor(values, [1, channels, height, width]);
         var y = nn.functional.interpolate(x, [outHeight, outWidth], mode: InterpolationMode.Bicubic, align_corners: false, antialias: true)
-            .round().clamp(0, 255).contiguous();
+            .round().clamp(Black, White).contiguous();
         var resized = new float[channels * outHeight * outWidth];
         TensorData.CopyTo(y, resized);
         for (int i = 0; i < resized.Length; i++) target[i] = (byte)resized[i];
