@@ -7,7 +7,8 @@ namespace MetaCluster.Core.Models;
 /// Scalars that stay alive while libtorch reads them, for hot loops.
 /// <para>
 /// TorchSharp turns a .NET number into a native <see cref="Scalar"/> (implicitly: <c>1 - t</c>, <c>t + 1e-8</c>,
-/// <c>0.95 * t</c>, and the <c>alpha = 1</c> of every tensor <c>+</c>), passes its handle to libtorch and leaves the
+/// <c>0.95 * t</c>, the <c>alpha = 1</c> of every tensor <c>+</c> and of <c>add(x)</c> / <c>add_(x)</c>, the
+/// exponent of <c>square()</c>, which is <c>pow(2)</c>), passes its handle to libtorch and leaves the
 /// Scalar to its finalizer. Nothing keeps it reachable during the native call, so a garbage collection on another
 /// thread can finalize it — free it — while the kernel still reads it; libtorch then fails with "Expected false to be
 /// true … toFloat" (TorchSharp PRs #1434 and #1496 are open about these Scalars). Rare per call, but a 20-way MANN
