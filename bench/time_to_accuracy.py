@@ -185,6 +185,12 @@ def run_cli(args, verb, *options):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def score(args, checkpoint, episodes):
+    """`evaluate` on held-out episodes with transductive batch norm: (its JSON, the first result)."""
+    scored = run_cli(args, "evaluate", "--checkpoint", checkpoint, "--episodes", str(episodes), "--batch-norm", "transductive")
+    return scored, scored["evaluation"]["results"][0]
+
+
 def initial_checkpoint(args):
     """θ before any training: `train --iterations 0` writes the run's initial θ (and its config) to a checkpoint."""
     directory = os.path.join(args.runs, "initial")
@@ -208,8 +214,7 @@ def ours(args):
         checkpoint = os.path.join(directory, "checkpoint.mcc")
         if not os.path.exists(checkpoint):
             sys.exit("time_to_accuracy: %s does not exist: nothing to confirm; train this side first." % checkpoint)
-        scored = run_cli(args, "evaluate", "--checkpoint", checkpoint, "--episodes", str(args.confirm), "--batch-norm", "transductive")
-        result = scored["evaluation"]["results"][0]
+        scored, result = score(args, checkpoint, args.confirm)
         emit(args, confirm_row(args, "metacluster", scored["round"], checkpoint, result["accuracy"]["mean"],
                                result["accuracy"]["ci95"], scored["evaluation"]["eval_seed"], theta_sha256=scored["theta_sha256"]))
         return
@@ -227,9 +232,7 @@ def ours(args):
                 dst.write(src.read())
         trained = run_cli(args, "train", "--resume", "--in-process", "--checkpoint-dir", directory, "--iterations", str(iteration), "--no-eval")
         cpu += trained["cpu_seconds"]
-        scored = run_cli(args, "evaluate", "--checkpoint", os.path.join(directory, "checkpoint.mcc"),
-                         "--episodes", str(args.episodes), "--batch-norm", "transductive")
-        result = scored["evaluation"]["results"][0]
+        _, result = score(args, os.path.join(directory, "checkpoint.mcc"), args.episodes)
         accuracy = result["accuracy"]["mean"]
         thresholds.update(accuracy, cpu, iteration)
         emit(args, dict(common_row(args, "metacluster"), iterations=iteration, train_cpu_seconds=round(cpu, 2),
