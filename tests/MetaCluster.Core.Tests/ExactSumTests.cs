@@ -218,6 +218,81 @@ public class ExactSumTests
         Assert.Equal([0.5f, 0.25f, -4f], reused.Mean());
     }
 
+    /// <summary>A sum of 1031 values that held large ones and was then cleared: its memory still holds them.</summary>
+    private static ExactSum ClearedAfterARound()
+    {
+        var reused = new ExactSum(1031);
+        foreach (var v in Vectors(3, 1031, 11)) reused.Add(v.Select(x => x * 1000).ToArray());
+        reused.Clear();
+        return reused;
+    }
+
+    [Fact]
+    public void EveryFirstAddOntoAClearedSumGivesTheBitsOfAFreshSum()
+    {
+        // Clear only marks the units stale; the first add writes them (or, for the slower paths, zeroes them first).
+        // Each way of adding — and of reading with nothing added — must match a sum that never held anything.
+        var vectors = Vectors(2, 1031, 12);
+        var share = new ExactSum(1031);
+        share.Add(vectors[1]);
+        var wire = share.ToBytes();
+        var ways = new (string Name, Action<ExactSum> Add)[]
+        {
+            ("a vector", s => s.Add(vectors[0])),
+            ("a vector, then a second", s => { s.Add(vectors[0]); s.Add(vectors[1]); }),
+            ("a partial sum", s => s.Add(share)),
+            ("wire bytes", s => s.AddBytes(wire)),
+            ("wire bytes in pieces", s => s.AddBytes(InPieces(wire, 13))),
+            ("a full-width wire form", s => s.AddBytes(FullWidth(wire))),
+            ("a weighted vector", s => s.AddWeighted(vectors[0], 3)),
+            ("a cleared partial sum", s => s.Add(ClearedAfterARound())),
+            ("nothing", _ => { }),
+        };
+        foreach (var (name, add) in ways)
+        {
+            var (fresh, reused) = (new ExactSum(1031), ClearedAfterARound());
+            add(fresh);
+            add(reused);
+            Assert.True(fresh.Count == reused.Count, name);
+            Assert.True(fresh.Units.SequenceEqual(reused.Units), $"{name}: the cleared sum kept something of its last round");
+            Assert.True(fresh.WireWidth() == reused.WireWidth(), name);
+            if (fresh.Count > 0) Assert.True(fresh.Mean().AsSpan().SequenceEqual(reused.Mean()), name);
+        }
+        // Read before any add: zeros, width 1, and an 8 + 1031-byte wire form of count 0.
+        var empty = ClearedAfterARound();
+        Assert.Equal(new ExactSum(1031).ToBytes(), empty.ToBytes());
+        Assert.All(empty.Units.ToArray(), u => Assert.Equal(0, u));
+    }
+
+    [Fact]
+    public void AFirstAddThatFailsPartWayLeavesAClearedSumEmpty()
+    {
+        var bad = Vectors(1, 1031, 13)[0];
+        bad[700] = float.NaN; // found after 700 values were converted
+        var reused = ClearedAfterARound();
+        Assert.Throws<OverflowException>(() => reused.Add(bad, "episode 4"));
+        Assert.Equal(0, reused.Count);
+        Assert.All(reused.Units.ToArray(), u => Assert.Equal(0, u));
+
+        var share = new ExactSum(1031);
+        share.Add(Vectors(1, 1031, 14)[0]);
+        var wire = share.ToBytes()[..^1]; // one byte short
+        var again = ClearedAfterARound();
+        Assert.Throws<ArgumentException>(() => again.AddBytes(InPieces(wire, 100)));
+        Assert.Equal(0, again.Count);
+        Assert.All(again.Units.ToArray(), u => Assert.Equal(0, u));
+    }
+
+    /// <summary><paramref name="wire"/> re-encoded at 8 bytes a unit (the width that is added in place, without unpacking).</summary>
+    private static byte[] FullWidth(byte[] wire)
+    {
+        var sum = ExactSum.FromBytes(wire);
+        var full = new byte[8 + 8 * sum.Length];
+        BitConverter.TryWriteBytes(full, sum.Count | (8L << 56));
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(sum.Units).CopyTo(full.AsSpan(8));
+        return full;
+    }
+
     [Fact]
     public void APartialSumAddedFromItsWireBytesGivesTheBitsOfAddingItAndABadLengthOrWidthIsNamed()
     {
