@@ -15,8 +15,8 @@ namespace MetaCluster.Grains.Worker;
 /// (<see cref="WorkRequest"/> is immutable), and their pre-summed shares come back by reference, lent from the silo's
 /// <see cref="ShareSumPool"/>; they are added exactly, so θ has the bits of per-slot dispatch. A hub leading a group
 /// (<see cref="WorkRequest.Members"/>) deals part of the share to the group's other hubs too and adds their partial sums
-/// the same way. The summing is a few vector adds per target (thread pool, off the grain scheduler), and the hub is
-/// reentrant: it holds no state between calls.
+/// the same way. The summing is a few vector adds per target, each made as its reply arrives (thread pool, off the grain
+/// scheduler), and the hub is reentrant: it holds no state between calls.
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter, Reentrant]
 public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, ShareSumPool sums) : Grain, ISiloHubGrain
@@ -32,20 +32,12 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         var shares = Deal(request.Episodes, targets.Select(t => t.Weight).ToArray());
         var calls = shares.Select((share, i) => (Share: share, Target: targets[i])).Where(c => c.Share.Length > 0)
             .Select(c => (c.Share, Reply: c.Target.Call(c.Share))).ToArray();
-        try
-        {
-            await Task.WhenAll(calls.Select(c => c.Reply));
-        }
-        catch
-        {
-            // Each failed call is turned into failures of its episodes below.
-        }
         // The accumulator comes from the silo's pool (a fresh one was a large-object allocation a round).
         var accumulator = request.PreSum ? sums.Rent(request.Theta.Length / sizeof(float)) : null;
         Merged result;
         try
         {
-            result = await Task.Run(() => Merge(request, calls, accumulator?.Sum));
+            result = await Task.Run(() => Merge(calls, accumulator?.Sum));
         }
         finally
         {
@@ -88,62 +80,77 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
 
     private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, PooledBuffer PartialSum, string[] AlsoFrom);
 
+    /// <summary>What one slot's or member hub's reply adds to the merged result, its sum already in the accumulator.</summary>
+    private sealed record Part(List<EpisodeContribution> Contributions, List<EpisodeFailure> Failures, long[] HandedBack, string[] Silos);
+
     /// <summary>
     /// The replies of the slots and member hubs as one. With pre-summing every partial sum — lent by a slot, or in a
-    /// member's message — and any episode a slot sent as a vector (its own pre-sum fell back) goes into one exact sum;
-    /// an episode whose vector cannot join it (non-finite, beyond the exact range) becomes a failure naming why, like
-    /// an episode whose call failed.
+    /// member's message — and any episode a slot sent as a vector (its own pre-sum fell back) goes into one exact sum
+    /// as its reply arrives, so that only the last reply's add is left when the last slot finishes (the sum is
+    /// order-free; the lists keep the targets' order); an episode whose vector cannot join it (non-finite, beyond the
+    /// exact range) becomes a failure naming why, like an episode whose call failed.
     /// </summary>
-    private static Merged Merge(WorkRequest request, (long[] Share, Task<WorkResult> Reply)[] replies, ExactSum? sum)
+    private static async Task<Merged> Merge((long[] Share, Task<WorkResult> Reply)[] replies, ExactSum? sum)
     {
-        var contributions = new List<EpisodeContribution>(request.Episodes.Length);
-        var failures = new List<EpisodeFailure>();
-        var handedBack = new List<long>();
-        var silos = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (share, reply) in replies)
+        var parts = new Part[replies.Length];
+        var position = replies.Select((r, i) => (r.Reply, i)).ToDictionary(r => (Task)r.Reply, r => r.i);
+        await foreach (var reply in Task.WhenEach(replies.Select(r => r.Reply)))
         {
-            if (!reply.IsCompletedSuccessfully)
+            int i = position[reply];
+            parts[i] = Take(replies[i].Share, reply, sum);
+        }
+        var contributions = parts.SelectMany(p => p.Contributions).ToList();
+        var partialSum = new PooledBuffer();
+        if (sum is not null && contributions.Count > 0) sum.WriteTo(ref partialSum);
+        return new Merged([.. contributions], [.. parts.SelectMany(p => p.Failures)], [.. parts.SelectMany(p => p.HandedBack)], partialSum,
+            [.. parts.SelectMany(p => p.Silos).Distinct().Order(StringComparer.Ordinal)]);
+    }
+
+    /// <summary>One finished reply: a failed call becomes failures of its share; a partial sum or vectors go into <paramref name="sum"/>.</summary>
+    private static Part Take(long[] share, Task<WorkResult> reply, ExactSum? sum)
+    {
+        var contributions = new List<EpisodeContribution>();
+        var failures = new List<EpisodeFailure>();
+        if (!reply.IsCompletedSuccessfully)
+        {
+            var error = reply.Exception?.GetBaseException() is { } e ? $"{e.GetType().Name}: {e.Message}" : "the call was cancelled";
+            failures.AddRange(share.Select(episode => new EpisodeFailure { Episode = episode, Error = $"slot or group hub call failed ({error})" }));
+            return new Part(contributions, failures, [], []);
+        }
+        var result = reply.Result;
+        string[] silos = result.Contributions.Length > 0 ? [result.Silo, .. result.AlsoFrom] : [];
+        failures.AddRange(result.Failures);
+        if (sum is null)
+        {
+            contributions.AddRange(result.Contributions);
+        }
+        else if (result.SiloLocalSum is ShareSumPool.Lease local)
+        {
+            try
             {
-                var error = reply.Exception?.GetBaseException() is { } e ? $"{e.GetType().Name}: {e.Message}" : "the call was cancelled";
-                failures.AddRange(share.Select(episode => new EpisodeFailure { Episode = episode, Error = $"slot or group hub call failed ({error})" }));
-                continue;
+                sum.Add(local.Sum);
             }
-            var result = reply.Result;
-            if (result.Contributions.Length > 0) silos.UnionWith([result.Silo, .. result.AlsoFrom]);
-            failures.AddRange(result.Failures);
-            handedBack.AddRange(result.HandedBack);
-            if (sum is null)
+            finally
             {
-                contributions.AddRange(result.Contributions);
-                continue;
+                local.Release();
             }
-            if (result.SiloLocalSum is ShareSumPool.Lease local)
+            contributions.AddRange(result.Contributions);
+        }
+        else if (result.HasPartialSum)
+        {
+            var partial = result.PartialSum;
+            try
             {
-                try
-                {
-                    sum.Add(local.Sum);
-                }
-                finally
-                {
-                    local.Release();
-                }
-                contributions.AddRange(result.Contributions);
-                continue;
+                sum.AddBytes(partial.AsReadOnlySequence(), $"the partial sum of slot {result.Worker}");
             }
-            if (result.HasPartialSum)
+            finally
             {
-                var partial = result.PartialSum;
-                try
-                {
-                    sum.AddBytes(partial.AsReadOnlySequence(), $"the partial sum of slot {result.Worker}");
-                }
-                finally
-                {
-                    partial.Dispose();
-                }
-                contributions.AddRange(result.Contributions);
-                continue;
+                partial.Dispose();
             }
+            contributions.AddRange(result.Contributions);
+        }
+        else
+        {
             foreach (var c in result.Contributions)
             {
                 if (c.Values.Length == 0)
@@ -169,8 +176,6 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
                 });
             }
         }
-        var partialSum = new PooledBuffer();
-        if (sum is not null && contributions.Count > 0) sum.WriteTo(ref partialSum);
-        return new Merged([.. contributions], [.. failures], [.. handedBack], partialSum, [.. silos.Order(StringComparer.Ordinal)]);
+        return new Part(contributions, failures, result.HandedBack, silos);
     }
 }
