@@ -46,7 +46,8 @@ public sealed class SimulatedContributions(TimeSpan perEpisode) : IContributionS
             long episode = episodes[i];
             ulong hash = DeterministicRandom.DeriveSeed(seed, episode);
             var remaining = PerEpisode * (i + 1) - clock.Elapsed;
-            if (remaining > TimeSpan.Zero) Thread.Sleep(remaining);
+            // Whole milliseconds rounded up: Sleep(TimeSpan) rounds down, and a share could end up to 1 ms early.
+            if (remaining > TimeSpan.Zero) Thread.Sleep((int)Math.Ceiling(remaining.TotalMilliseconds));
             // A loss in [0, 1) from the episode's hash: the round's mean is deterministic too.
             sink(episode, twice.AsSpan((int)(hash % (ulong)count), count), new EpisodeMetrics(null, (hash >> 11) * (1.0 / (1UL << 53)), null, null));
         }
