@@ -105,4 +105,12 @@ public sealed class RoundMetrics
     [Id(7)] public double? PostAccuracy { get; init; }
     /// <summary>Bytes of contributions the coordinator received for the round: partial sums' wire forms and per-episode vectors.</summary>
     [Id(8)] public long ContributionBytes { get; init; }
+    /// <summary>
+    /// The call whose reply completed the round: seconds from sending it to its reply (null where no call was made, as
+    /// in-process). With <see cref="LastWorkerSeconds"/>, a round splits into the coordinator's own time (the rest of
+    /// <see cref="Seconds"/>), the wire and queues (this minus the worker's), and the worker's.
+    /// </summary>
+    [Id(9)] public double? LastCallSeconds { get; init; }
+    /// <summary>Of <see cref="LastCallSeconds"/>, the seconds the callee reported inside itself.</summary>
+    [Id(10)] public double? LastWorkerSeconds { get; init; }
 }

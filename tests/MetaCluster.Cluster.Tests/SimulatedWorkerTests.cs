@@ -38,6 +38,27 @@ public class SimulatedWorkerTests(TestCluster fixture)
     }
 
     [Fact]
+    public async Task EachRoundRecordsItsLastReplysCallTimeAndTheTimeItsWorkerSpentInside()
+    {
+        // One worker takes all 8 episodes of 15 ms: inside it ≥ 120 ms; its call is that plus θ down and the reply up; the
+        // round is the call plus the coordinator's own time.
+        var config = Reference.Sinusoid("maml", rounds: 3, metaBatch: 8) with { Seed = Seed };
+        TestContributions.Instance.Simulate(Seed, new SimulatedContributions(TimeSpan.FromMilliseconds(15)));
+        var client = new ClusterTrainingClient(fixture.Client);
+        string runId = Reference.NewRunId("simulated-split");
+        var result = await client.TrainAsync(runId, config, new ClusterRunOptions(MaxWorkers: 1), new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
+        Assert.Equal(RunState.Completed, result.Status.State);
+        var rounds = await client.GetRoundsAsync(runId, 0);
+        Assert.Equal(3, rounds.Length);
+        Assert.All(rounds, r =>
+        {
+            Assert.True(r.LastWorkerSeconds >= 8 * 0.015, $"round {r.Round}: the worker reported {r.LastWorkerSeconds} s for 8 episodes of 15 ms");
+            Assert.True(r.LastCallSeconds >= r.LastWorkerSeconds, $"round {r.Round}: the call took {r.LastCallSeconds} s, less than the {r.LastWorkerSeconds} s inside it");
+            Assert.True(r.Seconds >= r.LastCallSeconds, $"round {r.Round} took {r.Seconds} s, less than its last call's {r.LastCallSeconds} s");
+        });
+    }
+
+    [Fact]
     public void ASimulatedShareTakesItsEpisodesTimeAsleepAndGivesModelSizedValuesThatDependOnlyOnSeedAndEpisode()
     {
         var run = RunFactory.Create(Reference.Sinusoid("maml") with { Seed = Seed });

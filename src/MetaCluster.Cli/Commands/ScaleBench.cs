@@ -36,6 +36,7 @@ public static class ScaleBench
         double wall = watch.Elapsed.TotalSeconds;
         var rounds = await client.GetRoundsAsync(runId, 0);
         var timed = rounds.Where(r => r.Round >= warmup).Select(r => r.Seconds).Order().ToArray();
+        var split = RoundSplit.Medians(rounds.Where(r => r.Round >= warmup));
         int workers = result.Status.LiveWorkers;
         int parameters = new Mlp([1, .. config.Hidden, 1]).Layout.TotalCount;
         // Each call: θ down as float32, one exact partial sum up (its bytes as the coordinator counted them: the wire
@@ -48,7 +49,7 @@ public static class ScaleBench
             .Sum(w => (long)Math.Ceiling((config.MetaBatch / Math.Max(1, workers) + (w < config.MetaBatch % Math.Max(1, workers) ? 1 : 0)) / (double)perCall));
         double received = MeanContributionBytes(rounds.Where(r => r.Round >= warmup));
         long bytesPerRound = calls * 4L * parameters + (long)Math.Round(received);
-        double median = timed.Length == 0 ? double.NaN : timed.Length % 2 == 1 ? timed[timed.Length / 2] : (timed[timed.Length / 2 - 1] + timed[timed.Length / 2]) / 2;
+        double median = RoundSplit.Median(timed);
         // Workers compute whole episodes: the ideal round is the busiest worker's share.
         // (With per-silo dispatch a hub deals its silo's share round-robin over the slots: the same busiest share when
         // silos have equal slots and the meta-batch divides evenly, as in bench/scale.sh.)
@@ -69,6 +70,11 @@ public static class ScaleBench
             ["round_seconds_min"] = JsonReport.Number(JsonReport.Round(timed.DefaultIfEmpty(double.NaN).Min(), 4)),
             ["ideal_seconds"] = Math.Round(ideal, 4),
             ["efficiency"] = JsonReport.Number(JsonReport.Round(ideal / median, 3)),
+            // Where a round went (medians): the coordinator's own time, the last reply's call outside its callee (the
+            // wire, serialization and queues, θ down and the sum up), and inside it.
+            ["coordinator_seconds_median"] = JsonReport.Number(JsonReport.Round(split.Coordinator, 4)),
+            ["last_reply_outside_seconds_median"] = JsonReport.Number(JsonReport.Round(split.Outside, 4)),
+            ["last_reply_worker_seconds_median"] = JsonReport.Number(JsonReport.Round(split.Worker, 4)),
             ["calls_per_round"] = calls,
             ["bytes_per_round"] = bytesPerRound,
             ["contribution_bytes_per_round"] = Math.Round(received),

@@ -216,7 +216,7 @@ public sealed class CoordinatorGrain(
         }
         var outcome = contributions.LastOutcome!;
         Run.Round = trainer.Round;
-        _window.Add(report, outcome.LiveWorkers, outcome.Silos, outcome.ContributionBytes);
+        _window.Add(report, outcome.LiveWorkers, outcome.Silos, outcome.ContributionBytes, outcome.Last);
         metrics.RoundCompleted(RunId, Algorithm, report.Episodes, report.Seconds, report.PreLoss, report.PostLoss, report.PreAccuracy, report.PostAccuracy,
             outcome.LiveWorkers, outcome.ContributionBytes);
     }

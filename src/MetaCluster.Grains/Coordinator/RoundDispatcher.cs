@@ -19,6 +19,9 @@ internal sealed record WorkerWait(TimeSpan Timeout, Func<IReadOnlySet<string>, T
 /// </summary>
 internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, IReadOnlyList<(long[] Episodes, PooledBuffer Sum)> Shares, int LiveWorkers, string[] Silos)
 {
+    /// <summary>The reply that completed the round last: where the round's critical path went (<see cref="LastReply"/>).</summary>
+    public LastReply? Last { get; init; }
+
     /// <summary>Bytes of contributions received (vectors and partial sums), for the metrics.</summary>
     public long ContributionBytes => Contributions.Sum(c => (long)c.Values.Length) + Shares.Sum(s => (long)s.Sum.Length);
 }
@@ -35,6 +38,16 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 /// since — not those dropped in this round — and the round goes on with them; none within its time fails the round.
 /// <paramref name="liveWorkers"/> hears the count of live workers whenever it changes (0 while waiting).
 /// </summary>
+/// <summary>
+/// The call whose reply completed a round: <see cref="CallSeconds"/> from sending it to its reply, of which the callee
+/// reported <see cref="WorkerSeconds"/> inside itself (a slot's share, or a hub's with its slots and members); the rest
+/// (<see cref="OutsideSeconds"/>) went to serializing, the wire and queues — θ down and the reply up.
+/// </summary>
+internal sealed record LastReply(double CallSeconds, double WorkerSeconds)
+{
+    public double OutsideSeconds => Math.Max(0, CallSeconds - WorkerSeconds);
+}
+
 internal sealed class RoundDispatcher(
     Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger,
     WorkerWait? workerWait = null, Action<int>? liveWorkers = null, Func<string, int>? slotsOf = null)
@@ -56,11 +69,13 @@ internal sealed class RoundDispatcher(
                 continue;
             }
             var done = await Task.WhenAny(state.InFlight.Keys);
-            var (worker, share) = state.InFlight[done];
+            var (worker, share, sent) = state.InFlight[done];
             state.InFlight.Remove(done);
             try
             {
-                Accept(state, round, worker, share, await done);
+                var result = await done;
+                Accept(state, round, worker, share, result);
+                state.Last = new LastReply(System.Diagnostics.Stopwatch.GetElapsedTime(sent).TotalSeconds, result.Seconds);
             }
             catch (Exception e) when (e is not RoundFailedException)
             {
@@ -77,7 +92,7 @@ internal sealed class RoundDispatcher(
             Launch(state, round);
         }
         var contributions = episodes.Select(i => state.Results[i]).ToArray();
-        return new RoundOutcome(contributions, state.Shares, LiveSlots(state), state.Silos.Order(StringComparer.Ordinal).ToArray());
+        return new RoundOutcome(contributions, state.Shares, LiveSlots(state), state.Silos.Order(StringComparer.Ordinal).ToArray()) { Last = state.Last };
     }
 
     private void Accept(State state, long round, string worker, long[] share, WorkResult result)
@@ -205,7 +220,7 @@ internal sealed class RoundDispatcher(
             var queue = state.Queues[worker];
             var share = new long[Math.Min(episodesPerCall, queue.Count)];
             for (int i = 0; i < share.Length; i++) share[i] = queue.Dequeue();
-            state.InFlight[Call(worker, share)] = (worker, share);
+            state.InFlight[Call(worker, share)] = (worker, share, System.Diagnostics.Stopwatch.GetTimestamp());
         }
     }
 
@@ -220,7 +235,9 @@ internal sealed class RoundDispatcher(
     {
         public List<string> Live { get; } = workers.ToList();
         public Dictionary<string, Queue<long>> Queues { get; } = workers.ToDictionary(w => w, _ => new Queue<long>());
-        public Dictionary<Task<WorkResult>, (string Worker, long[] Share)> InFlight { get; } = [];
+        public Dictionary<Task<WorkResult>, (string Worker, long[] Share, long Sent)> InFlight { get; } = [];
+        /// <summary>The latest accepted reply's timing.</summary>
+        public LastReply? Last { get; set; }
         public Dictionary<long, EpisodeContribution> Results { get; } = [];
         public Dictionary<long, List<(string Worker, string Error)>> Failures { get; } = [];
         public HashSet<string> Silos { get; } = [];

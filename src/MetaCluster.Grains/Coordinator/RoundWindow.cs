@@ -19,14 +19,14 @@ internal sealed class RoundWindow
     public int LiveWorkers { get; private set; }
     public string[] Silos { get; private set; } = [];
 
-    public void Add(RoundReport report, int liveWorkers, string[] silos, long contributionBytes)
+    public void Add(RoundReport report, int liveWorkers, string[] silos, long contributionBytes, LastReply? last = null)
     {
         (Last, LiveWorkers, Silos) = (report, liveWorkers, silos);
         _rounds.Enqueue(new RoundMetrics
         {
             Round = report.Round, Episodes = report.Episodes, Seconds = report.Seconds, LearningRate = report.LearningRate,
             PreLoss = report.PreLoss, PostLoss = report.PostLoss, PreAccuracy = report.PreAccuracy, PostAccuracy = report.PostAccuracy,
-            ContributionBytes = contributionBytes,
+            ContributionBytes = contributionBytes, LastCallSeconds = last?.CallSeconds, LastWorkerSeconds = last?.WorkerSeconds,
         });
         if (_rounds.Count > Kept) _rounds.Dequeue();
     }
