@@ -103,7 +103,7 @@ public static class ScaleBench
             {
                 // The last line of a worker count counts (a re-run replaces an earlier one).
                 var byWorkers = g.GroupBy(p => (int)p["workers"]!).Select(w => w.Last()).OrderBy(p => (int)p["workers"]!).ToArray();
-                string size = g.Key.Item1 >= 1_000_000 ? $"{g.Key.Item1 / 1e6:0.0#}M" : $"{g.Key.Item1 / 1e3:0}k";
+                string size = g.Key.Item1 >= 1_000_000 ? $"{g.Key.Item1 / 1e6:0.0#}M" : g.Key.Item1 >= 1_000 ? $"{g.Key.Item1 / 1e3:0}k" : $"{g.Key.Item1}";
                 // Slots a silo, from the lines (workers ÷ silos), so the legend says what a "worker" was.
                 var head = byWorkers[0];
                 int perSilo = (int?)head["silos"] is > 0 and var silos ? (int)head["workers"]! / silos : 1;
