@@ -19,7 +19,7 @@ public sealed class MetaClusterMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly Counter<long> _rounds, _episodes, _redispatched, _failedRounds, _contributionBytes, _recoveries, _preSumFallbacks, _checkpointWriteFailures;
-    private readonly Histogram<double> _roundDuration, _innerLoop;
+    private readonly Histogram<double> _roundDuration, _roundPart, _innerLoop;
     private readonly ConcurrentDictionary<string, RunGauges> _runs = new();
 
     public MetaClusterMetrics(IMeterFactory meters)
@@ -38,6 +38,10 @@ public sealed class MetaClusterMetrics : IDisposable
         _checkpointWriteFailures = _meter.CreateCounter<long>("metacluster.checkpoint.write_failures", "{write}",
             "Checkpoint files the coordinator could not write (the run goes on from the checkpoint in its persisted record).");
         _roundDuration = _meter.CreateHistogram<double>("metacluster.round.duration", "s", "Wall time of one round: dispatch, compute, aggregate, outer step.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _roundPart = _meter.CreateHistogram<double>("metacluster.round.part", "s",
+            "A round's wall time by part, from the call whose reply completed it: part=coordinator (dealing, adding the sums, the outer step), " +
+            "outside (that call's serialization, wire and queues: θ down, the sum up) and worker (inside the callee). The parts' means add up to the round's.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _innerLoop = _meter.CreateHistogram<double>("metacluster.inner_loop.duration", "s", "Worker compute time per episode (adaptation and query evaluation).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
@@ -59,6 +63,20 @@ public sealed class MetaClusterMetrics : IDisposable
         lock (g)
         {
             (g.PreLoss, g.PostLoss, g.PreAccuracy, g.PostAccuracy, g.LiveWorkers) = (preLoss, postLoss, preAccuracy, postAccuracy, liveWorkers);
+        }
+    }
+
+    /// <summary>A round's time in its three parts (<see cref="Coordinator.LastReply"/>): labelled part=coordinator|outside|worker.</summary>
+    internal void RoundParts(string runId, string algorithm, double roundSeconds, Coordinator.LastReply last)
+    {
+        foreach (var (part, seconds) in new[]
+                 {
+                     ("coordinator", Math.Max(0, roundSeconds - last.CallSeconds)), ("outside", last.OutsideSeconds), ("worker", last.WorkerSeconds),
+                 })
+        {
+            var tags = Tags(runId, algorithm);
+            tags.Add("part", part);
+            _roundPart.Record(seconds, tags);
         }
     }
 
