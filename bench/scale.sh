@@ -5,6 +5,8 @@
 #   strong scaling, 5-way Conv4-sized θ (112,893 parameters), meta-batch 256
 #   weak scaling,   the same θ, meta-batch 8·W
 #   strong scaling, a 1.1M-parameter θ (1,102,497), meta-batch 256
+#   strong scaling, a 97-parameter θ, meta-batch 256: the control — the same processes, sleeps and calls with messages
+#   of a few hundred bytes, so the gap to it is what θ's and the sums' bytes cost
 # and draws efficiency (ideal / measured round time) against W into $OUT.png. Workers are added as W grows, never
 # restarted. Needs: dotnet, redis-server, a Release build (dotnet build -c Release; the script builds if it is missing).
 #
@@ -16,7 +18,7 @@
 # Settings (environment): WORKERS (worker slots in all), SLOTS (slots a worker process, 1; WORKERS must be multiples),
 # DISPATCH (slot: the coordinator calls every slot; silo: every process's hub, --per-silo), HUB_GROUP (with silo: hubs in
 # groups of N, the coordinator calling one hub of each, --hub-group; 1), EPISODE_MS (10), ROUNDS (15; the first WARMUP=3 are left out of the median),
-# MODELS ("334,334 1048,1048": MLP hidden sizes, the first also weak-scaled), OUT (bench/results/scale-<date>),
+# MODELS ("334,334 1048,1048 8,8": MLP hidden sizes, the first also weak-scaled), OUT (bench/results/scale-<date>),
 # PORT_BASE (23000). Each worker process: workstation GC, one torch thread, passive OpenMP — measured ~150 MB RSS
 # (anonymous) after a run, so 64 workers need ~10 GB: check `free -g` first.
 set -euo pipefail
@@ -32,7 +34,7 @@ for w in $WORKERS; do (( w % SLOTS == 0 )) || { echo "WORKERS must be multiples 
 EPISODE_MS=${EPISODE_MS:-10}
 ROUNDS=${ROUNDS:-15}
 WARMUP=${WARMUP:-3}
-MODELS=${MODELS:-"334,334 1048,1048"}
+MODELS=${MODELS:-"334,334 1048,1048 8,8"}
 OUT=${OUT:-$ROOT/bench/results/scale-$(date -u +%Y-%m-%d-%H%M)}
 PORT_BASE=${PORT_BASE:-23000}
 SERVER=$ROOT/src/MetaCluster.Server/bin/Release/net10.0/linux-x64/metacluster-server.dll
