@@ -27,6 +27,16 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 }
 
 /// <summary>
+/// The call whose reply completed a round: <see cref="CallSeconds"/> from sending it to its reply, of which the callee
+/// reported <see cref="WorkerSeconds"/> inside itself (a slot's share, or a hub's with its slots and members); the rest
+/// (<see cref="OutsideSeconds"/>) went to serializing, the wire and queues — θ down and the reply up.
+/// </summary>
+internal sealed record LastReply(double CallSeconds, double WorkerSeconds)
+{
+    public double OutsideSeconds => Math.Max(0, CallSeconds - WorkerSeconds);
+}
+
+/// <summary>
 /// Deals a round's episodes to workers and gets every one computed, whatever happens to the workers:
 /// a worker whose call fails or misses its deadline is dropped for the round and its unfinished episodes go to the
 /// others (redispatched); an episode a worker reports as failed is retried once on another worker — preferably on
@@ -38,16 +48,6 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 /// since — not those dropped in this round — and the round goes on with them; none within its time fails the round.
 /// <paramref name="liveWorkers"/> hears the count of live workers whenever it changes (0 while waiting).
 /// </summary>
-/// <summary>
-/// The call whose reply completed a round: <see cref="CallSeconds"/> from sending it to its reply, of which the callee
-/// reported <see cref="WorkerSeconds"/> inside itself (a slot's share, or a hub's with its slots and members); the rest
-/// (<see cref="OutsideSeconds"/>) went to serializing, the wire and queues — θ down and the reply up.
-/// </summary>
-internal sealed record LastReply(double CallSeconds, double WorkerSeconds)
-{
-    public double OutsideSeconds => Math.Max(0, CallSeconds - WorkerSeconds);
-}
-
 internal sealed class RoundDispatcher(
     Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger,
     WorkerWait? workerWait = null, Action<int>? liveWorkers = null, Func<string, int>? slotsOf = null)

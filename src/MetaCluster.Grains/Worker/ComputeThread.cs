@@ -9,7 +9,7 @@ namespace MetaCluster.Grains.Worker;
 /// <remarks>
 /// An idle thread waits in <see cref="Monitor.Wait(object)"/>, which blocks at once. It used a BlockingCollection
 /// before, whose SemaphoreSlim spins and yields (sched_yield) before it blocks: once a round for every slot, which with
-/// 64 slots on two cores was a sixth of the workers' CPU (perf, bench/scale.sh) — CPU a GPU node's host needs for the
+/// 64 slots on two cores was 12 % of all the CPU (perf, bench/scale.sh) — CPU a GPU node's host needs for the
 /// wire and the exact sums.
 /// </remarks>
 internal sealed class ComputeThread : IDisposable
