@@ -107,10 +107,13 @@ public sealed class RoundMetrics
     [Id(8)] public long ContributionBytes { get; init; }
     /// <summary>
     /// The call whose reply completed the round: seconds from sending it to its reply (null where no call was made, as
-    /// in-process). With <see cref="LastWorkerSeconds"/>, a round splits into the coordinator's own time (the rest of
-    /// <see cref="Seconds"/>), the wire and queues (this minus the worker's), and the worker's.
+    /// in-process). With <see cref="DispatchSeconds"/> and <see cref="LastWorkerSeconds"/>, a round splits into the
+    /// coordinator's own time (<see cref="Seconds"/> less the dispatch), the wait before that call was sent (the dispatch
+    /// less this: earlier shares of its worker, a redispatch), the wire and queues (this less the worker's) and the worker's.
     /// </summary>
     [Id(9)] public double? LastCallSeconds { get; init; }
     /// <summary>Of <see cref="LastCallSeconds"/>, the seconds the callee reported inside itself.</summary>
     [Id(10)] public double? LastWorkerSeconds { get; init; }
+    /// <summary>Seconds from the round's first call to its last reply (null where no call was made).</summary>
+    [Id(11)] public double? DispatchSeconds { get; init; }
 }

@@ -11,20 +11,23 @@ public sealed class ScaleBenchTests : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public void ARoundSplitsIntoTheCoordinatorsOwnTimeTheWireAndTheWorkerByMedians()
+    public void ARoundSplitsIntoTheCoordinatorsOwnTimeTheWaitTheWireAndTheWorkerByMedians()
     {
-        // Rounds of 100/110/130/90 ms whose last calls took 95/100/120/85 ms, 80/81/85/82 ms of them inside the worker;
-        // the round without a call (in-process) is left out. Medians, by hand: coordinator (5, 10, 10, 5) → 7.5 ms,
-        // outside (15, 19, 35, 3) → 17 ms, worker (80, 81, 85, 82) → 81.5 ms.
-        RoundMetrics Round(double seconds, double? call, double? worker) => new() { Seconds = seconds, LastCallSeconds = call, LastWorkerSeconds = worker };
+        // Rounds of 100/110/130/90 ms, dispatched over 96/100/125/85 ms, whose last calls took 95/100/120/85 ms, 80/81/85/82
+        // ms of them inside the worker; the round without a call (in-process) is left out. Medians, by hand: coordinator
+        // (4, 10, 5, 5) → 5 ms, waiting (1, 0, 5, 0) → 0.5 ms, outside (15, 19, 35, 3) → 17 ms, worker (80, 81, 85, 82) → 81.5 ms.
+        RoundMetrics Round(double seconds, double? dispatch, double? call, double? worker) =>
+            new() { Seconds = seconds, DispatchSeconds = dispatch, LastCallSeconds = call, LastWorkerSeconds = worker };
         var split = MetaCluster.Cli.Commands.RoundSplit.Medians(
         [
-            Round(0.100, 0.095, 0.080), Round(0.110, 0.100, 0.081), Round(0.130, 0.120, 0.085), Round(0.090, 0.085, 0.082), Round(0.5, null, null),
+            Round(0.100, 0.096, 0.095, 0.080), Round(0.110, 0.100, 0.100, 0.081), Round(0.130, 0.125, 0.120, 0.085), Round(0.090, 0.085, 0.085, 0.082),
+            Round(0.5, null, null, null),
         ]);
-        Assert.Equal(0.0075, split.Coordinator, 9);
+        Assert.Equal(0.005, split.Coordinator, 9);
+        Assert.Equal(0.0005, split.Waiting, 9);
         Assert.Equal(0.017, split.Outside, 9);
         Assert.Equal(0.0815, split.Worker, 9);
-        Assert.True(double.IsNaN(MetaCluster.Cli.Commands.RoundSplit.Medians([Round(0.1, null, null)]).Worker)); // no call timed: no figure
+        Assert.True(double.IsNaN(MetaCluster.Cli.Commands.RoundSplit.Medians([Round(0.1, null, null, null)]).Worker)); // no call timed: no figure
     }
 
     [Fact]

@@ -40,8 +40,8 @@ public class SimulatedWorkerTests(TestCluster fixture)
     [Fact]
     public async Task EachRoundRecordsItsLastReplysCallTimeAndTheTimeItsWorkerSpentInside()
     {
-        // One worker takes all 8 episodes of 15 ms: inside it ≥ 120 ms; its call is that plus θ down and the reply up; the
-        // round is the call plus the coordinator's own time.
+        // One worker takes all 8 episodes of 15 ms in one call: inside it ≥ 120 ms; the call is that plus θ down and the
+        // reply up; the dispatch is that one call (sent at once: no wait); the round is the dispatch plus the coordinator's own time.
         var config = Reference.Sinusoid("maml", rounds: 3, metaBatch: 8) with { Seed = Seed };
         TestContributions.Instance.Simulate(Seed, new SimulatedContributions(TimeSpan.FromMilliseconds(15)));
         var client = new ClusterTrainingClient(fixture.Client);
@@ -54,7 +54,9 @@ public class SimulatedWorkerTests(TestCluster fixture)
         {
             Assert.True(r.LastWorkerSeconds >= 8 * 0.015, $"round {r.Round}: the worker reported {r.LastWorkerSeconds} s for 8 episodes of 15 ms");
             Assert.True(r.LastCallSeconds >= r.LastWorkerSeconds, $"round {r.Round}: the call took {r.LastCallSeconds} s, less than the {r.LastWorkerSeconds} s inside it");
-            Assert.True(r.Seconds >= r.LastCallSeconds, $"round {r.Round} took {r.Seconds} s, less than its last call's {r.LastCallSeconds} s");
+            Assert.True(r.DispatchSeconds >= r.LastCallSeconds, $"round {r.Round}: dispatched in {r.DispatchSeconds} s, less than its last call's {r.LastCallSeconds} s");
+            Assert.True(r.DispatchSeconds - r.LastCallSeconds < 0.005, $"round {r.Round}: its one call was sent {r.DispatchSeconds - r.LastCallSeconds} s after the dispatch began");
+            Assert.True(r.Seconds >= r.DispatchSeconds, $"round {r.Round} took {r.Seconds} s, less than its dispatch's {r.DispatchSeconds} s");
         });
     }
 

@@ -70,9 +70,11 @@ public static class ScaleBench
             ["round_seconds_min"] = JsonReport.Number(JsonReport.Round(timed.DefaultIfEmpty(double.NaN).Min(), 4)),
             ["ideal_seconds"] = Math.Round(ideal, 4),
             ["efficiency"] = JsonReport.Number(JsonReport.Round(ideal / median, 3)),
-            // Where a round went (medians): the coordinator's own time, the last reply's call outside its callee (the
-            // wire, serialization and queues, θ down and the sum up), and inside it.
+            // Where a round went (medians): the coordinator's own time, the wait before the last reply's call was sent
+            // (its worker's earlier shares, a redispatch), that call outside its callee (the wire, serialization and
+            // queues, θ down and the sum up), and inside it.
             ["coordinator_seconds_median"] = JsonReport.Number(JsonReport.Round(split.Coordinator, 4)),
+            ["waiting_seconds_median"] = JsonReport.Number(JsonReport.Round(split.Waiting, 4)),
             ["last_reply_outside_seconds_median"] = JsonReport.Number(JsonReport.Round(split.Outside, 4)),
             ["last_reply_worker_seconds_median"] = JsonReport.Number(JsonReport.Round(split.Worker, 4)),
             ["calls_per_round"] = calls,

@@ -22,6 +22,9 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
     /// <summary>The reply that completed the round last: where the round's critical path went (<see cref="LastReply"/>).</summary>
     public LastReply? Last { get; init; }
 
+    /// <summary>Seconds from the round's first call to its last reply: the round less the coordinator's own work.</summary>
+    public double DispatchSeconds { get; init; }
+
     /// <summary>Bytes of contributions received (vectors and partial sums), for the metrics.</summary>
     public long ContributionBytes => Contributions.Sum(c => (long)c.Values.Length) + Shares.Sum(s => (long)s.Sum.Length);
 }
@@ -29,7 +32,9 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 /// <summary>
 /// The call whose reply completed a round: <see cref="CallSeconds"/> from sending it to its reply, of which the callee
 /// reported <see cref="WorkerSeconds"/> inside itself (a slot's share, or a hub's with its slots and members); the rest
-/// (<see cref="OutsideSeconds"/>) went to serializing, the wire and queues — θ down and the reply up.
+/// (<see cref="OutsideSeconds"/>) went to serializing, the wire and queues — θ down and the reply up. A call sent after
+/// the round began (a worker's next share of a round too big for one message, a redispatch) started late: the round's
+/// <see cref="RoundOutcome.DispatchSeconds"/> less this call is that wait.
 /// </summary>
 internal sealed record LastReply(double CallSeconds, double WorkerSeconds)
 {
@@ -59,6 +64,7 @@ internal sealed class RoundDispatcher(
     {
         var state = new State(workers);
         Deal(state, round, episodes);
+        long dispatched = System.Diagnostics.Stopwatch.GetTimestamp();
         Launch(state, round);
         while (state.Results.Count < episodes.Length)
         {
@@ -92,7 +98,10 @@ internal sealed class RoundDispatcher(
             Launch(state, round);
         }
         var contributions = episodes.Select(i => state.Results[i]).ToArray();
-        return new RoundOutcome(contributions, state.Shares, LiveSlots(state), state.Silos.Order(StringComparer.Ordinal).ToArray()) { Last = state.Last };
+        return new RoundOutcome(contributions, state.Shares, LiveSlots(state), state.Silos.Order(StringComparer.Ordinal).ToArray())
+        {
+            Last = state.Last, DispatchSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(dispatched).TotalSeconds,
+        };
     }
 
     private void Accept(State state, long round, string worker, long[] share, WorkResult result)
@@ -220,7 +229,8 @@ internal sealed class RoundDispatcher(
             var queue = state.Queues[worker];
             var share = new long[Math.Min(episodesPerCall, queue.Count)];
             for (int i = 0; i < share.Length; i++) share[i] = queue.Dequeue();
-            state.InFlight[Call(worker, share)] = (worker, share, System.Diagnostics.Stopwatch.GetTimestamp());
+            long sent = System.Diagnostics.Stopwatch.GetTimestamp(); // before the call: its synchronous part (θ's bytes) counts as the call's
+            state.InFlight[Call(worker, share)] = (worker, share, sent);
         }
     }
 

@@ -19,7 +19,7 @@ internal sealed class RoundWindow
     public int LiveWorkers { get; private set; }
     public string[] Silos { get; private set; } = [];
 
-    public void Add(RoundReport report, int liveWorkers, string[] silos, long contributionBytes, LastReply? last = null)
+    public void Add(RoundReport report, int liveWorkers, string[] silos, long contributionBytes, LastReply? last = null, double? dispatchSeconds = null)
     {
         (Last, LiveWorkers, Silos) = (report, liveWorkers, silos);
         _rounds.Enqueue(new RoundMetrics
@@ -27,6 +27,7 @@ internal sealed class RoundWindow
             Round = report.Round, Episodes = report.Episodes, Seconds = report.Seconds, LearningRate = report.LearningRate,
             PreLoss = report.PreLoss, PostLoss = report.PostLoss, PreAccuracy = report.PreAccuracy, PostAccuracy = report.PostAccuracy,
             ContributionBytes = contributionBytes, LastCallSeconds = last?.CallSeconds, LastWorkerSeconds = last?.WorkerSeconds,
+            DispatchSeconds = last is null ? null : dispatchSeconds,
         });
         if (_rounds.Count > Kept) _rounds.Dequeue();
     }

@@ -41,7 +41,8 @@ public sealed class MetaClusterMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _roundPart = _meter.CreateHistogram<double>("metacluster.round.part", "s",
             "A round's wall time by part, from the call whose reply completed it: part=coordinator (dealing, adding the sums, the outer step), " +
-            "outside (that call's serialization, wire and queues: θ down, the sum up) and worker (inside the callee). The parts' means add up to the round's.",
+            "waiting (before that call was sent: its worker's earlier shares, a redispatch), outside (that call's serialization, wire and queues: " +
+            "θ down, the sum up) and worker (inside the callee). The parts' means add up to the round's.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _innerLoop = _meter.CreateHistogram<double>("metacluster.inner_loop.duration", "s", "Worker compute time per episode (adaptation and query evaluation).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
@@ -66,12 +67,13 @@ public sealed class MetaClusterMetrics : IDisposable
         }
     }
 
-    /// <summary>A round's time in its three parts (<see cref="Coordinator.LastReply"/>): labelled part=coordinator|outside|worker.</summary>
-    internal void RoundParts(string runId, string algorithm, double roundSeconds, Coordinator.LastReply last)
+    /// <summary>A round's time in its four parts (<see cref="Coordinator.LastReply"/>): labelled part=coordinator|waiting|outside|worker.</summary>
+    internal void RoundParts(string runId, string algorithm, double roundSeconds, double dispatchSeconds, Coordinator.LastReply last)
     {
         foreach (var (part, seconds) in new[]
                  {
-                     ("coordinator", Math.Max(0, roundSeconds - last.CallSeconds)), ("outside", last.OutsideSeconds), ("worker", last.WorkerSeconds),
+                     ("coordinator", Math.Max(0, roundSeconds - dispatchSeconds)), ("waiting", Math.Max(0, dispatchSeconds - last.CallSeconds)),
+                     ("outside", last.OutsideSeconds), ("worker", last.WorkerSeconds),
                  })
         {
             var tags = Tags(runId, algorithm);
