@@ -116,4 +116,15 @@ public sealed class RoundMetrics
     [Id(10)] public double? LastWorkerSeconds { get; init; }
     /// <summary>Seconds from the round's first call to its last reply (null where no call was made).</summary>
     [Id(11)] public double? DispatchSeconds { get; init; }
+
+    /// <summary>
+    /// The round's seconds in four parts — the coordinator's own, waiting before the last call was sent, that call
+    /// outside its callee, inside it — or null where no call was timed. The one definition the bench and the metrics use.
+    /// </summary>
+    public RoundParts? Parts() => (DispatchSeconds, LastCallSeconds, LastWorkerSeconds) is (double dispatch, double call, double worker)
+        ? new RoundParts(Math.Max(0, Seconds - dispatch), Math.Max(0, dispatch - call), Math.Max(0, call - worker), worker)
+        : null;
 }
+
+/// <summary>A round's seconds by part (<see cref="RoundMetrics.Parts"/>).</summary>
+public sealed record RoundParts(double Coordinator, double Waiting, double Outside, double Worker);

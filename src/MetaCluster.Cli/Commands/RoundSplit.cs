@@ -3,22 +3,18 @@ using MetaCluster.Contracts;
 namespace MetaCluster.Cli.Commands;
 
 /// <summary>
-/// A round's time in four parts, from the coordinator's metrics of the call whose reply completed it: the coordinator's
-/// own (dealing, adding the sums, the outer step: the round less its dispatch), waiting (the dispatch less that call:
-/// its worker's earlier shares of the round, a redispatch), outside the callee (serialization, the wire and queues, θ
-/// down and the partial sum up) and inside the callee (its share, with a hub's slots and members).
+/// The medians of a run's round parts (<see cref="RoundMetrics.Parts"/>): the coordinator's own time, waiting before the
+/// last reply's call was sent (its worker's earlier shares of the round, a redispatch), that call outside its callee
+/// (serialization, the wire and queues, θ down and the partial sum up) and inside the callee.
 /// </summary>
-public sealed record RoundSplit(double Coordinator, double Waiting, double Outside, double Worker)
+public static class RoundSplit
 {
     /// <summary>The median of each part over <paramref name="rounds"/> that timed a call (NaN for none).</summary>
-    public static RoundSplit Medians(IEnumerable<RoundMetrics> rounds)
+    public static RoundParts Medians(IEnumerable<RoundMetrics> rounds)
     {
-        var called = rounds.Where(r => r is { LastCallSeconds: not null, LastWorkerSeconds: not null, DispatchSeconds: not null }).ToArray();
-        return new RoundSplit(
-            Median(called.Select(r => Math.Max(0, r.Seconds - r.DispatchSeconds!.Value))),
-            Median(called.Select(r => Math.Max(0, r.DispatchSeconds!.Value - r.LastCallSeconds!.Value))),
-            Median(called.Select(r => Math.Max(0, r.LastCallSeconds!.Value - r.LastWorkerSeconds!.Value))),
-            Median(called.Select(r => r.LastWorkerSeconds!.Value)));
+        var parts = rounds.Select(r => r.Parts()).OfType<RoundParts>().ToArray();
+        return new RoundParts(Median(parts.Select(p => p.Coordinator)), Median(parts.Select(p => p.Waiting)),
+            Median(parts.Select(p => p.Outside)), Median(parts.Select(p => p.Worker)));
     }
 
     public static double Median(IEnumerable<double> values)

@@ -216,8 +216,8 @@ public sealed class CoordinatorGrain(
         }
         var outcome = contributions.LastOutcome!;
         Run.Round = trainer.Round;
-        _window.Add(report, outcome.LiveWorkers, outcome.Silos, outcome.ContributionBytes, outcome.Last, outcome.DispatchSeconds);
-        if (outcome.Last is { } last) metrics.RoundParts(RunId, Algorithm, report.Seconds, outcome.DispatchSeconds, last);
+        var kept = _window.Add(report, outcome.LiveWorkers, outcome.Silos, outcome.ContributionBytes, outcome.Last, outcome.DispatchSeconds);
+        if (kept.Parts() is { } parts) metrics.RoundParts(RunId, Algorithm, parts);
         metrics.RoundCompleted(RunId, Algorithm, report.Episodes, report.Seconds, report.PreLoss, report.PostLoss, report.PreAccuracy, report.PostAccuracy,
             outcome.LiveWorkers, outcome.ContributionBytes);
     }

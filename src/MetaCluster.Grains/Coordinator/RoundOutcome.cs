@@ -22,11 +22,8 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
 /// <summary>
 /// The call whose reply completed a round: <see cref="CallSeconds"/> from sending it to its reply, of which the callee
 /// reported <see cref="WorkerSeconds"/> inside itself (a slot's share, or a hub's with its slots and members); the rest
-/// (<see cref="OutsideSeconds"/>) went to serializing, the wire and queues — θ down and the reply up. A call sent after
+/// went to serializing, the wire and queues — θ down and the reply up. A call sent after
 /// the round began (a worker's next share of a round too big for one message, a redispatch) started late: the round's
 /// <see cref="RoundOutcome.DispatchSeconds"/> less this call is that wait.
 /// </summary>
-internal sealed record LastReply(double CallSeconds, double WorkerSeconds)
-{
-    public double OutsideSeconds => Math.Max(0, CallSeconds - WorkerSeconds);
-}
+internal sealed record LastReply(double CallSeconds, double WorkerSeconds);

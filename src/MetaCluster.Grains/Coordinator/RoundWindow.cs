@@ -19,17 +19,20 @@ internal sealed class RoundWindow
     public int LiveWorkers { get; private set; }
     public string[] Silos { get; private set; } = [];
 
-    public void Add(RoundReport report, int liveWorkers, string[] silos, long contributionBytes, LastReply? last = null, double? dispatchSeconds = null)
+    /// <summary>Keeps the round's metrics and returns them.</summary>
+    public RoundMetrics Add(RoundReport report, int liveWorkers, string[] silos, long contributionBytes, LastReply? last = null, double? dispatchSeconds = null)
     {
         (Last, LiveWorkers, Silos) = (report, liveWorkers, silos);
-        _rounds.Enqueue(new RoundMetrics
+        var metrics = new RoundMetrics
         {
             Round = report.Round, Episodes = report.Episodes, Seconds = report.Seconds, LearningRate = report.LearningRate,
             PreLoss = report.PreLoss, PostLoss = report.PostLoss, PreAccuracy = report.PreAccuracy, PostAccuracy = report.PostAccuracy,
             ContributionBytes = contributionBytes, LastCallSeconds = last?.CallSeconds, LastWorkerSeconds = last?.WorkerSeconds,
             DispatchSeconds = last is null ? null : dispatchSeconds,
-        });
+        };
+        _rounds.Enqueue(metrics);
         if (_rounds.Count > Kept) _rounds.Dequeue();
+        return metrics;
     }
 
     public RoundMetrics[] From(long round) => _rounds.Where(r => r.Round >= round).ToArray();

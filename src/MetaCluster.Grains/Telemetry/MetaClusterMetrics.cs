@@ -1,3 +1,4 @@
+using MetaCluster.Contracts;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
@@ -67,13 +68,12 @@ public sealed class MetaClusterMetrics : IDisposable
         }
     }
 
-    /// <summary>A round's time in its four parts (<see cref="Coordinator.LastReply"/>): labelled part=coordinator|waiting|outside|worker.</summary>
-    internal void RoundParts(string runId, string algorithm, double roundSeconds, double dispatchSeconds, Coordinator.LastReply last)
+    /// <summary>A round's time in its four parts (<see cref="RoundMetrics.Parts"/>), labelled part=coordinator|waiting|outside|worker.</summary>
+    public void RoundParts(string runId, string algorithm, RoundParts parts)
     {
         foreach (var (part, seconds) in new[]
                  {
-                     ("coordinator", Math.Max(0, roundSeconds - dispatchSeconds)), ("waiting", Math.Max(0, dispatchSeconds - last.CallSeconds)),
-                     ("outside", last.OutsideSeconds), ("worker", last.WorkerSeconds),
+                     ("coordinator", parts.Coordinator), ("waiting", parts.Waiting), ("outside", parts.Outside), ("worker", parts.Worker),
                  })
         {
             var tags = Tags(runId, algorithm);
