@@ -203,6 +203,69 @@ public class ExactSumTests
         Assert.Contains("overflowed", Assert.Throws<OverflowException>(() => running.Add(big)).Message);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(40)]
+    [InlineData(4099)]
+    public void TheWideAndThePortableVectorLoopsGiveTheSameBitsAndTheSameErrors(int length)
+    {
+        var rng = new DeterministicRandom((ulong)length + 11);
+        // Magnitudes from 1e-13 (below a unit) to 2e6 (beyond the portable loop's fast conversion, 2^11): four of them
+        // stay inside the exact range.
+        var vectors = Enumerable.Range(0, 4).Select(_ => Enumerable.Range(0, length)
+            .Select(_ => (float)(rng.NextDouble(-1, 1) * Math.Pow(10, rng.NextInt(14) - 13) * (rng.NextInt(8) == 0 ? 1e6 : 1))).ToArray()).ToArray();
+        var expected = new long[length];
+        foreach (var v in vectors)
+            for (int i = 0; i < length; i++) expected[i] += (long)((double)v[i] * (1L << ExactSum.FractionBits)); // by hand, one value at a time
+
+        foreach (bool wide in new[] { true, false })
+        {
+            bool before = ExactSum.WideVectors;
+            ExactSum.WideVectors = wide;
+            try
+            {
+                var fresh = new ExactSum(length);
+                var cleared = new ExactSum(length);
+                cleared.Add(vectors[3]);
+                cleared.Clear(); // its first add below writes rather than adds
+                foreach (var v in vectors)
+                {
+                    fresh.Add(v);
+                    cleared.Add(v);
+                }
+                Assert.Equal(expected, fresh.Units.ToArray());
+                Assert.Equal(expected, cleared.Units.ToArray());
+                if (length < 17) continue;
+
+                // A value out of range in the vector part and in the scalar tail, a NaN, and a running total past 2^23.
+                foreach (int at in new[] { 3, length - 1 })
+                {
+                    var huge = new float[length];
+                    huge[at] = 9e6f;
+                    var error = Assert.Throws<OverflowException>(() => new ExactSum(length).Add(huge, "episode 5"));
+                    Assert.Contains($"parameter {at}", error.Message);
+                    Assert.Contains("episode 5", error.Message);
+                }
+                var nan = new float[length];
+                nan[length / 2] = float.NaN;
+                Assert.Contains("non-finite", Assert.Throws<OverflowException>(() => new ExactSum(length).Add(nan)).Message);
+                var big = new float[length];
+                big[1] = 8e6f;
+                var running = new ExactSum(length);
+                running.Add(big);
+                Assert.Contains("overflowed", Assert.Throws<OverflowException>(() => running.Add(big)).Message);
+            }
+            finally
+            {
+                ExactSum.WideVectors = before;
+            }
+        }
+    }
+
     [Fact]
     public void AClearedSumStartsOverWithNothingLeftOfThePreviousRound()
     {
