@@ -18,7 +18,8 @@
 # Settings (environment): WORKERS (worker slots in all), SLOTS (slots a worker process, 1; WORKERS must be multiples),
 # DISPATCH (slot: the coordinator calls every slot; silo: every process's hub, --per-silo), HUB_GROUP (with silo: hubs in
 # groups of N, the coordinator calling one hub of each, --hub-group; 1), EPISODE_MS (10), ROUNDS (15; the first WARMUP=3 are left out of the median),
-# MODELS ("334,334 1048,1048 8,8": MLP hidden sizes, the first also weak-scaled), OUT (bench/results/scale-<date>),
+# MODELS ("334,334 1048,1048 8,8": MLP hidden sizes, the first also weak-scaled), BULK (true: θ and the hubs' sums cross
+# processes over the bulk channel, --bulk-transfer; false: inside the grain messages), OUT (bench/results/scale-<date>),
 # PORT_BASE (23000). Each worker process: workstation GC, one torch thread, passive OpenMP — measured ~150 MB RSS
 # (anonymous) after a run, so 64 workers need ~10 GB: check `free -g` first.
 set -euo pipefail
@@ -32,6 +33,7 @@ case $DISPATCH in slot) PER_SILO=();; silo) PER_SILO=(--per-silo --hub-group "$H
 [[ $DISPATCH == silo || $HUB_GROUP == 1 ]] || { echo "HUB_GROUP needs DISPATCH=silo" >&2; exit 2; }
 for w in $WORKERS; do (( w % SLOTS == 0 )) || { echo "WORKERS must be multiples of SLOTS=$SLOTS (got $w)" >&2; exit 2; }; done
 EPISODE_MS=${EPISODE_MS:-10}
+BULK=${BULK:-true}
 ROUNDS=${ROUNDS:-15}
 WARMUP=${WARMUP:-3}
 MODELS=${MODELS:-"334,334 1048,1048 8,8"}
@@ -74,7 +76,7 @@ server() {
   local port=$((PORT_BASE + 10 + 3 * index))
   dotnet "$SERVER" --role "$role" --name "$name" --redis "localhost:$REDIS_PORT" --cluster-id "$CLUSTER_ID" --advertised-ip 127.0.0.1 \
     --silo-port "$port" --gateway-port $((port + 1)) --http-port $((port + 2)) --threads 1 --membership-watchdog 0 \
-    --probe-timeout 10 --missed-probes 3 --death-votes 2 "$@" \
+    --probe-timeout 10 --missed-probes 3 --death-votes 2 --bulk-transfer "$BULK" "$@" \
     > "$LOGS/$name.log" 2>&1 &
   PIDS+=($!)
 }
@@ -128,9 +130,9 @@ for w in $WORKERS; do
     # CPU the processes used per round (all rounds, the run's start included): on a shared machine, where wall time
     # is other people's too, this is the steadier figure of what a round costs.
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); r=int(sys.argv[2]); hz=float(sys.argv[5])
-d["cpu_seconds_per_round_coordinator"]=round(int(sys.argv[3])/hz/r,4); d["cpu_seconds_per_round_workers"]=round(int(sys.argv[4])/hz/r,4)
+d["bulk_transfer"]=sys.argv[6]=="true"; d["cpu_seconds_per_round_coordinator"]=round(int(sys.argv[3])/hz/r,4); d["cpu_seconds_per_round_workers"]=round(int(sys.argv[4])/hz/r,4)
 print(json.dumps(d,separators=(",",":")))' "$line" "$ROUNDS" $(( $(cpu_ticks "${PIDS[0]}") - coordinator_before )) \
-      $(( $(cpu_ticks "${PIDS[@]:1}") - workers_before )) "$(getconf CLK_TCK)" | tee -a "$OUT.jsonl"
+      $(( $(cpu_ticks "${PIDS[@]:1}") - workers_before )) "$(getconf CLK_TCK)" "$BULK" | tee -a "$OUT.jsonl"
   }
   first=1
   for hidden in $MODELS; do

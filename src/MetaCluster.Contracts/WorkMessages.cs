@@ -32,6 +32,11 @@ public sealed class WorkRequest
     /// </summary>
     [Id(7)] public string[] Members { get; init; } = [];
     [Id(8)] public int[] MemberSlots { get; init; } = [];
+    /// <summary>
+    /// To a silo hub in another process: θ waits at the coordinator's bulk channel and <see cref="Theta"/> is empty; the
+    /// hub fetches it once and hands its slots the bytes (<see cref="WithTheta"/>). Slots never see a ticket.
+    /// </summary>
+    [Id(9)] public BulkTicket? ThetaTicket { get; init; }
 
     /// <summary>The same round, θ and settings for another share of episodes, from the silo's hub to one of its slots.</summary>
     public WorkRequest ForShare(long[] episodes) => new()
@@ -42,7 +47,18 @@ public sealed class WorkRequest
     /// <summary>The same round, θ and settings for another share, from a group's leading hub to one of the group's hubs.</summary>
     public WorkRequest ForMember(long[] episodes) => new()
     {
-        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum,
+        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = ThetaTicket is null ? Theta : [], ThetaTicket = ThetaTicket, Episodes = episodes,
+        PreSum = PreSum,
+    };
+
+    /// <summary>
+    /// This request with θ's bytes in it, fetched for its <see cref="ThetaTicket"/>; the ticket stays, for the group's
+    /// other hubs (<see cref="ForMember"/>) to fetch θ from the coordinator themselves.
+    /// </summary>
+    public WorkRequest WithTheta(byte[] theta) => new()
+    {
+        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = theta, ThetaTicket = ThetaTicket, Episodes = Episodes, PreSum = PreSum,
+        FromSiloHub = FromSiloHub, Members = Members, MemberSlots = MemberSlots,
     };
 }
 
@@ -90,8 +106,6 @@ public sealed class WorkResult
     /// </summary>
     [Id(6)] public PooledBuffer PartialSum { get; init; }
 
-    /// <summary>Whether <see cref="PartialSum"/> holds a sum.</summary>
-    public bool HasPartialSum => PartialSum.Length > 0;
     /// <summary>
     /// With <see cref="WorkRequest.FromSiloHub"/>: the pre-summed share itself, handed to the hub by reference instead
     /// of <see cref="PartialSum"/>. It is never serialized, so it never reaches the wire: only a silo-local call — which passes
@@ -101,6 +115,29 @@ public sealed class WorkResult
     [field: NonSerialized] public ISiloLocalSum? SiloLocalSum { get; init; }
     /// <summary>Other silos whose work this result carries: a group's hubs, answering through its leading hub.</summary>
     [Id(7)] public string[] AlsoFrom { get; init; } = [];
+    /// <summary>
+    /// A hub answering a request that came with a <see cref="WorkRequest.ThetaTicket"/>: its partial sum waits at its
+    /// silo's bulk channel, to be fetched once, and <see cref="PartialSum"/> is empty until the caller has it
+    /// (<see cref="WithPartialSum"/>).
+    /// </summary>
+    [Id(8)] public BulkTicket? SumTicket { get; init; }
+
+    /// <summary>Whether <see cref="PartialSum"/> holds a sum (not yet, while one waits for its <see cref="SumTicket"/>).</summary>
+    public bool HasPartialSum => PartialSum.Length > 0;
+
+    /// <summary>This result with its partial sum waiting at the bulk channel instead of in the message.</summary>
+    public WorkResult WithSumTicket(BulkTicket ticket) => new()
+    {
+        Worker = Worker, Silo = Silo, Contributions = Contributions, Failures = Failures, Seconds = Seconds, HandedBack = HandedBack, SumTicket = ticket,
+        AlsoFrom = AlsoFrom,
+    };
+
+    /// <summary>This result with its partial sum fetched for its <see cref="SumTicket"/>.</summary>
+    public WorkResult WithPartialSum(PooledBuffer sum) => new()
+    {
+        Worker = Worker, Silo = Silo, Contributions = Contributions, Failures = Failures, Seconds = Seconds, HandedBack = HandedBack, PartialSum = sum,
+        AlsoFrom = AlsoFrom,
+    };
 }
 
 /// <summary>A slot's pre-summed share on its way to its silo's hub by reference (see <see cref="WorkResult.SiloLocalSum"/>).</summary>

@@ -50,6 +50,8 @@ public sealed class ServerOptions
         ["--federation-max-params"] = $"{Section}:FederationMaxParams",
         ["--federated-run"] = $"{Section}:FederatedRun",
         ["--simulate-episode-ms"] = $"{Section}:SimulateEpisodeMs",
+        ["--bulk-transfer"] = $"{Section}:BulkTransfer",
+        ["--bulk-port"] = $"{Section}:BulkPort",
         ["--probe-timeout"] = $"{Section}:ProbeTimeout",
         ["--missed-probes"] = $"{Section}:MissedProbes",
         ["--death-votes"] = $"{Section}:DeathVotes",
@@ -131,6 +133,13 @@ public sealed class ServerOptions
     public double? SimulateEpisodeMs { get; init; }
 
     /// <summary>
+    /// θ and partial sums cross processes over a bulk channel (a TCP port of its own, on the advertised address), the grain
+    /// calls carrying tickets; false sends them inside the grain messages. Port 0 takes any free port.
+    /// </summary>
+    public bool BulkTransfer { get; init; } = true;
+    public int BulkPort { get; init; }
+
+    /// <summary>
     /// Failure detection (seconds a probe may take, probes missed, votes that declare a silo dead): the defaults find a
     /// killed silo in about a second; many silos crowded on few cores (a scaling benchmark) need more patience, or a
     /// silo slow to answer while it starts is declared dead.
@@ -175,6 +184,9 @@ public sealed class ServerOptions
             if (port is < 1 or > 65535) throw new ArgumentException($"{name} must be a TCP port, 1 to 65535 (got {port}).");
         if (SiloPort == GatewayPort || SiloPort == HttpPort || GatewayPort == HttpPort)
             throw new ArgumentException($"the silo, gateway and HTTP ports must differ (got {SiloPort}, {GatewayPort}, {HttpPort}).");
+        if (BulkPort is < 0 or > 65535) throw new ArgumentException($"--bulk-port must be 0 (any free port) or a TCP port, 1 to 65535 (got {BulkPort}).");
+        if (BulkPort != 0 && (BulkPort == SiloPort || BulkPort == GatewayPort || BulkPort == HttpPort))
+            throw new ArgumentException($"--bulk-port must differ from the silo, gateway and HTTP ports (got {BulkPort}).");
         if (Role != ServerRole.Coordinator && Slots < 1) throw new ArgumentException($"--slots must be at least 1 on a worker (got {Slots}).");
         if (TorchThreads < 0) throw new ArgumentException($"--threads must be 0 (libtorch's default) or more (got {TorchThreads}).");
         _ = ComputeDevice;
@@ -234,6 +246,7 @@ public sealed class ServerOptions
         (silo.ProbeTimeout, silo.NumMissedProbesLimit, silo.DeathVotes) = (TimeSpan.FromSeconds(ProbeTimeout), MissedProbes, DeathVotes);
         silo.LoadStatisticsPeriod = TimeSpan.FromSeconds(LoadStatisticsPeriod);
         silo.SimulateEpisode = SimulateEpisodeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
+        (silo.BulkTransfer, silo.BulkPort) = (BulkTransfer, BulkPort);
         (silo.DataDirectory, silo.CheckpointDirectory) = (DataDirectory, CheckpointDirectory);
     }
 }

@@ -1,5 +1,8 @@
 using MetaCluster.Contracts;
 using MetaCluster.Grains;
+using MetaCluster.Grains.Bulk;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
 
 namespace MetaCluster.Cluster.Tests;
 
@@ -28,6 +31,33 @@ public class PerSiloDispatchTests(TestCluster fixture)
         Assert.Equal(2 * TestCluster.SlotsPerWorkerSilo, result.Status.LiveWorkers);
         Assert.Equal(2, result.Status.ContributingSilos.Length);
         Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values), $"{algorithm} through silo hubs differs from the single-process trainer.");
+    }
+
+    [Fact]
+    public async Task ThetaAndTheSumsCrossProcessesOverTheBulkChannelAndNothingIsLeftThere()
+    {
+        var channels = fixture.Cluster.Silos.ToDictionary(s => s.Name, s => ((InProcessSiloHandle)s).ServiceProvider.GetRequiredService<BulkChannel>());
+        var sent = channels.ToDictionary(c => c.Key, c => c.Value.BytesSent);
+        var fetched = channels.ToDictionary(c => c.Key, c => c.Value.BytesFetched);
+        var config = Reference.Sinusoid("maml");
+
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(Reference.NewRunId("per-silo-bulk"), config,
+            new ClusterRunOptions(PerSiloDispatch: true), Fast);
+
+        Assert.Equal(RunState.Completed, result.Status.State);
+        Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values));
+        long Sent(string silo) => channels[silo].BytesSent - sent[silo];
+        long Fetched(string silo) => channels[silo].BytesFetched - fetched[silo];
+        var workers = channels.Keys.Where(s => s != TestCluster.CoordinatorSilo).ToArray();
+        // θ: once per round to each of the two hubs, from the coordinator's channel, and nothing else.
+        Assert.Equal(3L * 2 * result.Theta.Values.Length, Sent(TestCluster.CoordinatorSilo));
+        Assert.Equal(3L * result.Theta.Values.Length, Fetched(workers[0]));
+        Assert.Equal(3L * result.Theta.Values.Length, Fetched(workers[1]));
+        // The partial sums: every byte a hub sent, the coordinator fetched (one sum per hub and round).
+        Assert.All(workers, w => Assert.True(Sent(w) > 0, $"{w} sent no partial sum over the bulk channel"));
+        Assert.Equal(workers.Sum(Sent), Fetched(TestCluster.CoordinatorSilo));
+        // θ withdrawn after each round, every sum taken: nothing waits anywhere.
+        Assert.All(channels.Values, c => Assert.Equal(0, c.Waiting));
     }
 
     [Fact]

@@ -75,6 +75,7 @@ public sealed class MetricsTests(ITestOutputHelper output) : IDisposable
             // Every series the dashboard queries is in a live scrape (or, for first-event-only Orleans counters, defined by Orleans).
             string scrape = await server.ScrapeAsync();
             var exposed = PromQl.ExposedNames(scrape);
+            Assert.Contains("metacluster_bulk_bytes_total", exposed); // the bulk channel's counter, from the silo's start
             var dashboard = DashboardSeries.Expressions();
             Assert.True(dashboard.Count >= 10, $"the dashboard has only {dashboard.Count} queries");
             var missing = new List<string>();

@@ -139,6 +139,10 @@ The container of a silo pod. Arguments: a dict with
       value: {{ $v.orleans.gatewayPort | quote }}
     - name: MetaCluster__HttpPort
       value: {{ $v.httpPort | quote }}
+    - name: MetaCluster__BulkTransfer
+      value: {{ $v.orleans.bulkTransfer | quote }}
+    - name: MetaCluster__BulkPort
+      value: {{ $v.orleans.bulkPort | quote }}
     {{- if .slots }}
     - name: MetaCluster__Slots
       value: {{ .slots | quote }}
@@ -180,6 +184,9 @@ The container of a silo pod. Arguments: a dict with
       protocol: TCP
     - name: gateway
       containerPort: {{ $v.orleans.gatewayPort }}
+      protocol: TCP
+    - name: bulk
+      containerPort: {{ $v.orleans.bulkPort }}
       protocol: TCP
     {{- if .federation }}
     - name: federation

@@ -18,7 +18,7 @@ internal sealed record ActiveRun(TrainingConfig Config, RunBlueprint Blueprint, 
     /// fit one message.
     /// </summary>
     public static async Task<ActiveRun> Build(CoordinatorRecord run, string runId, string what, MetaClusterSiloOptions silo, int maxMessageBodySize,
-        IGrainFactory grains, WorkerDirectory workers, ILogger logger)
+        IGrainFactory grains, WorkerDirectory workers, Bulk.BulkChannel bulk, ILogger logger)
     {
         var config = ConfigJson.Read(run.ConfigJson!);
         var blueprint = await Task.Run(() => RunFactory.CreateBlueprint(silo.Localize(config)));
@@ -29,7 +29,7 @@ internal sealed record ActiveRun(TrainingConfig Config, RunBlueprint Blueprint, 
             // A hub's pre-summed reply is one sum whatever the share's size: a silo gets its whole share, and θ, in one call.
             EpisodesPerCall: run.PerSiloDispatch && !run.PerEpisodeContributions ? int.MaxValue : MessageSizeGuard.EpisodesPerCall(parameters, maxMessageBodySize),
             run.PerSiloDispatch, run.HubGroup);
-        var provider = new ClusterContributions(grains, settings, parameters, run.Faults, workers, silo.WorkerWaitTimeout, logger);
+        var provider = new ClusterContributions(grains, settings, parameters, run.Faults, workers, silo.WorkerWaitTimeout, bulk, logger);
         await Task.Run(() => CheckpointFiles.RemoveStaleTemporaries(run.CheckpointDirectory, runId, logger));
         var trainer = await Task.Run(() =>
         {

@@ -1,6 +1,7 @@
 using MetaCluster.Contracts;
 using MetaCluster.Core.Algorithms;
 using MetaCluster.Core.Training;
+using MetaCluster.Grains.Bulk;
 using MetaCluster.Grains.Worker;
 using Microsoft.Extensions.Logging;
 
@@ -23,7 +24,7 @@ internal sealed record DispatchSettings(
 /// </summary>
 internal sealed class ClusterContributions(
     IGrainFactory grains, DispatchSettings settings, int parameterCount, FaultCounters faults,
-    WorkerDirectory directory, TimeSpan workerWait, ILogger logger) : IContributionProvider
+    WorkerDirectory directory, TimeSpan workerWait, BulkChannel bulk, ILogger logger) : IContributionProvider
 {
     /// <summary>
     /// Worker slots live in the round in flight (0 while it waits for one), null between rounds — what status shows
@@ -72,16 +73,19 @@ internal sealed class ClusterContributions(
         }
         if (groups is not null) workers = groups.Lead(workers);
         (LiveWorkersNow, WaitingForWorkers) = (workers.Sum(slotsOf), false);
+        // Hubs in other processes fetch θ from the bulk channel (once per process and round) and leave their sums there.
+        var ticket = settings.PerSilo && bulk.Enabled ? bulk.PublishShared(theta) : null;
         var dispatcher = new RoundDispatcher(
             (worker, share) =>
             {
                 var members = groups?.MembersOf(worker) ?? [];
+                bool viaBulk = ticket is not null && !(bulk.IsThisSilo(worker) && members.All(bulk.IsThisSilo));
                 var request = new WorkRequest
                 {
-                    RunId = settings.RunId, Round = work.Round, ConfigVersion = settings.ConfigVersion, Theta = theta, Episodes = share, PreSum = settings.PreSum,
-                    Members = members, MemberSlots = members.Select(directory.SlotsOf).ToArray(),
+                    RunId = settings.RunId, Round = work.Round, ConfigVersion = settings.ConfigVersion, Theta = viaBulk ? [] : theta, ThetaTicket = viaBulk ? ticket : null,
+                    Episodes = share, PreSum = settings.PreSum, Members = members, MemberSlots = members.Select(directory.SlotsOf).ToArray(),
                 };
-                return settings.PerSilo ? grains.GetGrain<ISiloHubGrain>(worker).Contribute(request) : grains.GetGrain<ITaskWorkerGrain>(worker).Contribute(request);
+                return settings.PerSilo ? bulk.ReceiveSum(grains.GetGrain<ISiloHubGrain>(worker).Contribute(request)) : grains.GetGrain<ITaskWorkerGrain>(worker).Contribute(request);
             },
             count => settings.DeadlineBase + settings.DeadlinePerEpisode * count, settings.EpisodesPerCall, faults, logger,
             new WorkerWait(workerWait, async excluded =>
@@ -98,6 +102,7 @@ internal sealed class ClusterContributions(
         finally
         {
             (LiveWorkersNow, WaitingForWorkers) = (null, false);
+            if (ticket is not null) bulk.Withdraw(ticket); // a straggler of this round that fetches now fails, as its reply would be ignored
         }
     }
 

@@ -27,7 +27,7 @@ namespace MetaCluster.Grains.Coordinator;
 public sealed class CoordinatorGrain(
     [PersistentState("run", MetaClusterSilo.StorageName)] IPersistentState<CoordinatorRecord> record,
     IClusterMembershipService membership, ISiloMetadataCache siloMetadata, MetaClusterMetrics metrics,
-    IOptions<MetaClusterSiloOptions> options, IOptions<SiloMessagingOptions> messaging, ILogger<CoordinatorGrain> logger)
+    IOptions<MetaClusterSiloOptions> options, IOptions<SiloMessagingOptions> messaging, Bulk.BulkChannel bulk, ILogger<CoordinatorGrain> logger)
     : Grain, ICoordinatorGrain, IRemindable
 {
     private readonly WorkerDirectory _workers = new(membership, siloMetadata);
@@ -124,7 +124,7 @@ public sealed class CoordinatorGrain(
     }
 
     private Task<ActiveRun> Build(CoordinatorRecord run, string what) =>
-        ActiveRun.Build(run, RunId, what, options.Value, messaging.Value.MaxMessageBodySize, GrainFactory, _workers, logger);
+        ActiveRun.Build(run, RunId, what, options.Value, messaging.Value.MaxMessageBodySize, GrainFactory, _workers, bulk, logger);
 
     /// <summary>Takes over a live run from the persisted record: the previous activation (and maybe its process) is gone.</summary>
     private async Task Recover()

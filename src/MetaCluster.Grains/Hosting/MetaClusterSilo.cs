@@ -1,4 +1,5 @@
 using System.Globalization;
+using MetaCluster.Grains.Bulk;
 using MetaCluster.Grains.Federated;
 using MetaCluster.Grains.Placement;
 using MetaCluster.Grains.Telemetry;
@@ -83,6 +84,9 @@ public static class MetaClusterSilo
         builder.Services.TryAddSingleton<IContributionSource, AlgorithmContributions>();
         builder.Services.TryAddSingleton<WorkerDatasets>();
         builder.Services.TryAddSingleton<ShareSumPool>();
+        builder.Services.TryAddSingleton<ThetaBuffers>();
+        builder.Services.TryAddSingleton<BulkChannel>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<BulkChannel>());
         builder.Services.TryAddSingleton<FederationCache>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TorchThreadBudget>();
         return builder;

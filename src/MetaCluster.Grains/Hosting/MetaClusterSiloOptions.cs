@@ -75,6 +75,21 @@ public sealed class MetaClusterSiloOptions
     public TimeSpan WorkerWaitTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
     /// <summary>
+    /// θ and partial sums cross processes over the silos' bulk channel (<see cref="Bulk.BulkChannel"/>), the grain calls
+    /// carrying tickets, rather than inside the grain messages. Off: every byte goes through Orleans, as before.
+    /// </summary>
+    public bool BulkTransfer { get; set; } = true;
+
+    /// <summary>The bulk channel's TCP port on the silo's address; 0 = any free port (tickets name the one taken).</summary>
+    public int BulkPort { get; set; }
+
+    /// <summary>A bulk fetch that has not completed in this time fails (its call is then redispatched like any failed call).</summary>
+    public TimeSpan BulkFetchTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>A partial sum nobody fetched (its coordinator died) is dropped after this.</summary>
+    public TimeSpan BulkBlobLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// How often a live run's recovery reminder ticks. A client polling the run reactivates a lost coordinator at once;
     /// the reminder does it when nobody is polling. Orleans warns below one minute.
     /// </summary>
@@ -133,6 +148,8 @@ public sealed class MetaClusterSiloOptions
         if (RecoveryReminderPeriod <= TimeSpan.Zero) throw new ArgumentException($"the recovery reminder period must be positive (got {RecoveryReminderPeriod}).");
         if (LocalhostClustering && Redis is not null) throw new ArgumentException("a silo uses either localhost clustering or Redis, not both.");
         if (SimulateEpisode < TimeSpan.Zero) throw new ArgumentException($"the simulated episode time must be 0 or more (got {SimulateEpisode.Value.TotalMilliseconds} ms).");
+        if (BulkPort is < 0 or > 65535) throw new ArgumentException($"the bulk channel's port must be 0 (any free port) to 65535 (got {BulkPort}).");
+        if (BulkFetchTimeout <= TimeSpan.Zero || BulkBlobLifetime <= TimeSpan.Zero) throw new ArgumentException("the bulk channel's fetch timeout and blob lifetime must be positive.");
         if (WorkerWaitTimeout < TimeSpan.Zero) throw new ArgumentException($"the worker wait must be 0 or more (got {WorkerWaitTimeout}).");
         if (WorkerDeadlineBase <= TimeSpan.Zero || WorkerDeadlinePerEpisode < TimeSpan.Zero)
             throw new ArgumentException("worker deadlines must be positive.");

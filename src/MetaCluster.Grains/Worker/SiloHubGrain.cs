@@ -1,5 +1,6 @@
 using MetaCluster.Contracts;
 using MetaCluster.Core.Training;
+using MetaCluster.Grains.Bulk;
 using MetaCluster.Grains.Hosting;
 using MetaCluster.Grains.Placement;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,8 @@ namespace MetaCluster.Grains.Worker;
 /// scheduler), and the hub is reentrant: it holds no state between calls.
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter, Reentrant]
-public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, ShareSumPool sums) : Grain, ISiloHubGrain
+public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, ShareSumPool sums, BulkChannel bulk, ThetaBuffers thetas)
+    : Grain, ISiloHubGrain
 {
     /// <summary>Where part of a share can go: a slot of this silo (weight 1) or a group member's hub (weight: its slots).</summary>
     private sealed record Target(int Weight, Func<long[], Task<WorkResult>> Call);
@@ -27,6 +29,25 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
+        if (request.ThetaTicket is not { } ticket) return await Contribute(request, watch);
+        // θ waits at the coordinator's bulk channel: fetched once into a reused array, which the slots read in place,
+        // and the partial sum goes back the same way (the caller reads the channel, or it would not have sent a ticket).
+        var theta = thetas.Rent(ticket.Length);
+        try
+        {
+            await bulk.Fetch(ticket, theta);
+            watch.Restart(); // the fetch is transfer, like a message's: the round's split counts it outside the worker
+            var result = await Contribute(request.WithTheta(theta), watch);
+            return result.HasPartialSum && bulk.Enabled ? result.WithSumTicket(bulk.PublishOnce(result.PartialSum)) : result;
+        }
+        finally
+        {
+            thetas.Return(theta); // every slot and member call has answered: nothing reads θ any more
+        }
+    }
+
+    private async Task<WorkResult> Contribute(WorkRequest request, System.Diagnostics.Stopwatch watch)
+    {
         string here = silo.SiloAddress.ToParsableString();
         var targets = Targets(here, request);
         var shares = Deal(request.Episodes, targets.Select(t => t.Weight).ToArray());
@@ -59,7 +80,7 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         var slots = Enumerable.Range(0, options.Value.Slots).Select(slot => new Target(1,
             share => GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share))));
         var members = request.Members.Select((hub, i) => new Target(request.MemberSlots[i],
-            share => GrainFactory.GetGrain<ISiloHubGrain>(hub).Contribute(request.ForMember(share))));
+            share => bulk.ReceiveSum(GrainFactory.GetGrain<ISiloHubGrain>(hub).Contribute(request.ForMember(share)))));
         return [.. slots, .. members];
     }
 
