@@ -266,6 +266,53 @@ public class ExactSumTests
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AnAddThatIsRefusedLeavesTheSumAsItWas(bool wide)
+    {
+        bool before = ExactSum.WideVectors;
+        ExactSum.WideVectors = wide;
+        try
+        {
+            var vectors = Vectors(3, 1031, 21);
+            var sum = new ExactSum(1031);
+            sum.Add(vectors[0]);
+            sum.Add(vectors[1]);
+            var held = sum.Units.ToArray();
+
+            // Out of range late in the vector part, in the scalar tail, a NaN, and a running total that wraps at one unit.
+            foreach (var (at, value) in new[] { (700, 9e6f), (1030, -9e6f), (300, float.NaN) })
+            {
+                var bad = (float[])vectors[2].Clone();
+                bad[at] = value;
+                Assert.Throws<OverflowException>(() => sum.Add(bad, "episode 9"));
+                Assert.Equal(held, sum.Units.ToArray());
+                Assert.Equal(2, sum.Count);
+            }
+            var big = new float[1031];
+            big[500] = 8e6f;
+            var nearTheTop = new ExactSum(1031);
+            nearTheTop.Add(big);
+            var top = nearTheTop.Units.ToArray();
+            var wraps = (float[])vectors[2].Clone();
+            wraps[500] = 8e6f;
+            Assert.Contains("overflowed", Assert.Throws<OverflowException>(() => nearTheTop.Add(wraps)).Message);
+            Assert.Equal(top, nearTheTop.Units.ToArray());
+            Assert.Equal(1, nearTheTop.Count);
+
+            // And the sum goes on as if nothing had been tried.
+            sum.Add(vectors[2]);
+            var fresh = new ExactSum(1031);
+            foreach (var v in vectors) fresh.Add(v);
+            Assert.Equal(fresh.Units.ToArray(), sum.Units.ToArray());
+        }
+        finally
+        {
+            ExactSum.WideVectors = before;
+        }
+    }
+
     [Fact]
     public void AClearedSumStartsOverWithNothingLeftOfThePreviousRound()
     {

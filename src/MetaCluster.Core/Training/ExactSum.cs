@@ -70,7 +70,13 @@ public sealed class ExactSum
         return _units;
     }
 
-    /// <summary>Adds one contribution. <paramref name="source"/> names it in an overflow error (e.g. "episode 17").</summary>
+    /// <summary>
+    /// Adds one contribution, whole or not at all: a value out of range (or NaN) or a running total leaving the range
+    /// throws <see cref="OverflowException"/> naming <paramref name="source"/> (e.g. "episode 17") and leaves the sum as it
+    /// was — what was added of the vector before the bad value was found is subtracted again (two's-complement addition
+    /// is undone exactly, wrapped or not). A sum several slots add into can therefore take every good vector and refuse a
+    /// bad one without the others' work being lost.
+    /// </summary>
     public void Add(ReadOnlySpan<float> values, string source = "a contribution")
     {
         if (values.Length != _units.Length)
@@ -79,15 +85,41 @@ public sealed class ExactSum
         // Onto a cleared sum the units are written, not added (the old ones count as zeros). A throw part-way leaves
         // the sum stale, i.e. still empty.
         bool write = _stale;
-        int i = WideVectors ? AddWide(values, units, write, source) : AddPortable(values, units, write, source);
-        for (; i < values.Length; i++)
+        // The vector loop stops at the first block holding a bad value; the scalar loop then finds it.
+        int reached = WideVectors ? AddWide(values, units, write, out bool wrapped) : AddPortable(values, units, write, out wrapped);
+        for (; reached < values.Length; reached++)
         {
-            if (!(Math.Abs(values[i]) < MaxMagnitude)) throw OutOfRange(values, i, 1, source);
-            long unit = (long)(values[i] * Scale);
-            units[i] = write ? unit : checked(units[i] + unit);
+            if (!(Math.Abs(values[reached]) < MaxMagnitude))
+            {
+                if (!write) Subtract(values[..reached], units);
+                throw OutOfRange(values, reached, 1, source);
+            }
+            long unit = (long)(values[reached] * Scale);
+            if (write)
+            {
+                units[reached] = unit;
+                continue;
+            }
+            long sum = unchecked(units[reached] + unit);
+            wrapped |= ((units[reached] ^ sum) & (unit ^ sum)) < 0;
+            units[reached] = sum;
+        }
+        if (wrapped && !write)
+        {
+            Subtract(values, units);
+            throw SumOverflow(source);
         }
         _stale = false;
         Count++;
+    }
+
+    /// <summary>
+    /// Undoes the adds of the first values of a vector (all of it, after a running total wrapped): each was in range, so
+    /// its units are recomputed the same way and subtracted with wrap-around, which restores the bits exactly.
+    /// </summary>
+    private static void Subtract(ReadOnlySpan<float> added, Span<long> units)
+    {
+        for (int i = 0; i < added.Length; i++) units[i] = unchecked(units[i] - (long)(added[i] * Scale));
     }
 
     /// <summary>
@@ -99,8 +131,12 @@ public sealed class ExactSum
     /// </summary>
     internal static bool WideVectors { get; set; } = Vector512.IsHardwareAccelerated;
 
-    /// <summary>The whole-vector part of an add, 16 values at a time; returns where the scalar tail starts.</summary>
-    private static int AddWide(ReadOnlySpan<float> values, Span<long> units, bool write, string source)
+    /// <summary>
+    /// The whole-vector part of an add, 16 values at a time; returns where the scalar loop goes on — the end of the last
+    /// whole block, or the start of the first block holding a value out of range (not added) — and in
+    /// <paramref name="wrapped"/> whether a running total left the range.
+    /// </summary>
+    private static int AddWide(ReadOnlySpan<float> values, Span<long> units, bool write, out bool wrapped)
     {
         var scale = Vector512.Create(Scale);
         var limit = Vector512.Create(MaxMagnitude);
@@ -110,7 +146,7 @@ public sealed class ExactSum
         {
             var v = Vector512.Create(values.Slice(i, Vector512<float>.Count));
             // NaN fails every comparison, so "not all below the limit" also catches NaN and ±∞.
-            if (!Vector512.LessThanAll(Vector512.Abs(v), limit)) throw OutOfRange(values, i, Vector512<float>.Count, source);
+            if (!Vector512.LessThanAll(Vector512.Abs(v), limit)) break;
             var (low, high) = Vector512.Widen(v);
             var lowUnits = Vector512.ConvertToInt64(low * scale);
             var highUnits = Vector512.ConvertToInt64(high * scale);
@@ -125,12 +161,12 @@ public sealed class ExactSum
             overflow |= AddChecked(lowTarget, lowUnits);
             overflow |= AddChecked(highTarget, highUnits);
         }
-        if (Vector512.LessThanAny(overflow, Vector512<long>.Zero)) throw SumOverflow(source);
+        wrapped = Vector512.LessThanAny(overflow, Vector512<long>.Zero);
         return i;
     }
 
     /// <summary><see cref="AddWide"/> with <see cref="Vector{T}"/>: every machine, 8 values at a time on AVX2.</summary>
-    private static int AddPortable(ReadOnlySpan<float> values, Span<long> units, bool write, string source)
+    private static int AddPortable(ReadOnlySpan<float> values, Span<long> units, bool write, out bool wrapped)
     {
         var scale = new Vector<double>(Scale);
         var limit = new Vector<float>(MaxMagnitude);
@@ -140,7 +176,7 @@ public sealed class ExactSum
         for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
         {
             var v = new Vector<float>(values.Slice(i));
-            if (!Vector.LessThanAll(Vector.Abs(v), limit)) throw OutOfRange(values, i, Vector<float>.Count, source);
+            if (!Vector.LessThanAll(Vector.Abs(v), limit)) break;
             Vector.Widen(v, out var low, out var high);
             bool small = Vector.LessThanAll(Vector.Abs(v), fastLimit);
             var lowUnits = small ? ToUnitsFast(low * scale) : Vector.ConvertToInt64(low * scale);
@@ -154,7 +190,7 @@ public sealed class ExactSum
             overflow |= AddChecked(units.Slice(i), lowUnits);
             overflow |= AddChecked(units.Slice(i + Vector<long>.Count), highUnits);
         }
-        if (Vector.LessThanAny(overflow, Vector<long>.Zero)) throw SumOverflow(source);
+        wrapped = Vector.LessThanAny(overflow, Vector<long>.Zero);
         return i;
     }
 
