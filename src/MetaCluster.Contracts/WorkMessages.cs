@@ -21,11 +21,6 @@ public sealed class WorkRequest
     /// <summary>Send one exact partial sum for the share (<see cref="WorkResult.PartialSum"/>) instead of a vector per episode.</summary>
     [Id(5)] public bool PreSum { get; init; }
     /// <summary>
-    /// The caller is the slot's own silo hub: with <see cref="PreSum"/>, hand the pre-summed share over by reference
-    /// (<see cref="WorkResult.SiloLocalSum"/>) rather than as bytes.
-    /// </summary>
-    [Id(6)] public bool FromSiloHub { get; init; }
-    /// <summary>
     /// To a silo hub leading a group (an aggregation tree's second level): the group's other hubs, which this hub
     /// deals part of the share to — in proportion to their slots, <see cref="MemberSlots"/> — and whose partial sums it
     /// adds into its own.
@@ -38,10 +33,18 @@ public sealed class WorkRequest
     /// </summary>
     [Id(9)] public BulkTicket? ThetaTicket { get; init; }
 
+    /// <summary>
+    /// With <see cref="PreSum"/>, from the slot's own silo hub: the hub's exact sum for its share, lent by reference — the
+    /// slot adds each episode into it as it is computed, so no slot keeps a sum of its own and the hub merges none. It is
+    /// never serialized: only a silo-local call, which passes this [Immutable] request uncopied, carries it; a slot that
+    /// finds none (the call crossed a process after all) sends its partial sum as bytes.
+    /// </summary>
+    [field: NonSerialized] public IHubShareSum? ShareSum { get; init; }
+
     /// <summary>The same round, θ and settings for another share of episodes, from the silo's hub to one of its slots.</summary>
-    public WorkRequest ForShare(long[] episodes) => new()
+    public WorkRequest ForShare(long[] episodes, IHubShareSum? shareSum) => new()
     {
-        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum, FromSiloHub = true,
+        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = Theta, Episodes = episodes, PreSum = PreSum, ShareSum = shareSum,
     };
 
     /// <summary>The same round, θ and settings for another share, from a group's leading hub to one of the group's hubs.</summary>
@@ -58,7 +61,7 @@ public sealed class WorkRequest
     public WorkRequest WithTheta(byte[] theta) => new()
     {
         RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = theta, ThetaTicket = ThetaTicket, Episodes = Episodes, PreSum = PreSum,
-        FromSiloHub = FromSiloHub, Members = Members, MemberSlots = MemberSlots,
+        Members = Members, MemberSlots = MemberSlots,
     };
 }
 
@@ -106,13 +109,6 @@ public sealed class WorkResult
     /// </summary>
     [Id(6)] public PooledBuffer PartialSum { get; init; }
 
-    /// <summary>
-    /// With <see cref="WorkRequest.FromSiloHub"/>: the pre-summed share itself, handed to the hub by reference instead
-    /// of <see cref="PartialSum"/>. It is never serialized, so it never reaches the wire: only a silo-local call — which passes
-    /// this [Immutable] result uncopied — carries it. Serializing a share for the hop to a hub in the same process was a
-    /// large-object allocation per slot and round, and the collections they set off were most of a worker process's CPU.
-    /// </summary>
-    [field: NonSerialized] public ISiloLocalSum? SiloLocalSum { get; init; }
     /// <summary>Other silos whose work this result carries: a group's hubs, answering through its leading hub.</summary>
     [Id(7)] public string[] AlsoFrom { get; init; } = [];
     /// <summary>
@@ -140,11 +136,15 @@ public sealed class WorkResult
     };
 }
 
-/// <summary>A slot's pre-summed share on its way to its silo's hub by reference (see <see cref="WorkResult.SiloLocalSum"/>).</summary>
-public interface ISiloLocalSum
+/// <summary>A silo hub's exact sum for its share, lent to the slots of its silo (see <see cref="WorkRequest.ShareSum"/>).</summary>
+public interface IHubShareSum
 {
-    /// <summary>How many contributions the share holds.</summary>
-    long Count { get; }
+    /// <summary>
+    /// Adds one episode's contribution (<paramref name="episode"/> carries its metrics, no values). False once the hub
+    /// has answered — the episode came too late to count; an <see cref="OverflowException"/> for a vector the exact sum
+    /// cannot take (non-finite, out of range), of which nothing was added.
+    /// </summary>
+    bool TryAdd(EpisodeContribution episode, ReadOnlySpan<float> values);
 }
 
 [GenerateSerializer, Immutable, Alias("mc.WorkerInfo")]

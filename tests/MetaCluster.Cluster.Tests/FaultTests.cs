@@ -129,4 +129,23 @@ public class FaultTests(TestCluster fixture)
         Assert.All(warnings, w => Assert.Contains("failed (InvalidOperationException: injected: the summed pass fails); computing it episode by episode", w.Message));
         Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values));
     }
+
+    [Fact]
+    public async Task ASummedPassThatFailsAfterAddingIntoTheHubsSumKeepsWhatWentInRedoesTheRestAndTheRunKeepsItsBits()
+    {
+        // Per-silo dispatch: the slots add straight into their hub's sum; this pass adds one episode, then throws.
+        var config = Reference.Sinusoid("maml") with { Seed = 4343 };
+        string runId = Reference.NewRunId("hub-fallback");
+        TestContributions.Instance.FailSummedPassAfterOne(config.Seed, "injected: the summed pass fails after one episode");
+
+        var result = await new ClusterTrainingClient(fixture.Client).TrainAsync(runId, config, new ClusterRunOptions(PerSiloDispatch: true),
+            new RunFollowing { PollInterval = TimeSpan.FromMilliseconds(50) });
+
+        Assert.Equal(RunState.Completed, result.Status.State);
+        Assert.Equal(0, result.Status.Retried + result.Status.Redispatched); // every episode counted once, none lost
+        var warnings = TestLog.Instance.Entries.Where(e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains($"Run {runId} round ")).ToArray();
+        Assert.NotEmpty(warnings);
+        Assert.All(warnings, w => Assert.Contains("injected: the summed pass fails after one episode", w.Message));
+        Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values), "an episode added before the failure was lost or counted twice");
+    }
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using MetaCluster.Contracts;
 using MetaCluster.Core.Training;
 using MetaCluster.Grains.Coordinator;
 using MetaCluster.Grains.Worker;
@@ -19,11 +21,77 @@ public class HubAggregationTests
         first.Release(); // a second release must not put it in the pool twice (two holders of one sum)
         var third = pool.Rent(5);
         Assert.Same(first.Sum, third.Sum);
-        Assert.Equal(0, third.Count); // cleared for its new holder
+        Assert.Equal(0, third.Sum.Count); // cleared for its new holder
         Assert.Equal(new long[5], third.Sum.Units.ToArray());
         Assert.NotSame(first.Sum, pool.Rent(5).Sum); // released once, taken once
         third.Release();
         Assert.Equal(7, pool.Rent(7).Sum.Length); // a sum of another run's size is not handed out
+    }
+
+    private static EpisodeContribution Episode(long episode) => new() { Episode = episode, Values = [], PostLoss = episode / 10.0 };
+
+    private static float[] Vector(long episode, int length = 37) => Enumerable.Range(0, length).Select(i => (float)Math.Sin(episode * 7 + i) * 1e-3f).ToArray();
+
+    [Fact]
+    public async Task SlotsAddingAtOnceGiveTheBitsOfOneAfterAnotherAndTheRecordNamesEveryEpisode()
+    {
+        var shared = new HubShareSum(new ExactSum(37));
+        // Eight slots, 40 episodes each, all at once.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(slot => Task.Run(() =>
+        {
+            for (long e = slot * 40; e < slot * 40 + 40; e++) Assert.True(shared.TryAdd(Episode(e), Vector(e)));
+        })));
+        var (sum, held) = shared.Seal();
+        var oneByOne = new ExactSum(37);
+        for (long e = 0; e < 320; e++) oneByOne.Add(Vector(e));
+        Assert.Equal(oneByOne.Units.ToArray(), sum.Units.ToArray());
+        Assert.Equal(320, sum.Count);
+        Assert.Equal(Enumerable.Range(0, 320).Select(e => (long)e), held.Keys.Order());
+        Assert.Equal(3.1, held[31].PostLoss);
+    }
+
+    [Fact]
+    public void ARefusedVectorAddsNothingAndASealedSumTakesNothingMore()
+    {
+        var shared = new HubShareSum(new ExactSum(37));
+        Assert.True(shared.TryAdd(Episode(1), Vector(1)));
+        var bad = Vector(2);
+        bad[30] = float.NaN;
+        Assert.Contains("episode 2", Assert.Throws<OverflowException>(() => shared.TryAdd(Episode(2), bad)).Message);
+        Assert.False(shared.TryAdd(Episode(1), Vector(1))); // already in
+        var (sum, held) = shared.Seal();
+        var expected = new ExactSum(37);
+        expected.Add(Vector(1));
+        Assert.Equal(expected.Units.ToArray(), sum.Units.ToArray());
+        Assert.Equal([1L], held.Keys);
+
+        // A slot that finishes after the hub answered: refused, and the sum the hub sent is untouched.
+        Assert.False(shared.TryAdd(Episode(3), Vector(3)));
+        Assert.False(shared.TryAddPartial(new ReadOnlySequence<byte>(expected.ToBytes()), [Episode(4)], "a late member"));
+        Assert.Equal(expected.Units.ToArray(), sum.Units.ToArray());
+        Assert.Single(held);
+    }
+
+    [Fact]
+    public void AMembersPartialSumGoesInWholeAndOneThatDoesNotHoldWhatItNamesBreaksTheHubsSum()
+    {
+        var member = new ExactSum(37);
+        member.Add(Vector(5));
+        member.Add(Vector(6));
+        var shared = new HubShareSum(new ExactSum(37));
+        Assert.True(shared.TryAdd(Episode(1), Vector(1)));
+        Assert.True(shared.TryAddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(5), Episode(6)], "member b/hub"));
+        Assert.False(shared.TryAddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(6), Episode(7)], "member c/hub")); // 6 is in already
+        var (sum, held) = shared.Seal();
+        var expected = new ExactSum(37);
+        foreach (long e in new long[] { 1, 5, 6 }) expected.Add(Vector(e));
+        Assert.Equal(expected.Units.ToArray(), sum.Units.ToArray());
+        Assert.Equal([1L, 5, 6], held.Keys.Order());
+
+        var broken = new HubShareSum(new ExactSum(37));
+        var error = Assert.Throws<InvalidOperationException>(() => broken.TryAddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(5)], "member d/hub"));
+        Assert.Contains("names 1 episodes but holds 2", error.Message);
+        Assert.Contains("unusable", Assert.Throws<InvalidOperationException>(() => broken.Seal()).Message);
     }
 
     [Fact]

@@ -22,6 +22,10 @@ public sealed class TestContributions : IContributionSource
 
     public void FailSummedPass(ulong seed, string message) => _failSummedPass[seed] = message;
 
+    /// <summary>The summed pass of runs with this seed hands the sink its share's first episode, then throws.</summary>
+    public void FailSummedPassAfterOne(ulong seed, string message) => _failAfterOne[seed] = message;
+    private readonly ConcurrentDictionary<ulong, string> _failAfterOne = new();
+
     public IReadOnlyList<Contribution> Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample) =>
         _simulated.TryGetValue(run.Config.Seed, out var simulated) ? simulated.Contribute(run, theta, episodes, sample)
         : run.Algorithm.Contribute(theta, episodes, sample);
@@ -29,6 +33,11 @@ public sealed class TestContributions : IContributionSource
     public void Contribute(TrainingRun run, ParameterSet theta, IReadOnlyList<long> episodes, Func<long, Episode> sample, ContributionSink sink)
     {
         if (_failSummedPass.TryGetValue(run.Config.Seed, out var message)) throw new InvalidOperationException(message);
+        if (_failAfterOne.TryGetValue(run.Config.Seed, out var after) && episodes.Count > 1)
+        {
+            run.Algorithm.Contribute(theta, episodes.Take(1).ToList(), sample, sink);
+            throw new InvalidOperationException(after);
+        }
         if (_simulated.TryGetValue(run.Config.Seed, out var simulated))
         {
             simulated.Contribute(run, theta, episodes, sample, sink);

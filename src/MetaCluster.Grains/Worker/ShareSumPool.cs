@@ -5,11 +5,9 @@ using MetaCluster.Core.Training;
 namespace MetaCluster.Grains.Worker;
 
 /// <summary>
-/// Exact sums reused from round to round within a silo. A slot fills one with its share; called by its silo's hub it
-/// hands it over by reference (<see cref="WorkResult.SiloLocalSum"/>) and the hub adds it into its own and releases it;
-/// otherwise the slot writes it onto the wire and releases it.
-/// The sum changes hands rather than staying with the slot, so a slot's next call (a re-dealt share of the same round,
-/// say) can never clear a sum the hub is still reading.
+/// Exact sums reused from round to round within a silo: a silo hub's sum for its share (<see cref="HubShareSum"/>, which
+/// the silo's slots add into), or a slot's own when it is called from another process and writes its share onto the
+/// wire. Each is released once its bytes are written.
 /// </summary>
 public sealed class ShareSumPool
 {
@@ -31,13 +29,11 @@ public sealed class ShareSumPool
     }
 
     /// <summary>A sum on loan: its holder reads or fills <see cref="Sum"/> and releases it once, after which it may be anyone's.</summary>
-    public sealed class Lease(ExactSum sum, ShareSumPool pool) : ISiloLocalSum
+    public sealed class Lease(ExactSum sum, ShareSumPool pool)
     {
         private int _released;
 
         public ExactSum Sum { get; } = sum;
-
-        public long Count => Sum.Count;
 
         public void Release()
         {

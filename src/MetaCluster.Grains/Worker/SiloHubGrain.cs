@@ -13,18 +13,18 @@ namespace MetaCluster.Grains.Worker;
 /// <summary>
 /// Per-silo dispatch (<see cref="ISiloHubGrain"/>): one call from the coordinator per silo and round, fanned out to
 /// the silo's own slots and summed here. The slots are called locally, so θ's bytes are shared, not copied
-/// (<see cref="WorkRequest"/> is immutable), and their pre-summed shares come back by reference, lent from the silo's
-/// <see cref="ShareSumPool"/>; they are added exactly, so θ has the bits of per-slot dispatch. A hub leading a group
+/// (<see cref="WorkRequest"/> is immutable), and with pre-summing they add each episode straight into the hub's exact
+/// sum for the share (<see cref="HubShareSum"/>, lent with the request; its memory from the silo's
+/// <see cref="ShareSumPool"/>), so θ has the bits of per-slot dispatch. A hub leading a group
 /// (<see cref="WorkRequest.Members"/>) deals part of the share to the group's other hubs too and adds their partial sums
-/// the same way. The summing is a few vector adds per target, each made as its reply arrives (thread pool, off the grain
-/// scheduler), and the hub is reentrant: it holds no state between calls.
+/// as their replies arrive (thread pool, off the grain scheduler). The hub is reentrant: it holds no state between calls.
 /// </summary>
 [WorkerSlotPlacement, WorkerSiloPlacementFilter, Reentrant]
 public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSiloOptions> options, ShareSumPool sums, BulkChannel bulk, ThetaBuffers thetas)
     : Grain, ISiloHubGrain
 {
     /// <summary>Where part of a share can go: a slot of this silo (weight 1) or a group member's hub (weight: its slots).</summary>
-    private sealed record Target(int Weight, Func<long[], Task<WorkResult>> Call);
+    private sealed record Target(int Weight, Func<long[], HubShareSum?, Task<WorkResult>> Call);
 
     public async Task<WorkResult> Contribute(WorkRequest request)
     {
@@ -51,14 +51,16 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         string here = silo.SiloAddress.ToParsableString();
         var targets = Targets(here, request);
         var shares = Deal(request.Episodes, targets.Select(t => t.Weight).ToArray());
-        var calls = shares.Select((share, i) => (Share: share, Target: targets[i])).Where(c => c.Share.Length > 0)
-            .Select(c => (c.Share, Reply: c.Target.Call(c.Share))).ToArray();
-        // The accumulator comes from the silo's pool (a fresh one was a large-object allocation a round).
+        // The share's sum comes from the silo's pool (a fresh one was a large-object allocation a round) and is lent to
+        // the slots, which add into it directly.
         var accumulator = request.PreSum ? sums.Rent(request.Theta.Length / sizeof(float)) : null;
+        var shared = accumulator is null ? null : new HubShareSum(accumulator.Sum);
         Merged result;
         try
         {
-            result = await Task.Run(() => Merge(calls, accumulator?.Sum));
+            var calls = shares.Select((share, i) => (Share: share, Target: targets[i])).Where(c => c.Share.Length > 0)
+                .Select(c => (c.Share, Reply: c.Target.Call(c.Share, shared))).ToArray();
+            result = await Task.Run(() => Merge(request.Episodes, calls, shared));
         }
         finally
         {
@@ -78,9 +80,9 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         if (request.MemberSlots.Length != request.Members.Length)
             throw new ArgumentException($"a hub group of {request.Members.Length} other hubs came with {request.MemberSlots.Length} slot counts.");
         var slots = Enumerable.Range(0, options.Value.Slots).Select(slot => new Target(1,
-            share => GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share))));
+            (share, shared) => GrainFactory.GetGrain<ITaskWorkerGrain>(WorkerKey.Create(here, slot)).Contribute(request.ForShare(share, shared))));
         var members = request.Members.Select((hub, i) => new Target(request.MemberSlots[i],
-            share => bulk.ReceiveSum(GrainFactory.GetGrain<ISiloHubGrain>(hub).Contribute(request.ForMember(share)))));
+            (share, _) => bulk.ReceiveSum(GrainFactory.GetGrain<ISiloHubGrain>(hub).Contribute(request.ForMember(share)))));
         return [.. slots, .. members];
     }
 
@@ -101,102 +103,81 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
 
     private sealed record Merged(EpisodeContribution[] Contributions, EpisodeFailure[] Failures, long[] HandedBack, PooledBuffer PartialSum, string[] AlsoFrom);
 
-    /// <summary>What one slot's or member hub's reply adds to the merged result, its sum already in the accumulator.</summary>
+    /// <summary>What one slot's or member hub's reply adds to the merged result (with pre-summing, its sum already in the hub's).</summary>
     private sealed record Part(List<EpisodeContribution> Contributions, List<EpisodeFailure> Failures, long[] HandedBack, string[] Silos);
 
     /// <summary>
-    /// The replies of the slots and member hubs as one. With pre-summing every partial sum — lent by a slot, or in a
-    /// member's message — and any episode a slot sent as a vector (its own pre-sum fell back) goes into one exact sum
-    /// as its reply arrives, so that only the last reply's add is left when the last slot finishes (the sum is
-    /// order-free; the lists keep the targets' order); an episode whose vector cannot join it (non-finite, beyond the
-    /// exact range) becomes a failure naming why, like an episode whose call failed.
+    /// The replies of the slots and member hubs as one. With pre-summing the slots have added their episodes into
+    /// <paramref name="shared"/> as they computed them; a member's partial sum, and any episode a slot sent as a vector,
+    /// goes in as its reply arrives (the sum is order-free), so only the last episode's add is left when the last slot
+    /// finishes. Once every call has answered the sum is sealed, and what it holds is the result: its episodes in the
+    /// share's order, and every other episode a failure (an episode whose vector the exact sum refused names why, one
+    /// whose call failed says so) or handed back. Without pre-summing the slots' vectors pass through.
     /// </summary>
-    private static async Task<Merged> Merge((long[] Share, Task<WorkResult> Reply)[] replies, ExactSum? sum)
+    private static async Task<Merged> Merge(long[] episodes, (long[] Share, Task<WorkResult> Reply)[] replies, HubShareSum? shared)
     {
         var parts = new Part[replies.Length];
         var position = replies.Select((r, i) => (r.Reply, i)).ToDictionary(r => (Task)r.Reply, r => r.i);
         await foreach (var reply in Task.WhenEach(replies.Select(r => r.Reply)))
         {
             int i = position[reply];
-            parts[i] = Take(replies[i].Share, reply, sum);
+            parts[i] = Take(replies[i].Share, reply, shared);
         }
-        var contributions = parts.SelectMany(p => p.Contributions).ToList();
+        string[] silos = [.. parts.SelectMany(p => p.Silos).Distinct().Order(StringComparer.Ordinal)];
+        if (shared is null)
+            return new Merged([.. parts.SelectMany(p => p.Contributions)], [.. parts.SelectMany(p => p.Failures)], [.. parts.SelectMany(p => p.HandedBack)], new PooledBuffer(), silos);
+        var (sum, held) = shared.Seal();
         var partialSum = new PooledBuffer();
-        if (sum is not null && contributions.Count > 0) sum.WriteTo(ref partialSum);
-        return new Merged([.. contributions], [.. parts.SelectMany(p => p.Failures)], [.. parts.SelectMany(p => p.HandedBack)], partialSum,
-            [.. parts.SelectMany(p => p.Silos).Distinct().Order(StringComparer.Ordinal)]);
+        if (held.Count > 0) sum.WriteTo(ref partialSum);
+        return new Merged([.. episodes.Where(held.ContainsKey).Select(e => held[e])], [.. parts.SelectMany(p => p.Failures).Where(f => !held.ContainsKey(f.Episode))],
+            [.. parts.SelectMany(p => p.HandedBack).Where(e => !held.ContainsKey(e))], partialSum, silos);
     }
 
-    /// <summary>One finished reply: a failed call becomes failures of its share; a partial sum or vectors go into <paramref name="sum"/>.</summary>
-    private static Part Take(long[] share, Task<WorkResult> reply, ExactSum? sum)
+    /// <summary>One finished reply: a failed call becomes failures of its share; a partial sum or vectors go into <paramref name="shared"/>.</summary>
+    private static Part Take(long[] share, Task<WorkResult> reply, HubShareSum? shared)
     {
-        var contributions = new List<EpisodeContribution>();
         var failures = new List<EpisodeFailure>();
         if (!reply.IsCompletedSuccessfully)
         {
             var error = reply.Exception?.GetBaseException() is { } e ? $"{e.GetType().Name}: {e.Message}" : "the call was cancelled";
             failures.AddRange(share.Select(episode => new EpisodeFailure { Episode = episode, Error = $"slot or group hub call failed ({error})" }));
-            return new Part(contributions, failures, [], []);
+            return new Part([], failures, [], []);
         }
         var result = reply.Result;
         string[] silos = result.Contributions.Length > 0 ? [result.Silo, .. result.AlsoFrom] : [];
         failures.AddRange(result.Failures);
-        if (sum is null)
-        {
-            contributions.AddRange(result.Contributions);
-        }
-        else if (result.SiloLocalSum is ShareSumPool.Lease local)
-        {
-            try
-            {
-                sum.Add(local.Sum);
-            }
-            finally
-            {
-                local.Release();
-            }
-            contributions.AddRange(result.Contributions);
-        }
-        else if (result.HasPartialSum)
+        if (shared is null) return new Part([.. result.Contributions], failures, result.HandedBack, silos);
+        if (result.HasPartialSum)
         {
             var partial = result.PartialSum;
             try
             {
-                sum.AddBytes(partial.AsReadOnlySequence(), $"the partial sum of slot {result.Worker}");
+                if (!shared.TryAddPartial(partial.AsReadOnlySequence(), result.Contributions, $"the partial sum of {result.Worker}"))
+                    failures.AddRange(result.Contributions.Select(c => new EpisodeFailure { Episode = c.Episode, Error = $"the partial sum of {result.Worker} names an episode the silo hub already holds" }));
             }
             finally
             {
                 partial.Dispose();
             }
-            contributions.AddRange(result.Contributions);
+            return new Part([], failures, result.HandedBack, silos);
         }
-        else
+        // Episodes without values are in the hub's sum already (their slot added them); vectors go in now.
+        foreach (var c in result.Contributions.Where(c => c.Values.Length > 0))
         {
-            foreach (var c in result.Contributions)
+            try
             {
-                if (c.Values.Length == 0)
-                {
-                    // A pre-summed share whose sum did not come with it: the slot's reply crossed a process after all.
-                    failures.Add(new EpisodeFailure { Episode = c.Episode, Error = $"slot {result.Worker} pre-summed its share, but its sum did not reach the silo hub (the slot is not in the hub's silo)" });
-                    continue;
-                }
-                var values = FloatBytes.AsFloats(c.Values);
-                try
-                {
-                    ExactSum.CheckRange(values, $"episode {c.Episode}");
-                }
-                catch (OverflowException e)
-                {
-                    failures.Add(new EpisodeFailure { Episode = c.Episode, Error = $"{e.GetType().Name}: {e.Message}" });
-                    continue;
-                }
-                sum.Add(values, $"episode {c.Episode}"); // a running total past the exact range fails the whole call: the coordinator redispatches it
-                contributions.Add(new EpisodeContribution
+                var metrics = new EpisodeContribution
                 {
                     Episode = c.Episode, Values = [], PreLoss = c.PreLoss, PostLoss = c.PostLoss, PreAccuracy = c.PreAccuracy, PostAccuracy = c.PostAccuracy,
-                });
+                };
+                if (!shared.TryAdd(metrics, FloatBytes.AsFloats(c.Values)))
+                    failures.Add(new EpisodeFailure { Episode = c.Episode, Error = $"slot {result.Worker} sent episode {c.Episode} twice" });
+            }
+            catch (OverflowException e)
+            {
+                failures.Add(new EpisodeFailure { Episode = c.Episode, Error = $"{e.GetType().Name}: {e.Message}" });
             }
         }
-        return new Part(contributions, failures, result.HandedBack, silos);
+        return new Part([], failures, result.HandedBack, silos);
     }
 }

@@ -37,25 +37,34 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
             return new WorkResult { Worker = worker, Silo = silo.SiloAddress.ToParsableString(), Contributions = [], Failures = [], HandedBack = request.Episodes };
         var cached = await GetRun(request);
         var computing = Stopwatch.StartNew();
-        var (computed, failures, summed) = await Compute.Run<(List<Core.Algorithms.Contribution>, List<EpisodeFailure>, SummedShare?)>(() =>
+        var (computed, failures, summed) = await Compute.Run<(List<Core.Algorithms.Contribution>, List<EpisodeFailure>, Summed)>(() =>
         {
             // θ straight from the message's bytes into tensors: the one conversion on this side of the hop.
             var theta = Core.Models.ParameterSet.OverBytes(cached.Run.Algorithm.Layout, request.Theta);
             var (healthy, failed) = Admit(request, worker);
             // Pre-summing: one exact sum for the share instead of a vector per episode — the same bits at the coordinator.
-            // Each contribution goes into the sum as it is computed, so no vector is kept per episode.
-            if (request.PreSum && SumShare(cached, theta, healthy, request) is { } share) return (share.Metrics, failed, share);
+            // Each contribution goes into the sum as it is computed — the silo hub's own, lent with the request, or one
+            // for this share — so no vector is kept per episode.
+            if (request.PreSum && request.ShareSum is { } hubSum)
+            {
+                var (added, refused) = SumIntoHub(cached, theta, healthy, request, hubSum);
+                return (added, [.. failed, .. refused], new Summed(null, InHubSum: true));
+            }
+            if (request.PreSum && SumShare(cached, theta, healthy, request) is { } wire) return (wire.Metrics, failed, new Summed(wire.Wire, InHubSum: false));
             var (contributions, failedToo) = ComputeShare(cached, theta, healthy, request);
-            return (contributions, [.. failed, .. failedToo], null);
+            return (contributions, [.. failed, .. failedToo], new Summed(null, InHubSum: false));
         });
         metrics.EpisodesComputed(cached.Run.Config.Algorithm, computed.Count, computing.Elapsed.TotalSeconds);
         return new WorkResult
         {
             Worker = worker, Silo = silo.SiloAddress.ToParsableString(),
-            Contributions = computed.Select(c => ToMessage(c, withValues: summed is null)).ToArray(), Failures = failures.ToArray(),
-            PartialSum = summed?.Wire ?? default, SiloLocalSum = summed?.Local, Seconds = watch.Elapsed.TotalSeconds,
+            Contributions = computed.Select(c => ToMessage(c, withValues: summed is { Wire: null, InHubSum: false })).ToArray(), Failures = failures.ToArray(),
+            PartialSum = summed.Wire ?? default, Seconds = watch.Elapsed.TotalSeconds,
         };
     }
+
+    /// <summary>Where a share's contributions went: a partial sum in wire form, the silo hub's sum, or (neither) vectors.</summary>
+    private sealed record Summed(PooledBuffer? Wire, bool InHubSum);
 
     public Task<WorkerInfo> Describe() => Task.FromResult(new WorkerInfo
     {
@@ -98,8 +107,8 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         return (healthy, failures);
     }
 
-    /// <summary>A pre-summed share: as bytes for the wire, or — to the slot's own silo hub — the sum itself, on loan.</summary>
-    private sealed record SummedShare(List<Core.Algorithms.Contribution> Metrics, PooledBuffer? Wire, ShareSumPool.Lease? Local);
+    /// <summary>A pre-summed share as bytes for the wire, with each episode's metrics.</summary>
+    private sealed record SummedShare(List<Core.Algorithms.Contribution> Metrics, PooledBuffer Wire);
 
     /// <summary>
     /// The share summed as it is computed, with each episode's metrics (no values). Null if anything went wrong — a
@@ -107,7 +116,7 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
     /// episode with vectors, so a failure stays with its episode and an overflow is named at the coordinator. The
     /// fallback is logged with its cause and counted (metacluster.presum_fallbacks): it costs a second pass over the share.
     /// The sum is lent by the silo's pool (a fresh 8-bytes-a-parameter array per call was a large-object allocation every
-    /// round, and the blocking GCs it set off ran on this thread): handed on to the hub, or written out and given back.
+    /// round, and the blocking GCs it set off ran on this thread), written out and given back.
     /// </summary>
     private SummedShare? SumShare(CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request)
     {
@@ -116,21 +125,69 @@ public sealed class TaskWorkerGrain(ILocalSiloDetails silo, IOptions<MetaCluster
         {
             var (share, episodes) = PartialSum.Collect(lease.Sum,
                 sink => source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, sink));
-            var perEpisode = episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList();
-            if (request.FromSiloHub) return new SummedShare(perEpisode, null, lease);
             var wire = new PooledBuffer();
             share.Sum.WriteTo(ref wire);
-            lease.Release();
-            return new SummedShare(perEpisode, wire, null);
+            return new SummedShare(episodes.Select(e => new Core.Algorithms.Contribution(e.Episode, [], e.Metrics)).ToList(), wire);
         }
         catch (Exception e)
         {
-            lease.Release();
-            logger.LogWarning(e, "Run {RunId} round {Round}: summing the share of episodes [{Episodes}] on {Worker} failed ({Error}); computing it episode by episode.",
-                request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{e.GetType().Name}: {e.Message}");
-            metrics.PreSumFallback(request.RunId, cached.Run.Config.Algorithm);
+            LogFallback(cached, healthy, request, e);
             return null;
         }
+        finally
+        {
+            lease.Release();
+        }
+    }
+
+    /// <summary>
+    /// The share added episode by episode into the silo hub's sum (<see cref="WorkRequest.ShareSum"/>): what the sum takes
+    /// is in, whatever happens after. If the pass over the share throws — a failing episode, or a vector the sum refuses
+    /// (nothing of it added) — the episodes not yet in are computed one at a time, so a failure stays with its episode;
+    /// logged and counted like <see cref="SumShare"/>'s fallback. An episode the hub no longer takes (it has answered)
+    /// is a failure.
+    /// </summary>
+    private (List<Core.Algorithms.Contribution> Added, List<EpisodeFailure> Failures) SumIntoHub(
+        CachedRun cached, Core.Models.ParameterSet theta, List<long> healthy, WorkRequest request, IHubShareSum hubSum)
+    {
+        var added = new List<Core.Algorithms.Contribution>(healthy.Count);
+        var failures = new List<EpisodeFailure>();
+        void Add(long episode, ReadOnlySpan<float> values, Core.Algorithms.EpisodeMetrics m)
+        {
+            var c = new Core.Algorithms.Contribution(episode, [], m);
+            if (hubSum.TryAdd(ToMessage(c, withValues: false), values)) added.Add(c);
+            else failures.Add(new EpisodeFailure { Episode = episode, Error = "computed after the silo hub had answered" });
+        }
+        try
+        {
+            source.Contribute(cached.Run, theta, healthy, cached.Episodes.Sample, Add);
+        }
+        catch (Exception e)
+        {
+            LogFallback(cached, healthy, request, e);
+            // The episodes not settled yet: those the pass did not reach, and the one whose vector the sum refused.
+            var settled = added.Select(a => a.EpisodeIndex).Concat(failures.Select(f => f.Episode)).ToHashSet();
+            foreach (long episode in healthy.Where(episode => !settled.Contains(episode)))
+            {
+                try
+                {
+                    var c = source.Contribute(cached.Run, theta, [episode], cached.Episodes.Sample)[0];
+                    Add(episode, c.Values, c.Metrics);
+                }
+                catch (Exception single)
+                {
+                    failures.Add(Failure(episode, single));
+                }
+            }
+        }
+        return (added, failures);
+    }
+
+    private void LogFallback(CachedRun cached, List<long> healthy, WorkRequest request, Exception e)
+    {
+        logger.LogWarning(e, "Run {RunId} round {Round}: summing the share of episodes [{Episodes}] on {Worker} failed ({Error}); computing it episode by episode.",
+            request.RunId, request.Round, string.Join(", ", healthy), this.GetPrimaryKeyString(), $"{e.GetType().Name}: {e.Message}");
+        metrics.PreSumFallback(request.RunId, cached.Run.Config.Algorithm);
     }
 
     /// <summary>
