@@ -29,6 +29,7 @@ public static class PortProbe
         foreach (var (flag, port) in new[] { ("--silo-port", options.SiloPort), ("--gateway-port", options.GatewayPort), ("--http-port", options.HttpPort) })
             EnsureFree(flag, port, options.AdvertisedAddress);
         if (options.FederationPort is { } federation) EnsureFree("--federation-port", federation, options.AdvertisedAddress);
+        if (options.BulkTransfer && options.BulkPort != 0) EnsureFree("--bulk-port", options.BulkPort, options.AdvertisedAddress);
     }
 
     /// <summary>

@@ -55,6 +55,19 @@ public sealed class StartupRefusalTests(RunningWorker running, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_bulk_port_another_process_holds_is_one_error_line_and_exit_code_2()
+    {
+        using var holder = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        holder.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        holder.Listen();
+        int port = ((System.Net.IPEndPoint)holder.LocalEndPoint!).Port;
+        using var second = await ServerProcess.StartAsync("worker-3", "worker", running.Redis.Configuration, running.ClusterId, ready: false,
+            extra: ["--bulk-port", port.ToString()]);
+        string error = await RefusedAsync(second.Process);
+        Assert.Equal($"error: port {port} (--bulk-port) is already in use on 127.0.0.1; choose another port or stop the process that holds it.", error);
+    }
+
+    [Fact]
     public async Task A_wrong_Redis_password_is_one_error_line_and_exit_code_2()
     {
         string wrong = $"127.0.0.1:{running.Redis.Port},password=not-{running.Redis.Password}";
