@@ -70,6 +70,11 @@ public class HubAggregationTests
         Assert.False(shared.TryAddPartial(new ReadOnlySequence<byte>(expected.ToBytes()), [Episode(4)], "a late member"));
         Assert.Equal(expected.Units.ToArray(), sum.Units.ToArray());
         Assert.Single(held);
+
+        // A hub whose call ended without sealing (it threw) closes the sum before it goes back to the pool.
+        var abandoned = new HubShareSum(new ExactSum(37));
+        abandoned.Close();
+        Assert.False(abandoned.TryAdd(Episode(8), Vector(8)));
     }
 
     [Fact]

@@ -20,15 +20,15 @@ namespace MetaCluster.Grains.Bulk;
 /// </summary>
 public sealed class BulkChannel : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
-    private readonly IOptions<MetaClusterSiloOptions> options;
-    private readonly ILocalSiloDetails silo;
-    private readonly ILogger<BulkChannel> logger;
+    private readonly IOptions<MetaClusterSiloOptions> _options;
+    private readonly ILocalSiloDetails _silo;
+    private readonly ILogger<BulkChannel> _logger;
     private BulkServer? _server;
     private readonly BulkConnections _connections;
 
     public BulkChannel(IOptions<MetaClusterSiloOptions> options, ILocalSiloDetails silo, IMeterFactory meters, ILogger<BulkChannel> logger)
     {
-        (this.options, this.silo, this.logger) = (options, silo, logger);
+        (_options, _silo, _logger) = (options, silo, logger);
         _connections = new BulkConnections(options.Value.BulkFetchTimeout);
         // metacluster_bulk_bytes_total{direction="sent|fetched"}: what crossed processes outside the grain messages.
         meters.Create(MetaClusterMetrics.MeterName).CreateObservableCounter("metacluster.bulk", () => new[]
@@ -51,10 +51,10 @@ public sealed class BulkChannel : ILifecycleParticipant<ISiloLifecycle>, IDispos
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(BulkChannel), ServiceLifecycleStage.RuntimeInitialize, _ =>
         {
-            if (options.Value.BulkTransfer)
+            if (_options.Value.BulkTransfer)
             {
-                _server = new BulkServer(silo.SiloAddress.Endpoint.Address, options.Value.BulkPort, options.Value.BulkBlobLifetime, logger);
-                logger.LogInformation("Bulk channel listening on {Endpoint}.", _server.Endpoint);
+                _server = new BulkServer(_silo.SiloAddress.Endpoint.Address, _options.Value.BulkPort, _options.Value.BulkBlobLifetime, _logger);
+                _logger.LogInformation("Bulk channel listening on {Endpoint}.", _server.Endpoint);
             }
             return Task.CompletedTask;
         }, _ =>
@@ -64,7 +64,7 @@ public sealed class BulkChannel : ILifecycleParticipant<ISiloLifecycle>, IDispos
         });
 
     /// <summary>Whether a worker key ("&lt;silo&gt;/hub", "&lt;silo&gt;/3") names this silo: its calls are local, nothing to fetch.</summary>
-    public bool IsThisSilo(string worker) => WorkerKey.TryParseSilo(worker, out var s) && s == silo.SiloAddress.ToParsableString();
+    public bool IsThisSilo(string worker) => WorkerKey.TryParseSilo(worker, out var s) && s == _silo.SiloAddress.ToParsableString();
 
     /// <summary>A round's θ, fetchable by any number of hubs until <see cref="Withdraw"/>; the caller keeps the array unchanged until then.</summary>
     public BulkTicket PublishShared(byte[] bytes) => Server.Publish(new ReadOnlySequence<byte>(bytes), takeOnce: false);

@@ -62,6 +62,12 @@ public sealed class HubShareSum(ExactSum sum) : IHubShareSum
         }
     }
 
+    /// <summary>Takes nothing more, from now on: before the sum goes back to its pool, whatever happened to the hub's call.</summary>
+    public void Close()
+    {
+        lock (_lock) _sealed = true;
+    }
+
     /// <summary>
     /// Takes nothing more; returns the sum and what it holds, by episode — or throws if a partial sum broke it, and the
     /// hub's call fails as a whole (the coordinator deals its share to other silos).

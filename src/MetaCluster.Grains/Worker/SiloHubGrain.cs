@@ -64,6 +64,8 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         }
         finally
         {
+            // Closed before it goes back to the pool, however this call ends: a slot still computing cannot add into it then.
+            shared?.Close();
             accumulator?.Release();
         }
         return new WorkResult
