@@ -183,7 +183,7 @@ else
 fi
 # The Service that leaves the release exposes the HTTP port alone.
 metrics_service=$(awk -v RS='\n---\n' '/kind: Service\n/ && /\n  name: metacluster-check-metrics\n/' "$render/default.yaml")
-if [ -z "$metrics_service" ] || grep -q 'port: 11111\|port: 30000\|port: 11112\|port: silo\|port: gateway\|port: bulk' <<<"$metrics_service"; then
+if [ -z "$metrics_service" ] || grep -q 'port: 11111\|port: 30000\|port: 12111\|port: silo\|port: gateway\|port: bulk' <<<"$metrics_service"; then
   fail "metrics Service exposes a silo or gateway port"
 else
   pass "metrics Service exposes only the HTTP port"
@@ -192,9 +192,9 @@ fi
 # The bulk channel (θ and partial sums between pods): a fixed port on every silo pod, admitted from the release's pods.
 silo_policy=$(awk -v RS='\n---\n' '/kind: NetworkPolicy/ && /\n  name: metacluster-check-silo\n/' "$render/default.yaml")
 default_coordinator=$(awk -v RS='\n---\n' '/kind: Deployment/ && /\n  name: metacluster-check-coordinator\n/' "$render/default.yaml")
-if grep -A1 'name: MetaCluster__BulkPort' <<<"$default_worker" | grep -q 'value: "11112"' && grep -q 'containerPort: 11112' <<<"$default_worker" \
-   && grep -q 'containerPort: 11112' <<<"$default_coordinator" && grep -q 'port: bulk' <<<"$silo_policy"; then
-  pass "bulk channel: port 11112 on the coordinator and worker pods, admitted by the silo NetworkPolicy"
+if grep -A1 'name: MetaCluster__BulkPort' <<<"$default_worker" | grep -q 'value: "12111"' && grep -q 'containerPort: 12111' <<<"$default_worker" \
+   && grep -q 'containerPort: 12111' <<<"$default_coordinator" && grep -q 'port: bulk' <<<"$silo_policy"; then
+  pass "bulk channel: port 12111 on the coordinator and worker pods, admitted by the silo NetworkPolicy"
 else
   fail "bulk channel: port, env or NetworkPolicy rule missing"
 fi

@@ -329,7 +329,8 @@ def main() -> int:
 
         def follow() -> None:
             try:
-                argv = [*cli_args, "--run-id", run_id, "--checkpoint-dir", f"/checkpoints/{run_id}", "--stall-timeout", "180", *settings]
+                # Per-silo dispatch: θ and the hubs' partial sums cross the containers over the bulk channel, through the kills.
+                argv = [*cli_args, "--run-id", run_id, "--checkpoint-dir", f"/checkpoints/{run_id}", "--stall-timeout", "180", "--per-silo", *settings]
                 code, output = run_cli(argv, 900)
                 if code == 2 and "cannot connect to the cluster" in output:
                     # The CLI gives a cluster 20 s to answer; on a machine loaded far past its cores that can pass with
