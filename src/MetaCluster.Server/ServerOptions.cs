@@ -216,8 +216,8 @@ public sealed class ServerOptions
             return;
         }
         if (port is < 1 or > 65535) throw new ArgumentException($"--federation-port must be a TCP port, 1 to 65535 (got {port}).");
-        if (port == SiloPort || port == GatewayPort || port == HttpPort)
-            throw new ArgumentException($"--federation-port must differ from the silo, gateway and HTTP ports (got {port}).");
+        if (port == SiloPort || port == GatewayPort || port == HttpPort || port == BulkPort)
+            throw new ArgumentException($"--federation-port must differ from the silo, gateway, HTTP and bulk ports (got {port}).");
         if (Role == ServerRole.Worker)
             throw new ArgumentException("the federation gateway serves the runs' coordinators: pass --federation-port to a server with --role coordinator or all.");
         if (TlsCert is null || TlsKey is null)

@@ -11,6 +11,8 @@ public sealed class ServerProcessTests
     [InlineData("--role all --slots 0", "--slots must be at least 1 on a worker (got 0)")]
     [InlineData("--role all --silo-port 70000", "--silo-port must be a TCP port, 1 to 65535 (got 70000)")]
     [InlineData("--role all --device gpu", "--device: 'gpu' is not a device: use cpu, cuda (the first GPU) or cuda:N")]
+    [InlineData("--role all --bulk-port 70000", "--bulk-port must be 0 (any free port) or a TCP port, 1 to 65535 (got 70000)")]
+    [InlineData("--role all --bulk-port 11111", "--bulk-port must differ from the silo, gateway and HTTP ports (got 11111)")]
     public async Task A_bad_setting_stops_the_server_with_one_clear_error_line(string arguments, string message)
     {
         using var server = new ChildProcess("server", "dotnet", [Paths.Server, .. arguments.Split(' ')]);
