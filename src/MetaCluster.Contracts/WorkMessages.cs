@@ -122,17 +122,15 @@ public sealed class WorkResult
     public bool HasPartialSum => PartialSum.Length > 0;
 
     /// <summary>This result with its partial sum waiting at the bulk channel instead of in the message.</summary>
-    public WorkResult WithSumTicket(BulkTicket ticket) => new()
-    {
-        Worker = Worker, Silo = Silo, Contributions = Contributions, Failures = Failures, Seconds = Seconds, HandedBack = HandedBack, SumTicket = ticket,
-        AlsoFrom = AlsoFrom,
-    };
+    public WorkResult WithSumTicket(BulkTicket ticket) => WithSum(default, ticket);
 
     /// <summary>This result with its partial sum fetched for its <see cref="SumTicket"/>.</summary>
-    public WorkResult WithPartialSum(PooledBuffer sum) => new()
+    public WorkResult WithPartialSum(PooledBuffer sum) => WithSum(sum, null);
+
+    private WorkResult WithSum(PooledBuffer sum, BulkTicket? ticket) => new()
     {
         Worker = Worker, Silo = Silo, Contributions = Contributions, Failures = Failures, Seconds = Seconds, HandedBack = HandedBack, PartialSum = sum,
-        AlsoFrom = AlsoFrom,
+        SumTicket = ticket, AlsoFrom = AlsoFrom,
     };
 }
 
