@@ -133,6 +133,9 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal(6, json.GetProperty("wire_bytes_per_value").GetInt32());
         Assert.Equal(2 * (8 + 1000 * 6), json.GetProperty("round_bytes_presummed").GetInt64());
         Assert.True(json.GetProperty("wire_write_ms").GetDouble() > 0 && json.GetProperty("wire_add_ms").GetDouble() > 0);
+        // A node's 8 slots adding into one sum at once, behind one lock and stripe by stripe.
+        Assert.Equal(8, json.GetProperty("shared_sum_adders").GetInt32());
+        Assert.True(json.GetProperty("shared_adds_per_s_one_lock").GetDouble() > 0 && json.GetProperty("shared_adds_per_s_striped").GetDouble() > 0);
     }
 
     [Fact]

@@ -51,6 +51,35 @@ public class HubAggregationTests
     }
 
     [Fact]
+    public async Task ASealThatMeetsAnAddUnderWayWaitsForItAndTheRecordHoldsExactlyWhatTheSumHolds()
+    {
+        // One add of 200 stripes (3.3M values: milliseconds) and a seal a millisecond after it began: the seal lands
+        // while part of the vector is in. It must wait, and then the sum and the record both hold the episode.
+        const int length = 200 * ConcurrentExactSum.StripeValues;
+        var first = Vector(1, length);
+        var big = Vector(2, length);
+        var shared = new HubShareSum(new ExactSum(length));
+        Assert.True(shared.TryAdd(Episode(1), first));
+        using var begun = new ManualResetEventSlim();
+        var slot = Task.Factory.StartNew(() =>
+        {
+            begun.Set();
+            return shared.TryAdd(Episode(2), big);
+        }, TaskCreationOptions.LongRunning);
+        begun.Wait();
+        Thread.Sleep(1);
+        var (sum, held) = shared.Seal();
+        Assert.True(await slot);
+        Assert.Equal([1L, 2], held.Keys.Order());
+        Assert.Equal(2, sum.Count);
+        var expected = new ExactSum(length);
+        expected.Add(first);
+        expected.Add(big);
+        Assert.Equal(expected.Units.ToArray(), sum.Units.ToArray());
+        Assert.False(shared.TryAdd(Episode(3), first)); // and after the seal, nothing more
+    }
+
+    [Fact]
     public void ARefusedVectorAddsNothingAndASealedSumTakesNothingMore()
     {
         var shared = new HubShareSum(new ExactSum(37));

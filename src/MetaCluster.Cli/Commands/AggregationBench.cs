@@ -43,6 +43,10 @@ public static class AggregationBench
         double writeMs = MillisecondsEach(40, 50, Write);
         double addMs = MillisecondsEach(40, 50, () => scratch.AddBytes(wire.WrittenSpan));
         long preSummed = (long)workers * wire.WrittenCount;
+        // A GPU node's slots adding into its one sum at once: behind one lock, and stripe by stripe.
+        SharedAddsPerSecond(vectors, SharedAdders, SharedAdders * 4, striped: true); // warm-up
+        double oneLock = SharedAddsPerSecond(vectors, SharedAdders, contributions, striped: false);
+        double striped = SharedAddsPerSecond(vectors, SharedAdders, contributions, striped: true);
         return new JsonObject
         {
             ["bench"] = "aggregation",
@@ -57,8 +61,40 @@ public static class AggregationBench
             ["wire_bytes_per_value"] = share.WireWidth(),
             ["wire_write_ms"] = Math.Round(writeMs, 4),
             ["wire_add_ms"] = Math.Round(addMs, 4),
+            ["shared_sum_adders"] = SharedAdders,
+            ["shared_adds_per_s_one_lock"] = Math.Round(oneLock, 1),
+            ["shared_adds_per_s_striped"] = Math.Round(striped, 1),
+            ["cores"] = Environment.ProcessorCount,
             ["engine"] = "metacluster",
         };
+    }
+
+    /// <summary>Threads adding into one sum at once in the shared-sum figures: the slots of an 8-GPU node.</summary>
+    private const int SharedAdders = 8;
+
+    /// <summary>
+    /// Adds a second when <paramref name="adders"/> threads add <paramref name="adds"/> vectors into one sum between them:
+    /// each add under one lock (a silo hub's sum before the stripes), or into a <see cref="ConcurrentExactSum"/>.
+    /// </summary>
+    private static double SharedAddsPerSecond(float[][] vectors, int adders, int adds, bool striped)
+    {
+        var sum = new ExactSum(vectors[0].Length);
+        var shared = striped ? new ConcurrentExactSum(sum) : null;
+        var gate = new Lock();
+        int next = -1;
+        var threads = Enumerable.Range(0, adders).Select(_ => new Thread(() =>
+        {
+            for (int i; (i = Interlocked.Increment(ref next)) < adds;)
+            {
+                if (shared is not null) shared.Add(vectors[i % vectors.Length]);
+                else lock (gate) sum.Add(vectors[i % vectors.Length]);
+            }
+        })).ToArray();
+        var watch = Stopwatch.StartNew();
+        foreach (var thread in threads) thread.Start();
+        foreach (var thread in threads) thread.Join();
+        shared?.Complete();
+        return adds / watch.Elapsed.TotalSeconds;
     }
 
     /// <summary>Milliseconds one call of <paramref name="step"/> takes, over <paramref name="timed"/> calls after <paramref name="warmUp"/> untimed ones.</summary>

@@ -81,10 +81,21 @@ public sealed class ExactSum
     {
         if (values.Length != _units.Length)
             throw new ArgumentException($"{source} has {values.Length} values; the sum holds {_units.Length}.");
-        var units = _units.AsSpan();
         // Onto a cleared sum the units are written, not added (the old ones count as zeros). A throw part-way leaves
         // the sum stale, i.e. still empty.
-        bool write = _stale;
+        AddInto(_units, values, write: _stale, offset: 0, source);
+        _stale = false;
+        Count++;
+    }
+
+    /// <summary>
+    /// Adds (or, with <paramref name="write"/>, writes) <paramref name="values"/> into <paramref name="units"/>, whole or not
+    /// at all: the body of <see cref="Add(ReadOnlySpan{float}, string)"/>, for a whole sum or one stripe of it
+    /// (<see cref="ConcurrentExactSum"/>). <paramref name="offset"/> is where the values start in the whole vector, so an
+    /// error names the parameter as the whole vector counts it.
+    /// </summary>
+    internal static void AddInto(Span<long> units, ReadOnlySpan<float> values, bool write, int offset, string source)
+    {
         // The vector loop stops at the first block holding a bad value; the scalar loop then finds it.
         int reached = WideVectors ? AddWide(values, units, write, out bool wrapped) : AddPortable(values, units, write, out wrapped);
         for (; reached < values.Length; reached++)
@@ -92,7 +103,7 @@ public sealed class ExactSum
             if (!(Math.Abs(values[reached]) < MaxMagnitude))
             {
                 if (!write) Subtract(values[..reached], units);
-                throw OutOfRange(values, reached, 1, source);
+                throw OutOfRange(values, reached, 1, source, offset);
             }
             long unit = (long)(values[reached] * Scale);
             if (write)
@@ -109,15 +120,26 @@ public sealed class ExactSum
             Subtract(values, units);
             throw SumOverflow(source);
         }
+    }
+
+    /// <summary>The units as they lie — stale ones included (<see cref="IsStale"/>): for <see cref="ConcurrentExactSum"/>, which keeps track of its stripes itself.</summary>
+    internal long[] RawUnits => _units;
+
+    /// <summary>Whether the units still hold an earlier sum that counts as zeros (<see cref="Clear"/>).</summary>
+    internal bool IsStale => _stale;
+
+    /// <summary>Every unit now holds this sum (a <see cref="ConcurrentExactSum"/> wrote or zeroed each stripe), and <paramref name="added"/> more vectors are in it.</summary>
+    internal void MarkSettled(long added)
+    {
         _stale = false;
-        Count++;
+        Count += added;
     }
 
     /// <summary>
     /// Undoes the adds of the first values of a vector (all of it, after a running total wrapped): each was in range, so
     /// its units are recomputed the same way and subtracted with wrap-around, which restores the bits exactly.
     /// </summary>
-    private static void Subtract(ReadOnlySpan<float> added, Span<long> units)
+    internal static void Subtract(ReadOnlySpan<float> added, Span<long> units)
     {
         for (int i = 0; i < added.Length; i++) units[i] = unchecked(units[i] - (long)(added[i] * Scale));
     }
@@ -465,13 +487,13 @@ public sealed class ExactSum
         return (current ^ sum) & (addend ^ sum);
     }
 
-    private static OverflowException OutOfRange(ReadOnlySpan<float> values, int start, int count, string source)
+    private static OverflowException OutOfRange(ReadOnlySpan<float> values, int start, int count, string source, int offset = 0)
     {
         for (int i = start; i < start + count; i++)
             if (!(Math.Abs(values[i]) < MaxMagnitude))
                 return new OverflowException(float.IsFinite(values[i])
-                    ? $"{source} holds {values[i]} at parameter {i}, beyond the ±{MaxMagnitude} exact aggregation covers; training is diverging — lower the learning rates."
-                    : $"{source} holds {values[i]} at parameter {i}: training diverged (non-finite values); lower the learning rates.");
+                    ? $"{source} holds {values[i]} at parameter {offset + i}, beyond the ±{MaxMagnitude} exact aggregation covers; training is diverging — lower the learning rates."
+                    : $"{source} holds {values[i]} at parameter {offset + i}: training diverged (non-finite values); lower the learning rates.");
         return new OverflowException($"{source} is out of range.");
     }
 

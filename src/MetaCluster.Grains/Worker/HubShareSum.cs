@@ -11,25 +11,36 @@ namespace MetaCluster.Grains.Worker;
 /// and the record says exactly what the sum holds, whatever happened to the calls: an episode in it counts (even if
 /// its slot's call failed afterwards), one not in it is a failure or goes back to the coordinator.
 /// One sum for the silo's slots instead of one each: 32 simulated workers spent most of their CPU adding vectors into
-/// eight 900 KB sums a process, out of cache, and the hub then merged them (docs/benchmarks.md, session 27).
+/// eight 900 KB sums a process, out of cache, and the hub then merged them (docs/benchmarks.md, session 27). The slots
+/// add into it side by side (<see cref="ConcurrentExactSum"/>), so a seal waits for the adds under way.
 /// </summary>
 public sealed class HubShareSum(ExactSum sum) : IHubShareSum
 {
+    /// <summary>The slots add side by side, each on its own stripe of the sum at a time (a node's slots often finish together).</summary>
+    private readonly ConcurrentExactSum _sum = new(sum);
     private readonly Dictionary<long, EpisodeContribution> _in = [];
-    private readonly Lock _lock = new();
+    /// <summary>Episodes whose add is under way: not in <see cref="_in"/> yet, and not to be added twice.</summary>
+    private readonly HashSet<long> _adding = [];
+    private readonly object _gate = new();
+    private int _inFlight;
     private bool _sealed;
     /// <summary>Why the sum can no longer be trusted: a partial sum failed part-way in (its bytes may be half added).</summary>
     private string? _broken;
 
     public bool TryAdd(EpisodeContribution episode, ReadOnlySpan<float> values)
     {
-        lock (_lock)
+        if (!Begin([episode])) return false;
+        bool added = false;
+        try
         {
-            if (_sealed || _in.ContainsKey(episode.Episode)) return false;
-            sum.Add(values, $"episode {episode.Episode}"); // whole or nothing: a refused vector leaves the sum as it was
-            _in.Add(episode.Episode, episode);
-            return true;
+            _sum.Add(values, $"episode {episode.Episode}"); // whole or nothing: a refused vector leaves the sum as it was
+            added = true;
         }
+        finally
+        {
+            End([episode], added);
+        }
+        return true;
     }
 
     /// <summary>
@@ -38,47 +49,87 @@ public sealed class HubShareSum(ExactSum sum) : IHubShareSum
     /// </summary>
     public bool TryAddPartial(ReadOnlySequence<byte> wire, IReadOnlyList<EpisodeContribution> episodes, string source)
     {
-        lock (_lock)
+        if (episodes.DistinctBy(e => e.Episode).Count() != episodes.Count || !Begin(episodes)) return false;
+        bool added = false;
+        try
         {
-            if (_sealed || episodes.Any(e => _in.ContainsKey(e.Episode)) || episodes.DistinctBy(e => e.Episode).Count() != episodes.Count) return false;
-            long before = sum.Count;
+            long held;
             try
             {
-                sum.AddBytes(wire, source);
+                held = _sum.AddBytes(wire, source);
             }
             catch (Exception e)
             {
-                _broken = $"{source} could not be added ({e.GetType().Name}: {e.Message})";
+                Break($"{source} could not be added ({e.GetType().Name}: {e.Message})");
                 throw;
             }
             // A sum must hold exactly the episodes it names (the coordinator checks the round's total the same way).
-            if (sum.Count - before != episodes.Count)
-            {
-                _broken = $"{source} names {episodes.Count} episodes but holds {sum.Count - before} contributions";
-                throw new InvalidOperationException(_broken + ".");
-            }
-            foreach (var e in episodes) _in.Add(e.Episode, e);
+            if (held != episodes.Count)
+                throw new InvalidOperationException(Break($"{source} names {episodes.Count} episodes but holds {held} contributions") + ".");
+            added = true;
+        }
+        finally
+        {
+            End(episodes, added);
+        }
+        return true;
+    }
+
+    /// <summary>Takes nothing more, from now on, and waits for adds under way: before the sum goes back to its pool, whatever happened to the hub's call.</summary>
+    public void Close()
+    {
+        lock (_gate) SealAndDrain();
+    }
+
+    /// <summary>
+    /// Takes nothing more and waits for adds under way; returns the sum and what it holds, by episode — or throws if a
+    /// partial sum broke it, and the hub's call fails as a whole (the coordinator deals its share to other silos).
+    /// </summary>
+    public (ExactSum Sum, IReadOnlyDictionary<long, EpisodeContribution> Episodes) Seal()
+    {
+        lock (_gate)
+        {
+            SealAndDrain();
+            if (_broken is not null) throw new InvalidOperationException($"the silo hub's sum is unusable: {_broken}.");
+            return (_sum.Complete(), _in);
+        }
+    }
+
+    /// <summary>Claims the episodes for an add: false if the sum is sealed or any of them is in it or on its way in.</summary>
+    private bool Begin(IReadOnlyList<EpisodeContribution> episodes)
+    {
+        lock (_gate)
+        {
+            if (_sealed || episodes.Any(e => _in.ContainsKey(e.Episode) || _adding.Contains(e.Episode))) return false;
+            foreach (var e in episodes) _adding.Add(e.Episode);
+            _inFlight++;
             return true;
         }
     }
 
-    /// <summary>Takes nothing more, from now on: before the sum goes back to its pool, whatever happened to the hub's call.</summary>
-    public void Close()
+    /// <summary>Ends an add: its episodes are in the sum's record if it went in, and a seal waiting for it goes on.</summary>
+    private void End(IReadOnlyList<EpisodeContribution> episodes, bool added)
     {
-        lock (_lock) _sealed = true;
+        lock (_gate)
+        {
+            foreach (var e in episodes)
+            {
+                _adding.Remove(e.Episode);
+                if (added) _in.Add(e.Episode, e);
+            }
+            if (--_inFlight == 0) Monitor.PulseAll(_gate);
+        }
     }
 
-    /// <summary>
-    /// Takes nothing more; returns the sum and what it holds, by episode — or throws if a partial sum broke it, and the
-    /// hub's call fails as a whole (the coordinator deals its share to other silos).
-    /// </summary>
-    public (ExactSum Sum, IReadOnlyDictionary<long, EpisodeContribution> Episodes) Seal()
+    private void SealAndDrain()
     {
-        lock (_lock)
-        {
-            _sealed = true;
-            if (_broken is not null) throw new InvalidOperationException($"the silo hub's sum is unusable: {_broken}.");
-            return (sum, _in);
-        }
+        _sealed = true;
+        while (_inFlight > 0) Monitor.Wait(_gate);
+    }
+
+    private string Break(string why)
+    {
+        lock (_gate) _broken ??= why;
+        return why;
     }
 }
