@@ -117,6 +117,23 @@ public class BulkChannelTests
     }
 
     [Fact]
+    public async Task AConnectionIdleLongerThanItsLifetimeIsClosedWhicheverSiloItLeadsTo()
+    {
+        using var leaving = Server();
+        using var staying = Server();
+        using var connections = new BulkConnections(TimeSpan.FromSeconds(30), idleLifetime: TimeSpan.FromMilliseconds(200));
+        var theta = Bytes(5000, 3);
+        await connections.Fetch(leaving.Publish(new ReadOnlySequence<byte>(theta), takeOnce: false), new byte[theta.Length]);
+        Assert.Equal(1, connections.Kept);
+        leaving.Dispose(); // the silo leaves the cluster: nothing will fetch from it again
+        await Task.Delay(500);
+        var received = new byte[theta.Length];
+        await connections.Fetch(staying.Publish(new ReadOnlySequence<byte>(theta), takeOnce: false), received);
+        Assert.Equal(theta, received);
+        Assert.Equal(1, connections.Kept); // the connection just used; the one to the silo that left was closed
+    }
+
+    [Fact]
     public void APortThatIsTakenFailsTheStartNamingTheOption()
     {
         using var first = Server();

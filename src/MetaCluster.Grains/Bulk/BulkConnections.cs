@@ -9,13 +9,24 @@ namespace MetaCluster.Grains.Bulk;
 /// <summary>
 /// The fetching side of the bulk channel: connections to other silos' <see cref="BulkServer"/>s, kept open between
 /// fetches (one per fetch in flight), and the fetch itself — the id out, the length and the bytes back, received
-/// straight into the caller's buffer.
+/// straight into the caller's buffer. A connection idle for <see cref="IdleLifetime"/> is closed (checked as fetches
+/// come, at most once per lifetime): a silo that has left the cluster is never fetched from again, and its connections
+/// would otherwise stay open for the life of the process.
 /// </summary>
-internal sealed class BulkConnections(TimeSpan timeout) : IDisposable
+internal sealed class BulkConnections(TimeSpan timeout, TimeSpan? idleLifetime = null) : IDisposable
 {
-    private readonly ConcurrentDictionary<string, ConcurrentBag<Socket>> _idle = new();
+    private sealed record Idle(Socket Socket, long Since);
+
+    private readonly ConcurrentDictionary<string, ConcurrentBag<Idle>> _idle = new();
     private bool _disposed;
     private long _bytesFetched;
+    private long _lastSweep = Environment.TickCount64;
+
+    /// <summary>How long a kept connection may wait for its next fetch (a round's, normally within seconds).</summary>
+    public TimeSpan IdleLifetime { get; } = idleLifetime ?? TimeSpan.FromMinutes(2);
+
+    /// <summary>Connections kept open for the next fetch now (for tests).</summary>
+    public int Kept => _idle.Values.Sum(bag => bag.Count);
 
     /// <summary>Bytes received over sockets so far.</summary>
     public long BytesFetched => Interlocked.Read(ref _bytesFetched);
@@ -25,6 +36,7 @@ internal sealed class BulkConnections(TimeSpan timeout) : IDisposable
     {
         if (into.Length != ticket.Length) throw new ArgumentException($"{ticket} cannot be fetched into {into.Length} bytes.");
         using var deadline = new CancellationTokenSource(timeout);
+        Sweep();
         // A kept connection may have been closed by its server since (the silo restarted): then once more on a new one.
         if (TakeIdle(ticket.Endpoint) is { } kept && await TryFetch(kept, ticket, into, deadline.Token, reused: true).ConfigureAwait(false)) return;
         var fresh = await Connect(ticket, deadline.Token).ConfigureAwait(false);
@@ -71,12 +83,30 @@ internal sealed class BulkConnections(TimeSpan timeout) : IDisposable
         }
         finally
         {
-            if (keep && !_disposed) _idle.GetOrAdd(ticket.Endpoint, _ => []).Add(socket);
+            if (keep && !_disposed) _idle.GetOrAdd(ticket.Endpoint, _ => []).Add(new Idle(socket, Environment.TickCount64));
             else socket.Dispose();
         }
     }
 
-    private Socket? TakeIdle(string endpoint) => _idle.TryGetValue(endpoint, out var bag) && bag.TryTake(out var socket) ? socket : null;
+    private Socket? TakeIdle(string endpoint) => _idle.TryGetValue(endpoint, out var bag) && bag.TryTake(out var idle) ? idle.Socket : null;
+
+    /// <summary>Closes the connections idle longer than <see cref="IdleLifetime"/>, to any silo, at most once per lifetime.</summary>
+    private void Sweep()
+    {
+        long now = Environment.TickCount64, last = Interlocked.Read(ref _lastSweep);
+        if (now - last < IdleLifetime.TotalMilliseconds || Interlocked.CompareExchange(ref _lastSweep, now, last) != last) return;
+        foreach (var bag in _idle.Values)
+        {
+            // Take every kept connection out once; the fresh ones go back.
+            var fresh = new List<Idle>();
+            while (bag.TryTake(out var idle))
+            {
+                if (now - idle.Since > IdleLifetime.TotalMilliseconds) idle.Socket.Dispose();
+                else fresh.Add(idle);
+            }
+            foreach (var idle in fresh) bag.Add(idle);
+        }
+    }
 
     private static async Task<Socket> Connect(BulkTicket ticket, CancellationToken token)
     {
@@ -99,6 +129,6 @@ internal sealed class BulkConnections(TimeSpan timeout) : IDisposable
     {
         _disposed = true;
         foreach (var bag in _idle.Values)
-            while (bag.TryTake(out var socket)) socket.Dispose();
+            while (bag.TryTake(out var idle)) idle.Socket.Dispose();
     }
 }
