@@ -20,8 +20,10 @@
 # groups of N, the coordinator calling one hub of each, --hub-group; 1), EPISODE_MS (10), ROUNDS (15; the first WARMUP=3 are left out of the median),
 # MODELS ("334,334 1048,1048 8,8": MLP hidden sizes, the first also weak-scaled), BULK (true: θ and the hubs' sums cross
 # processes over the bulk channel, --bulk-transfer; false: inside the grain messages), OUT (bench/results/scale-<date>),
-# PORT_BASE (23000). Each worker process: workstation GC, one torch thread, passive OpenMP — measured ~150 MB RSS
-# (anonymous) after a run, so 64 workers need ~10 GB: check `free -g` first.
+# PORT_BASE (23000). Besides the bench's figures each line has the processes' CPU a round and the bytes the coordinator
+# sent a round over its bulk channel (coordinator_bulk_sent_bytes_per_round, from its /metrics). Each worker process:
+# workstation GC, one torch thread, passive OpenMP — measured ~150 MB RSS (anonymous) after a run, so 64 workers need
+# ~10 GB: check `free -g` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -90,6 +92,9 @@ cpu_ticks() { # PID…: user + system CPU ticks, summed
   done
   echo "$total"
 }
+bulk_sent() { # bytes the coordinator has sent over its bulk channel (θ to the hubs or group leaders), from its /metrics
+  curl -sf "http://127.0.0.1:$((PORT_BASE + 12))/metrics" | awk '/^metacluster_bulk_bytes_total\{.*direction="sent"/ {s += $NF} END {printf "%.0f", s}'
+}
 ready() { # INDEX: wait for /readyz
   local port=$((PORT_BASE + 10 + 3 * $1 + 2))
   for _ in $(seq 1 600); do
@@ -118,8 +123,8 @@ for w in $WORKERS; do
   rss=$(ps -o rss= -p "$(IFS=,; echo "${PIDS[*]}")" | awk '{s+=$1} END {printf "%.0f", s/1024}')
   echo "# $w workers ($started processes × $SLOTS slots, $DISPATCH dispatch) up ($(uptime | sed 's/.*load average/load average/'); processes' RSS ${rss} MB)" >&2
   point() { # HIDDEN META_BATCH LABEL
-    local coordinator_before workers_before line
-    coordinator_before=$(cpu_ticks "${PIDS[0]}"); workers_before=$(cpu_ticks "${PIDS[@]:1}")
+    local coordinator_before workers_before line bulk_before
+    coordinator_before=$(cpu_ticks "${PIDS[0]}"); workers_before=$(cpu_ticks "${PIDS[@]:1}"); bulk_before=$(bulk_sent)
     # A loaded machine may keep the client from connecting within its 20 s: try three times.
     for attempt in 1 2 3; do
       line=$(dotnet "$CLI" bench --scale --cluster "redis://localhost:$REDIS_PORT" --cluster-id "$CLUSTER_ID" --episode-ms "$EPISODE_MS" \
@@ -131,8 +136,9 @@ for w in $WORKERS; do
     # is other people's too, this is the steadier figure of what a round costs.
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); r=int(sys.argv[2]); hz=float(sys.argv[5])
 d["bulk_transfer"]=sys.argv[6]=="true"; d["cpu_seconds_per_round_coordinator"]=round(int(sys.argv[3])/hz/r,4); d["cpu_seconds_per_round_workers"]=round(int(sys.argv[4])/hz/r,4)
+d["coordinator_bulk_sent_bytes_per_round"]=round(float(sys.argv[7])/r)
 print(json.dumps(d,separators=(",",":")))' "$line" "$ROUNDS" $(( $(cpu_ticks "${PIDS[0]}") - coordinator_before )) \
-      $(( $(cpu_ticks "${PIDS[@]:1}") - workers_before )) "$(getconf CLK_TCK)" "$BULK" | tee -a "$OUT.jsonl"
+      $(( $(cpu_ticks "${PIDS[@]:1}") - workers_before )) "$(getconf CLK_TCK)" "$BULK" "$(( $(bulk_sent) - bulk_before ))" | tee -a "$OUT.jsonl"
   }
   first=1
   for hidden in $MODELS; do

@@ -28,8 +28,9 @@ public sealed class WorkRequest
     [Id(7)] public string[] Members { get; init; } = [];
     [Id(8)] public int[] MemberSlots { get; init; } = [];
     /// <summary>
-    /// To a silo hub in another process: θ waits at the coordinator's bulk channel and <see cref="Theta"/> is empty; the
-    /// hub fetches it once and hands its slots the bytes (<see cref="WithTheta"/>). Slots never see a ticket.
+    /// To a silo hub in another process: θ waits at the coordinator's bulk channel (for a group's other hubs, at its
+    /// leader's) and <see cref="Theta"/> is empty; the hub fetches it once and hands its slots the bytes
+    /// (<see cref="WithTheta"/>). Slots never see a ticket.
     /// </summary>
     [Id(9)] public BulkTicket? ThetaTicket { get; init; }
 
@@ -55,12 +56,13 @@ public sealed class WorkRequest
     };
 
     /// <summary>
-    /// This request with θ's bytes in it, fetched for its <see cref="ThetaTicket"/>; the ticket stays, for the group's
-    /// other hubs (<see cref="ForMember"/>) to fetch θ from the coordinator themselves.
+    /// This request with θ's bytes in it, fetched for its <see cref="ThetaTicket"/>, and the ticket the group's other hubs
+    /// (<see cref="ForMember"/>) fetch θ with: the leading hub's own copy, so the coordinator sends θ once a group rather
+    /// than once a silo — or none, and θ's bytes go to them in the calls.
     /// </summary>
-    public WorkRequest WithTheta(byte[] theta) => new()
+    public WorkRequest WithTheta(byte[] theta, BulkTicket? forMembers) => new()
     {
-        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = theta, ThetaTicket = ThetaTicket, Episodes = Episodes, PreSum = PreSum,
+        RunId = RunId, Round = Round, ConfigVersion = ConfigVersion, Theta = theta, ThetaTicket = forMembers, Episodes = Episodes, PreSum = PreSum,
         Members = Members, MemberSlots = MemberSlots,
     };
 }

@@ -92,6 +92,9 @@ public class PerSiloDispatchTests(TestCluster fixture)
     public async Task HubsInAGroupAnswerThroughItsLeaderWithTheSingleProcessBits(bool perEpisode)
     {
         // Two worker silos in one group of two: the coordinator calls one hub, which deals half the share to the other.
+        var channels = fixture.Cluster.Silos.ToDictionary(s => s.Name, s => ((InProcessSiloHandle)s).ServiceProvider.GetRequiredService<BulkChannel>());
+        var sent = channels.ToDictionary(c => c.Key, c => c.Value.BytesSent);
+        var fetched = channels.ToDictionary(c => c.Key, c => c.Value.BytesFetched);
         var config = Reference.Sinusoid("maml");
         string runId = Reference.NewRunId("hub-group");
         var silosSeen = new HashSet<string>();
@@ -104,6 +107,20 @@ public class PerSiloDispatchTests(TestCluster fixture)
         Assert.Equal(2, silosSeen.Count); // both silos computed episodes …
         Assert.Equal(2, result.Status.ContributingSilos.Length); // … and the status names both, though one answered
         Assert.True(Reference.Theta(config, 3).AsSpan().SequenceEqual(result.Theta.Values), "θ through a hub group differs from the single-process trainer.");
+
+        // θ down a broadcast tree: the coordinator sends it to the leader only, and the leader passes it on to the member.
+        long theta = result.Theta.Values.Length;
+        long Sent(string silo) => channels[silo].BytesSent - sent[silo];
+        long Fetched(string silo) => channels[silo].BytesFetched - fetched[silo];
+        var workers = channels.Keys.Where(s => s != TestCluster.CoordinatorSilo).ToArray();
+        Assert.Equal(3 * theta, Sent(TestCluster.CoordinatorSilo));
+        // The leader sends θ to the member and its partial sums (pre-summing) to the coordinator …
+        var leader = Assert.Single(workers, w => Sent(w) == 3 * theta + Fetched(TestCluster.CoordinatorSilo));
+        var member = workers.Single(w => w != leader);
+        // … and fetches θ from the coordinator and the member's partial sums; the member fetches θ from the leader.
+        Assert.Equal(3 * theta + Sent(member), Fetched(leader));
+        Assert.Equal(3 * theta, Fetched(member));
+        Assert.All(channels.Values, c => Assert.Equal(0, c.Waiting)); // the leader's copy withdrawn too
     }
 
     [Fact]

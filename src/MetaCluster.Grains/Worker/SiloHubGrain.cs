@@ -33,16 +33,22 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
         // θ waits at the coordinator's bulk channel: fetched once into a reused array, which the slots read in place,
         // and the partial sum goes back the same way (the caller reads the channel, or it would not have sent a ticket).
         var theta = thetas.Rent(ticket.Length);
+        BulkTicket? relay = null;
         try
         {
             await bulk.Fetch(ticket, theta);
             watch.Restart(); // the fetch is transfer, like a message's: the round's split counts it outside the worker
-            var result = await Contribute(request.WithTheta(theta), watch);
+            // A group's leader passes θ on from its own channel: the coordinator's θ goes out once a group, not once a
+            // silo — a broadcast tree, as the partial sums come back up an aggregation tree.
+            if (request.Members.Length > 0 && bulk.Enabled) relay = bulk.PublishShared(theta);
+            var result = await Contribute(request.WithTheta(theta, relay), watch);
             return result.HasPartialSum && bulk.Enabled ? result.WithSumTicket(bulk.PublishOnce(result.PartialSum)) : result;
         }
         finally
         {
-            thetas.Return(theta); // every slot and member call has answered: nothing reads θ any more
+            // Every slot and member call has answered: nothing reads θ any more.
+            if (relay is { } copy) bulk.Withdraw(copy);
+            thetas.Return(theta);
         }
     }
 
