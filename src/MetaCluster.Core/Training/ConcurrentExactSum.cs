@@ -93,9 +93,11 @@ public sealed class ConcurrentExactSum
         try
         {
             if (_completed) throw new InvalidOperationException("the sum has been completed: it takes no more partial sums.");
-            SettleStripes();
             long before = _sum.Count;
+            if (_written.Any(w => w)) SettleStripes();
+            // else the sum is still cleared as a whole, and its own add writes the units instead of zeroing them first.
             _sum.AddBytes(wire, source);
+            Array.Fill(_written, true);
             return _sum.Count - before;
         }
         finally

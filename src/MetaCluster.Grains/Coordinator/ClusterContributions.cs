@@ -75,6 +75,10 @@ internal sealed class ClusterContributions(
         (LiveWorkersNow, WaitingForWorkers) = (workers.Sum(slotsOf), false);
         // Hubs in other processes fetch θ from the bulk channel (once per process and round) and leave their sums there.
         var ticket = settings.PerSilo && bulk.Enabled ? bulk.PublishShared(theta) : null;
+        // One accumulator for every round (rounds run one after another, and the trainer is done with a round's sum
+        // before the next is dispatched; a fresh one was a large-object allocation a round). Shares go in as they come.
+        _roundSum.Clear();
+        var shares = new RoundShareSum(_roundSum);
         var dispatcher = new RoundDispatcher(
             (worker, share) =>
             {
@@ -93,50 +97,36 @@ internal sealed class ClusterContributions(
                 var joined = await directory.WaitForSlots(settings.MaxWorkers, workerWait, excluded, settings.PerSilo);
                 return groups is null ? joined : groups.Lead(joined);
             }),
-            live => (LiveWorkersNow, WaitingForWorkers) = (live, live == 0), slotsOf);
+            live => (LiveWorkersNow, WaitingForWorkers) = (live, live == 0), slotsOf, shares.Take);
         try
         {
             var outcome = LastOutcome = await dispatcher.Run(work.Round, workers, work.Episodes);
-            return await Task.Run(() => ToContributions(outcome), cancellationToken);
+            return await Task.Run(async () => ToContributions(outcome, await shares.Complete()), cancellationToken);
         }
         finally
         {
             (LiveWorkersNow, WaitingForWorkers) = (null, false);
             if (ticket is not null) bulk.Withdraw(ticket); // a straggler of this round that fetches now fails, as its reply would be ignored
+            await shares.Settled(); // a failed round's adds too: the next round clears the sum they write into
         }
     }
 
     /// <summary>
-    /// The round as one share: every worker's pre-summed share added from its message bytes, and every episode sent as a
-    /// vector. The sum is exact, so these are the bits of adding every episode one by one, in any order; adding in place
-    /// keeps the coordinator from allocating and copying a sum per worker (at 64 workers that churn was most of its CPU).
+    /// The round as one share: the workers' pre-summed shares, already added from their bytes as they came
+    /// (<see cref="RoundShareSum"/>), and every episode sent as a vector. The sum is exact, so these are the bits of adding
+    /// every episode one by one, in any order; adding in place keeps the coordinator from allocating and copying a sum
+    /// per worker (at 64 workers that churn was most of its CPU).
     /// </summary>
-    private RoundContributions ToContributions(RoundOutcome outcome)
+    private static RoundContributions ToContributions(RoundOutcome outcome, (IReadOnlyList<long[]> Episodes, ExactSum Sum) shares)
     {
-        // One accumulator for every round (rounds run one after another and the trainer is done with a round's sum
-        // before the next is dispatched): a fresh one was a large-object allocation a round.
-        _roundSum.Clear();
-        var (round, _) = PartialSum.Collect(_roundSum, sink =>
+        var vectors = new List<long>();
+        foreach (var c in outcome.Contributions.Where(c => c.Values.Length > 0))
         {
-            foreach (var c in outcome.Contributions.Where(c => c.Values.Length > 0)) sink(c.Episode, FloatBytes.AsFloats(c.Values), MetricsOf(c));
-        });
-        foreach (var (episodes, sum) in outcome.Shares)
-        {
-            long before = round.Sum.Count;
-            try
-            {
-                round.Sum.AddBytes(sum.AsReadOnlySequence(), $"the partial sum of episodes [{string.Join(", ", episodes)}]");
-            }
-            finally
-            {
-                sum.Dispose(); // read once: its pooled memory goes back now
-            }
-            // A share must hold exactly the episodes it names; the trainer checks the round's episodes against the count.
-            if (round.Sum.Count - before != episodes.Length)
-                throw new InvalidOperationException($"a partial sum names {episodes.Length} episodes but holds {round.Sum.Count - before} contributions.");
+            shares.Sum.Add(FloatBytes.AsFloats(c.Values), $"episode {c.Episode}");
+            vectors.Add(c.Episode);
         }
-        var all = outcome.Shares.SelectMany(s => s.Episodes).Concat(round.Episodes).ToArray();
-        return new RoundContributions([new PartialSum(all, round.Sum)], outcome.Contributions.Select(c => (c.Episode, MetricsOf(c))).ToArray());
+        var all = shares.Episodes.SelectMany(e => e).Concat(vectors).ToArray();
+        return new RoundContributions([new PartialSum(all, shares.Sum)], outcome.Contributions.Select(c => (c.Episode, MetricsOf(c))).ToArray());
     }
 
     private static EpisodeMetrics MetricsOf(EpisodeContribution c) => new(c.PreLoss, c.PostLoss, c.PreAccuracy, c.PostAccuracy);

@@ -15,10 +15,12 @@ namespace MetaCluster.Grains.Coordinator;
 /// When every worker of the round is lost, <paramref name="workerWait"/> (if given) waits for workers that joined
 /// since — not those dropped in this round — and the round goes on with them; none within its time fails the round.
 /// <paramref name="liveWorkers"/> hears the count of live workers whenever it changes (0 while waiting).
+/// A pre-summed share goes to <paramref name="takeShare"/> the moment it is accepted, if given (the coordinator adds it
+/// while the other calls are out), and otherwise into the outcome's <see cref="RoundOutcome.Shares"/>.
 /// </summary>
 internal sealed class RoundDispatcher(
     Func<string, long[], Task<WorkResult>> call, Func<int, TimeSpan> deadline, int episodesPerCall, FaultCounters counters, ILogger logger,
-    WorkerWait? workerWait = null, Action<int>? liveWorkers = null, Func<string, int>? slotsOf = null)
+    WorkerWait? workerWait = null, Action<int>? liveWorkers = null, Func<string, int>? slotsOf = null, Action<long[], PooledBuffer>? takeShare = null)
 {
     /// <summary>Live slots: a worker counts 1, a silo's hub all of its slots.</summary>
     private int LiveSlots(State state) => state.Live.Sum(slotsOf ?? (_ => 1));
@@ -63,7 +65,7 @@ internal sealed class RoundDispatcher(
         var contributions = episodes.Select(i => state.Results[i]).ToArray();
         return new RoundOutcome(contributions, state.Shares, LiveSlots(state), state.Silos.Order(StringComparer.Ordinal).ToArray())
         {
-            Last = state.Last, DispatchSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(dispatched).TotalSeconds,
+            Last = state.Last, DispatchSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(dispatched).TotalSeconds, ShareBytes = state.ShareBytes,
         };
     }
 
@@ -89,7 +91,9 @@ internal sealed class RoundDispatcher(
                 foreach (var c in result.Contributions) state.Results.Add(c.Episode, c);
                 if (episodes.Length > 0)
                 {
-                    state.Shares.Add((episodes, sum));
+                    state.ShareBytes += sum.Length;
+                    if (takeShare is not null) takeShare(episodes, sum);
+                    else state.Shares.Add((episodes, sum));
                     state.Silos.UnionWith([result.Silo, .. result.AlsoFrom]);
                 }
             }
@@ -215,6 +219,7 @@ internal sealed class RoundDispatcher(
         public Dictionary<long, List<(string Worker, string Error)>> Failures { get; } = [];
         public HashSet<string> Silos { get; } = [];
         public List<(long[] Episodes, PooledBuffer Sum)> Shares { get; } = [];
+        public long ShareBytes { get; set; }
         public List<string> WorkerErrors { get; } = [];
         /// <summary>Workers dropped in this round (dead, late, shutting down): a wait for new workers does not take them back.</summary>
         public HashSet<string> Dropped { get; } = [];

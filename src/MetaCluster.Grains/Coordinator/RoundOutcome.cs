@@ -5,7 +5,8 @@ namespace MetaCluster.Grains.Coordinator;
 
 /// <summary>
 /// What a round's dispatch produced: one contribution per episode (without values where a worker pre-summed), the
-/// workers' pre-summed shares, the workers still live, the silos that computed.
+/// workers' pre-summed shares (unless the dispatcher handed them on as they came), the workers still live, the silos
+/// that computed.
 /// </summary>
 internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contributions, IReadOnlyList<(long[] Episodes, PooledBuffer Sum)> Shares, int LiveWorkers, string[] Silos)
 {
@@ -15,8 +16,11 @@ internal sealed record RoundOutcome(IReadOnlyList<EpisodeContribution> Contribut
     /// <summary>Seconds from the round's first call to its last reply: the round less the coordinator's own work.</summary>
     public double DispatchSeconds { get; init; }
 
+    /// <summary>Bytes of the pre-summed shares accepted, wherever they went.</summary>
+    public long ShareBytes { get; init; }
+
     /// <summary>Bytes of contributions received (vectors and partial sums), for the metrics.</summary>
-    public long ContributionBytes => Contributions.Sum(c => (long)c.Values.Length) + Shares.Sum(s => (long)s.Sum.Length);
+    public long ContributionBytes => Contributions.Sum(c => (long)c.Values.Length) + ShareBytes;
 }
 
 /// <summary>
