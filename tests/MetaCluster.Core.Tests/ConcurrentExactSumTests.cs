@@ -110,6 +110,44 @@ public class ConcurrentExactSumTests
         Assert.Equal(new long[Length], untouched.Units.ToArray());
     }
 
+    /// <summary>A wire form in pieces of <paramref name="piece"/> bytes, as pooled message buffers hold it: chunks and stripes span pieces.</summary>
+    private static ReadOnlySequence<byte> InPieces(byte[] bytes, int piece)
+    {
+        Piece first = new(bytes.AsMemory(0, Math.Min(piece, bytes.Length))), last = first;
+        for (int at = piece; at < bytes.Length; at += piece) last = last.Append(bytes.AsMemory(at, Math.Min(piece, bytes.Length - at)));
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Piece : ReadOnlySequenceSegment<byte>
+    {
+        public Piece(ReadOnlyMemory<byte> memory) => Memory = memory;
+
+        public Piece Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Piece(memory) { RunningIndex = RunningIndex + Memory.Length };
+            Next = next;
+            return next;
+        }
+    }
+
+    [Fact]
+    public async Task PartialSumsAndVectorsArrivingTogetherGoInSideBySideWithTheBitsOfOneAfterAnother()
+    {
+        // Six partial sums of four vectors each, in pieces of 1,000 bytes, and 12 more vectors, from four threads at once.
+        var partials = Enumerable.Range(0, 6).Select(p => InPieces(OneAfterAnother(Enumerable.Range(100 + 4 * p, 4)).ToBytes(), 1000)).ToArray();
+        var shared = new ConcurrentExactSum(Cleared());
+        long held = 0;
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            for (int p = t; p < partials.Length; p += 4) Interlocked.Add(ref held, shared.AddBytes(partials[p], $"partial {p}"));
+            for (int i = t; i < 12; i += 4) shared.Add(Vector(i));
+        })));
+        Assert.Equal(24, held);
+        var sum = shared.Complete();
+        Assert.Equal(36, sum.Count);
+        Assert.Equal(OneAfterAnother(Enumerable.Range(100, 24).Concat(Enumerable.Range(0, 12))).Units.ToArray(), sum.Units.ToArray());
+    }
+
     [Fact]
     public void APartialSumGoesInWithEveryStripeAndSaysHowManyVectorsItHeld()
     {

@@ -3,8 +3,9 @@ using System.Buffers;
 namespace MetaCluster.Core.Training;
 
 /// <summary>
-/// An <see cref="ExactSum"/> that several threads add whole vectors into at the same time — a GPU node's slots, each
-/// adding its episodes into the node's one sum for the round. The units are cut into stripes of
+/// An <see cref="ExactSum"/> that several threads add whole vectors and partial sums into at the same time — a GPU
+/// node's slots, each adding its episodes into the node's one sum for the round; a coordinator adding the hubs' shares
+/// as they arrive. The units are cut into stripes of
 /// <see cref="StripeValues"/>, each with its own lock, and an add visits the stripes one at a time, starting one stripe
 /// after where the previous add started: adders that arrive together work on different stripes side by side instead of
 /// queueing for one lock. With one lock, a node's slots were as slow as one core: the adds are memory-bound (0.14 ms
@@ -24,6 +25,7 @@ public sealed class ConcurrentExactSum
     private readonly Lock[] _locks;
     /// <summary>Per stripe, under its lock: whether its units hold this sum yet, or still stale ones that count as zeros (<see cref="ExactSum.Clear"/>).</summary>
     private readonly bool[] _written;
+    /// <summary>Vectors added so far: one an <see cref="Add"/>, a partial sum's count an <see cref="AddBytes"/>.</summary>
     private long _added;
     private int _lastStart = -1;
     private volatile bool _completed;
@@ -84,26 +86,31 @@ public sealed class ConcurrentExactSum
     }
 
     /// <summary>
-    /// Adds a partial sum from its wire form (<see cref="ExactSum.WriteTo{TWriter}(ref TWriter)"/>) with every stripe held;
-    /// returns how many vectors it held. A throw part-way leaves the sum unusable (as <see cref="ExactSum.AddBytes(ReadOnlySequence{byte}, string)"/> does).
+    /// Adds a partial sum from its wire form (<see cref="ExactSum.WriteTo{TWriter}(ref TWriter)"/>), stripe by stripe like
+    /// <see cref="Add"/>, so partial sums and vectors arriving together go in side by side; returns how many vectors the
+    /// partial sum held. A running total leaving the range part-way leaves the sum unusable (as
+    /// <see cref="ExactSum.AddBytes(ReadOnlySequence{byte}, string)"/> does): the caller drops it.
     /// </summary>
     public long AddBytes(ReadOnlySequence<byte> wire, string source = "a partial sum")
     {
-        foreach (var gate in _locks) gate.Enter();
-        try
+        var (count, width) = _sum.ReadHeader(wire, source);
+        var body = wire.Slice(ExactSum.WireHeaderBytes);
+        int stripes = _locks.Length;
+        int first = (int)((uint)Interlocked.Increment(ref _lastStart) % (uint)stripes);
+        for (int done = 0; done < stripes; done++)
         {
-            if (_completed) throw new InvalidOperationException("the sum has been completed: it takes no more partial sums.");
-            long before = _sum.Count;
-            if (_written.Any(w => w)) SettleStripes();
-            // else the sum is still cleared as a whole, and its own add writes the units instead of zeroing them first.
-            _sum.AddBytes(wire, source);
-            Array.Fill(_written, true);
-            return _sum.Count - before;
+            int k = (first + done) % stripes;
+            var (start, length) = Stripe(k);
+            var packed = body.Slice((long)start * width, (long)length * width);
+            lock (_locks[k])
+            {
+                if (_completed) throw new InvalidOperationException("the sum has been completed: it takes no more partial sums.");
+                _sum.AddPackedRange(start, length, packed, width, write: !_written[k], source);
+                _written[k] = true;
+            }
         }
-        finally
-        {
-            foreach (var gate in _locks) gate.Exit();
-        }
+        Interlocked.Add(ref _added, count);
+        return count;
     }
 
     /// <summary>
@@ -133,7 +140,7 @@ public sealed class ConcurrentExactSum
         }
     }
 
-    /// <summary>Zeroes the stripes no vector has reached yet, so every unit holds the sum (all stripes held).</summary>
+    /// <summary>Zeroes the stripes nothing has reached, so every unit holds the sum (all stripes held, at completion).</summary>
     private void SettleStripes()
     {
         for (int k = 0; k < _locks.Length; k++)

@@ -308,28 +308,47 @@ public sealed class ExactSum
             AddBytes(wire.FirstSpan, source);
             return;
         }
-        Span<byte> header = stackalloc byte[HeaderBytes];
-        if (wire.Length >= HeaderBytes) wire.Slice(0, HeaderBytes).CopyTo(header);
-        var (count, width) = ReadHeader(wire.Length, header, source);
-        var reader = new SequenceReader<byte>(wire);
-        reader.Advance(HeaderBytes);
-        Span<long> scratch = stackalloc long[ChunkUnits];
-        Span<byte> joined = stackalloc byte[ChunkUnits * sizeof(long)];
-        bool write = _stale;
-        for (int at = 0; at < Length; at += ChunkUnits)
-        {
-            int bytes = Math.Min(ChunkUnits, Length - at) * width;
-            scoped ReadOnlySpan<byte> packed = reader.UnreadSpan;
-            if (packed.Length < bytes)
-            {
-                reader.TryCopyTo(joined[..bytes]); // the chunk spans pieces
-                packed = joined;
-            }
-            AddPacked(at, packed[..bytes], width, scratch, write, source);
-            reader.Advance(bytes);
-        }
+        var (count, width) = ReadHeader(wire, source);
+        AddPackedRange(0, Length, wire.Slice(HeaderBytes), width, _stale, source);
         _stale = false;
         Count += count;
+    }
+
+    /// <summary>Bytes before the packed units in the wire form: the count and the width.</summary>
+    internal const int WireHeaderBytes = HeaderBytes;
+
+    /// <summary>The header's count and width of a wire form in pieces, after checking them and its length against this sum.</summary>
+    internal (long Count, int Width) ReadHeader(ReadOnlySequence<byte> wire, string source)
+    {
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        if (wire.Length >= HeaderBytes) wire.Slice(0, HeaderBytes).CopyTo(header);
+        return ReadHeader(wire.Length, header, source);
+    }
+
+    /// <summary>
+    /// Adds (or, <paramref name="write"/>, writes) units [<paramref name="at"/>, <paramref name="at"/> + <paramref name="length"/>)
+    /// from <paramref name="packed"/>, which holds exactly those, <paramref name="width"/> bytes each, in pieces: each chunk
+    /// is read in place where it lies inside one piece, and copied together first where it spans two. No count, no
+    /// staleness: the whole sum's add (<see cref="AddBytes(ReadOnlySequence{byte}, string)"/>) or one stripe of it
+    /// (<see cref="ConcurrentExactSum"/>) sees to those.
+    /// </summary>
+    internal void AddPackedRange(int at, int length, ReadOnlySequence<byte> packed, int width, bool write, string source)
+    {
+        var reader = new SequenceReader<byte>(packed);
+        Span<long> scratch = stackalloc long[ChunkUnits];
+        Span<byte> joined = stackalloc byte[ChunkUnits * sizeof(long)];
+        for (int end = at + length; at < end; at += ChunkUnits)
+        {
+            int bytes = Math.Min(ChunkUnits, end - at) * width;
+            scoped ReadOnlySpan<byte> chunk = reader.UnreadSpan;
+            if (chunk.Length < bytes)
+            {
+                reader.TryCopyTo(joined[..bytes]); // the chunk spans pieces
+                chunk = joined;
+            }
+            AddPacked(at, chunk[..bytes], width, scratch, write, source);
+            reader.Advance(bytes);
+        }
     }
 
     /// <summary>
