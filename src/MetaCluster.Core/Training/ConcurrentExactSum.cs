@@ -42,8 +42,6 @@ public sealed class ConcurrentExactSum
         Array.Fill(_written, !sum.IsStale);
     }
 
-    public int Length => _sum.Length;
-
     /// <summary>
     /// Adds one vector, whole or not at all; safe to call from many threads at once. An out-of-range value or a running
     /// total leaving the range throws <see cref="OverflowException"/> naming <paramref name="source"/>, with nothing of
@@ -55,7 +53,7 @@ public sealed class ConcurrentExactSum
             throw new ArgumentException($"{source} has {values.Length} values; the sum holds {_sum.Length}.");
         var units = _sum.RawUnits.AsSpan();
         int stripes = _locks.Length;
-        int first = (int)((uint)Interlocked.Increment(ref _lastStart) % (uint)stripes);
+        int first = NextStart();
         int done = 0;
         try
         {
@@ -94,9 +92,9 @@ public sealed class ConcurrentExactSum
     public long AddBytes(ReadOnlySequence<byte> wire, string source = "a partial sum")
     {
         var (count, width) = _sum.ReadHeader(wire, source);
-        var body = wire.Slice(ExactSum.WireHeaderBytes);
+        var body = wire.Slice(ExactSum.HeaderBytes);
         int stripes = _locks.Length;
-        int first = (int)((uint)Interlocked.Increment(ref _lastStart) % (uint)stripes);
+        int first = NextStart();
         for (int done = 0; done < stripes; done++)
         {
             int k = (first + done) % stripes;
@@ -128,7 +126,7 @@ public sealed class ConcurrentExactSum
                 // Nothing written (no vector got in): the sum stays as it came, empty — its stale units still count as zeros.
                 if (_written.Any(w => w))
                 {
-                    SettleStripes();
+                    ZeroUnwrittenStripes();
                     _sum.MarkSettled(Interlocked.Read(ref _added));
                 }
             }
@@ -141,7 +139,7 @@ public sealed class ConcurrentExactSum
     }
 
     /// <summary>Zeroes the stripes nothing has reached, so every unit holds the sum (all stripes held, at completion).</summary>
-    private void SettleStripes()
+    private void ZeroUnwrittenStripes()
     {
         for (int k = 0; k < _locks.Length; k++)
         {
@@ -150,8 +148,10 @@ public sealed class ConcurrentExactSum
             Array.Clear(_sum.RawUnits, start, length);
             _written[k] = true;
         }
-        _sum.MarkSettled(0);
     }
+
+    /// <summary>The stripe an add starts at: one after where the previous add started.</summary>
+    private int NextStart() => (int)((uint)Interlocked.Increment(ref _lastStart) % (uint)_locks.Length);
 
     private (int Start, int Length) Stripe(int k)
     {

@@ -267,7 +267,8 @@ public sealed class ExactSum
     // fewest bytes that hold every unit of the sum: a round's gradient-sized sums need 5 or 6 of the 8 (a unit is
     // 2⁻⁴⁰, so |values| below 2⁷ fit in 6 bytes), and the bytes each share costs the wire, the kernel and the
     // receiver's memory shrink with them.
-    private const int HeaderBytes = sizeof(long);
+    /// <summary>Bytes before the packed units in the wire form: the count and the width.</summary>
+    internal const int HeaderBytes = sizeof(long);
     private const long MaxWireCount = (1L << 56) - 1;
     /// <summary>Units decoded a chunk at a time into a stack buffer before the (vectorized, checked) add.</summary>
     private const int ChunkUnits = 256;
@@ -313,9 +314,6 @@ public sealed class ExactSum
         _stale = false;
         Count += count;
     }
-
-    /// <summary>Bytes before the packed units in the wire form: the count and the width.</summary>
-    internal const int WireHeaderBytes = HeaderBytes;
 
     /// <summary>The header's count and width of a wire form in pieces, after checking them and its length against this sum.</summary>
     internal (long Count, int Width) ReadHeader(ReadOnlySequence<byte> wire, string source)
