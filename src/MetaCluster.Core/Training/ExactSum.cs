@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MetaCluster.Core.Training;
 
@@ -170,8 +172,8 @@ public sealed class ExactSum
             // NaN fails every comparison, so "not all below the limit" also catches NaN and ±∞.
             if (!Vector512.LessThanAll(Vector512.Abs(v), limit)) break;
             var (low, high) = Vector512.Widen(v);
-            var lowUnits = Vector512.ConvertToInt64(low * scale);
-            var highUnits = Vector512.ConvertToInt64(high * scale);
+            var lowUnits = ToUnitsWide(low * scale);
+            var highUnits = ToUnitsWide(high * scale);
             var lowTarget = units.Slice(i, Vector512<long>.Count);
             var highTarget = units.Slice(i + Vector512<long>.Count, Vector512<long>.Count);
             if (write)
@@ -186,6 +188,16 @@ public sealed class ExactSum
         wrapped = Vector512.LessThanAny(overflow, Vector512<long>.Zero);
         return i;
     }
+
+    /// <summary>
+    /// Products below 2⁶³ in magnitude (the range check) truncated to their units. Where AVX-512 DQ is, the bare truncating
+    /// conversion (vcvttpd2qq): Vector512.ConvertToInt64 also saturates out-of-range doubles, with extra instructions on
+    /// every block that such products never need — an add of 112,893 values 44 → 35 µs (bench --aggregation;
+    /// docs/benchmarks.md, session 29), the same bits. Elsewhere (tests run the wide loop on any machine) the portable one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<long> ToUnitsWide(Vector512<double> products) =>
+        Avx512DQ.IsSupported ? Avx512DQ.ConvertToVector512Int64WithTruncation(products) : Vector512.ConvertToInt64(products);
 
     /// <summary><see cref="AddWide"/> with <see cref="Vector{T}"/>: every machine, 8 values at a time on AVX2.</summary>
     private static int AddPortable(ReadOnlySpan<float> values, Span<long> units, bool write, out bool wrapped)
