@@ -9,7 +9,8 @@
 #
 # Settings (environment): DEVICE (run: cuda; --dry-run: cpu), PYTHON (python3), LIBTORCH_LIB / LIBTORCH_CMAKE (a
 # libtorch's lib/ and share/cmake/Torch, instead of the Python torch's), FALLBACK_LIBTORCH_LIB (a libtorch the prebuilt
-# shim binds to, tried when the shim cannot be rebuilt), BUDGET_S (whole run, default 480), TORCHSHARP_GIT (prepare: a
+# shim binds to, tried when the shim cannot be rebuilt), BUDGET_S (whole run, default 480), SHIM_BUILD_TIMEOUT (300),
+# SHIM_GENERATOR (the shim's CMake generator: "Unix Makefiles" where make is, else Ninja), TORCHSHARP_GIT (prepare: a
 # git directory holding TorchSharp, e.g. a mirror; default: clone github.com/dotnet/TorchSharp at v$TORCHSHARP_VERSION).
 # deploy/gpu/README.md has the details.
 set -euo pipefail
@@ -174,6 +175,16 @@ EOF
         if rebuild_shim "$kit" "$run_dir" "$torch_lib" "$torch_cmake" "$abi" "$torch_version"; then
             cp "$run_dir/shim-build/LibTorchSharp/libLibTorchSharp.so" "$app/"
             out[shim]=rebuilt; out[shim_rebuilt]=true
+            if [[ $shim_built == partial ]]; then
+                out[shim]=rebuilt-partial
+                notes+=("the shim was rebuilt against torch ${torch_version:-at $torch_lib} without the sources that do not compile against it ($shim_left_out): their functions fail if called")
+            fi
+        elif [[ $device == cuda* ]] && loads_lazily "$python" "$shim" "$torch_lib"; then
+            # The last way onto this GPU: the prebuilt shim still loads (functions bind at their first call), so it runs
+            # unless a missing function is called — then the bench fails with "undefined symbol", named in the line.
+            notes+=("the shim could not be rebuilt against torch ${torch_version:-at $torch_lib}; MetaCluster runs on the prebuilt shim (libtorch 2.10) with $count of its symbols unresolved: a bench that calls one fails, naming it")
+            say "${notes[-1]}"
+            out[shim]=prebuilt-unresolved
         elif [[ -n ${FALLBACK_LIBTORCH_LIB:-} ]] && [[ $(missing_symbols "$shim" "$FALLBACK_LIBTORCH_LIB" | head -1) == 0 ]]; then
             notes+=("the shim could not be rebuilt against torch ${torch_version:-at $torch_lib} (TorchSharp $TORCHSHARP_VERSION's shim is written for libtorch 2.10; other versions' APIs differ): MetaCluster runs on the prebuilt shim with $FALLBACK_LIBTORCH_LIB, where it binds")
             say "${notes[-1]}"
@@ -209,6 +220,15 @@ EOF
     report_python "$python" "$kit/report.py" "$run_dir" "${pairs[@]}"
 }
 
+# Whether the shim loads with LIBDIR's libraries although some of its symbols are missing there: functions are bound at
+# their first call, but data (vtables, type information) must all be found at load time.
+loads_lazily() {
+    local python=$1 shim=$2 libdir=$3
+    "$python" -c 'pass' 2>/dev/null || return 1
+    LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$python" -c \
+        'import ctypes, os, sys; ctypes.CDLL(sys.argv[1], mode=os.RTLD_LAZY)' "$shim" 2>/dev/null
+}
+
 # Runs one bench under a timeout (the smaller of the budget left and 240 s); its last stdout line (the JSON) goes to
 # RUN_DIR/NAME.json, or its error to RUN_DIR/NAME.error.
 bench() {
@@ -229,45 +249,120 @@ bench() {
 }
 
 # Builds TorchSharp's src/Native against the torch found, with TorchSharp's own CMake files (their -Werror dropped: a
-# newer compiler's new warnings are not errors in someone else's code). The ABI define follows that torch's.
+# newer compiler's new warnings are not errors in someone else's code). The ABI define and the C++ standard follow that
+# torch's. Make, or Ninja where make is missing (a PyTorch image often has pip's cmake and ninja but no make). Where
+# CMake is missing or cannot configure (a CUDA torch's CMake files look for the CUDA toolkit, cuDNN, NVTX…), the
+# sources are compiled with g++ directly against torch's headers: the shim itself uses no CUDA API. A build in which
+# some sources do not compile (another torch's API) keeps going, and the shim is linked from the ones that did: .NET
+# binds each native function at its first call, so a function of a source left out fails only if it is called
+# (MetaCluster's benches use tensors, modules and autograd, not TorchScript or export). Sets shim_built: full or partial.
 rebuild_shim() {
     local kit=$1 run_dir=$2 lib=$3 cmake_hint=$4 abi=$5 version=$6
+    shim_built=""
+    command -v g++ >/dev/null || { say "cannot rebuild the shim: g++ is not installed"; return 1; }
     # TorchConfig.cmake (it names the headers and libraries): where torch says, beside a libtorch's lib/, or beside
-    # the real library (a distribution's package).
-    local cmake_dir="" candidate real
+    # the real library (a distribution's package). The headers: beside lib/, or where the CMake files point.
+    local cmake_dir="" candidate real include=""
     real=$(dirname "$(readlink -f "$lib/libtorch_cpu.so" 2>/dev/null || echo "$lib/x")")
     for candidate in "$cmake_hint" "$(dirname "$lib")/share/cmake/Torch" "$real/cmake/Torch"; do
         [[ -n $candidate && -f $candidate/TorchConfig.cmake ]] && { cmake_dir=$candidate; break; }
     done
-    for tool in cmake g++ make; do command -v $tool >/dev/null || { say "cannot rebuild the shim: $tool is not installed"; return 1; }; done
-    [[ -n $cmake_dir ]] || { say "cannot rebuild the shim: no TorchConfig.cmake for the torch at $lib (set LIBTORCH_CMAKE to its share/cmake/Torch)"; return 1; }
-    say "rebuilding the shim (TorchSharp $TORCHSHARP_VERSION src/Native, commit $(cat "$kit/torchsharp-native.commit")) against torch ${version:-at $lib}…"
-    [[ -z $version || $version == 2.10.* ]] || say "torch $version is not the 2.10 TorchSharp $TORCHSHARP_VERSION is written for: expect this build to fail on C++ API differences."
+    for candidate in "$(dirname "$lib")/include" ${cmake_dir:+"$cmake_dir/../../../include"}; do
+        [[ -f $candidate/torch/csrc/api/include/torch/torch.h ]] && { include=$(cd "$candidate" && pwd); break; }
+    done
+    local generator=${SHIM_GENERATOR:-} keep_going=()
+    if [[ -z $generator ]]; then
+        if command -v make >/dev/null; then generator="Unix Makefiles"; elif command -v ninja >/dev/null; then generator=Ninja; fi
+    fi
+    case $generator in Ninja) keep_going=(-k 0) ;; "Unix Makefiles") keep_going=(-k) ;; esac
+    # The standard torch's headers demand (they stop with an #error below it); TorchSharp's CMake files say C++17.
+    local std=17
+    [[ -n $include ]] && grep -rqs 'C++20 or later compatible compiler is required' "$include/c10" && std=20
+    say "rebuilding the shim (TorchSharp $TORCHSHARP_VERSION src/Native, commit $(cat "$kit/torchsharp-native.commit")) against torch ${version:-at $lib} (C++$std)…"
+    [[ -z $version || $version == 2.10.* ]] || say "torch $version is not the 2.10 TorchSharp $TORCHSHARP_VERSION is written for: some sources may not compile; the shim is then linked from those that do."
     mkdir -p "$run_dir/shim-src"
     tar -C "$run_dir/shim-src" -xzf "$kit/torchsharp-native.tar.gz"
     local src=$run_dir/shim-src/src/Native
     sed -i -e 's/add_definitions(-Werror)/# -Werror dropped by check.sh/' \
            -e "s/-D_GLIBCXX_USE_CXX11_ABI=1/-D_GLIBCXX_USE_CXX11_ABI=$abi/" "$src/CMakeLists.txt"
+    sed -i -e "s/CXX_STANDARD 1[47]/CXX_STANDARD $std/" -e "s/-std=c++17/-std=c++$std/" "$src/LibTorchSharp/CMakeLists.txt"
     # The build may take what the benches do not need (about 150 s of the budget), at most SHIM_BUILD_TIMEOUT.
-    local jobs limit code=0
+    local jobs limit code=0 log=${TMPDIR:-/tmp}/metacluster-shim-build.log build=$run_dir/shim-build
     jobs=$(nproc); limit=$(( $(remaining) - 150 )); limit=$(( limit < ${SHIM_BUILD_TIMEOUT:-300} ? limit : ${SHIM_BUILD_TIMEOUT:-300} ))
     ((limit >= 30)) || { say "cannot rebuild the shim: no time left in the budget (BUDGET_S)"; return 1; }
-    { cmake -S "$src" -B "$run_dir/shim-build" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_PATH="$cmake_dir" -DCMAKE_PREFIX_PATH="$cmake_dir" \
-        && timeout "$limit" cmake --build "$run_dir/shim-build" --target LibTorchSharp -j "$jobs"; } > "$run_dir/shim-build.log" 2>&1 || code=$?
+    local configured=0
+    if command -v cmake >/dev/null && [[ -n $cmake_dir && -n $generator ]]; then
+        cmake -S "$src" -B "$build" -G "$generator" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_PATH="$cmake_dir" -DCMAKE_PREFIX_PATH="$cmake_dir" \
+            > "$run_dir/shim-build.log" 2>&1 && configured=1
+    fi
+    if [[ $configured == 1 ]]; then
+        say "building with CMake ($generator) on $jobs core(s)…"
+        timeout "$limit" cmake --build "$build" --target LibTorchSharp -j "$jobs" -- "${keep_going[@]}" >> "$run_dir/shim-build.log" 2>&1 || code=$?
+    else
+        [[ -n $include ]] || { say "cannot rebuild the shim: no torch headers (include/torch/csrc/api/include/torch/torch.h) beside $lib"; return 1; }
+        say "$(if command -v cmake >/dev/null && [[ -n $cmake_dir && -n $generator ]]; then echo "cmake could not configure the build ($(grep -m1 -i 'error' "$run_dir/shim-build.log" | cut -c1-160))"; else echo "no cmake, TorchConfig.cmake or make/ninja"; fi); compiling with g++ directly on $jobs core(s)…"
+        compile_direct "$src/LibTorchSharp" "$build/direct/LibTorchSharp.dir" "$include" "$std" "$abi" "$jobs" "$limit" >> "$run_dir/shim-build.log" 2>&1 || code=$?
+        [[ $code == 124 ]] || code=1 # the objects decide below
+    fi
     # Kept past the run (its folder is removed on exit) for whoever reads the error.
-    [[ $code == 0 ]] || cp "$run_dir/shim-build.log" "${TMPDIR:-/tmp}/metacluster-shim-build.log"
+    [[ $code == 0 ]] || cp "$run_dir/shim-build.log" "$log"
     if [[ $code == 124 ]]; then
-        say "the shim did not finish building within ${limit}s on $jobs core(s) (SHIM_BUILD_TIMEOUT; log: ${TMPDIR:-/tmp}/metacluster-shim-build.log)."
-        return 1
-    elif [[ $code != 0 ]]; then
-        grep -m3 -E 'error' "$run_dir/shim-build.log" | cut -c1-300 | sed 's/^/  /' >&2 || true
-        say "the shim did not build against torch ${version:-at $lib}: TorchSharp $TORCHSHARP_VERSION's shim is written for libtorch 2.10, and this torch's C++ API differs (log: ${TMPDIR:-/tmp}/metacluster-shim-build.log)."
+        say "the shim did not finish building within ${limit}s on $jobs core(s) (SHIM_BUILD_TIMEOUT; log: $log)."
         return 1
     fi
-    local rebuilt=$run_dir/shim-build/LibTorchSharp/libLibTorchSharp.so left
+    local rebuilt=$build/LibTorchSharp/libLibTorchSharp.so left
+    if [[ $code != 0 ]]; then
+        grep -m3 -E 'error' "$run_dir/shim-build.log" | cut -c1-300 | sed 's/^/  /' >&2 || true
+        mkdir -p "$(dirname "$rebuilt")"
+        link_partial_shim "$src/LibTorchSharp" "$build" "$lib" "$rebuilt" || return 1
+    else
+        shim_built=full
+    fi
     left=$(missing_symbols "$rebuilt" "$lib" | head -1)
     [[ $left == 0 ]] || { say "the rebuilt shim still misses $left symbol(s) of $lib"; return 1; }
-    say "shim rebuilt against torch ${version:-at $lib}; it binds."
+    say "shim rebuilt against torch ${version:-at $lib} ($shim_built); it binds."
+}
+
+# Compiles the shim's sources with g++ alone, JOBS at a time, each to OUT/NAME.o (what CMake would), under LIMIT
+# seconds; a source that does not compile is left without an object. Exits 124 if the time ran out.
+compile_direct() {
+    local sources=$1 out=$2 include=$3 std=$4 abi=$5 jobs=$6 limit=$7
+    mkdir -p "$out"
+    # (The kit unpacks under a mktemp folder: no spaces in these paths.)
+    local flags="-O2 -fPIC -DNDEBUG -w -D_GLIBCXX_USE_CXX11_ABI=$abi -I$sources -I$sources/.. -I$include -I$include/torch/csrc/api/include"
+    ls "$sources"/*.cpp "$sources"/*.c 2>/dev/null | OUT=$out STD=$std FLAGS=$flags timeout "$limit" xargs -P "$jobs" -n 1 sh -c '
+        f=$1; o="$OUT/$(basename "$f").o"
+        case $f in *.c) lang="-x c"; std="" ;; *) lang="-x c++"; std="-std=c++$STD" ;; esac
+        g++ $lang $std $FLAGS -c "$f" -o "$o" || { rm -f "$o"; echo "error: $(basename "$f") did not compile"; }
+    ' sh
+}
+
+# Links the shim from the objects a failed build did make. Prints which sources are left out; sets shim_left_out.
+link_partial_shim() {
+    local sources=$1 build=$2 lib=$3 out=$4 objects=() name missing=()
+    while IFS= read -r name; do objects+=("$name"); done < <(find "$build" -path '*LibTorchSharp.dir*' -name '*.o' | sort)
+    for name in "$sources"/*.cpp "$sources"/*.c; do
+        [[ -e $name ]] || continue
+        [[ -n $(find "$build" -path '*LibTorchSharp.dir*' -name "$(basename "$name").o" -print -quit) ]] || missing+=("$(basename "$name")")
+    done
+    # Without these nothing runs: TorchSharp's start-up, tensors and autograd.grad.
+    local essential
+    for essential in THSTorch.cpp THSTensor.cpp THSAutograd.cpp; do
+        if [[ " ${missing[*]} " == *" $essential "* ]]; then
+            say "the shim did not build against this torch: ${#missing[@]} of its sources do not compile (${missing[*]}), $essential among them, which every run needs (log: ${TMPDIR:-/tmp}/metacluster-shim-build.log)."
+            return 1
+        fi
+    done
+    shim_left_out="${missing[*]}"
+    if ((${#missing[@]} == 0)); then
+        shim_built=full; say "linking the shim from its ${#objects[@]} objects…"
+    else
+        shim_built=partial; say "${#missing[@]} source(s) of the shim do not compile against this torch (${shim_left_out}); linking it from the other ${#objects[@]}…"
+    fi
+    local cuda=()
+    [[ -e $lib/libtorch_cuda.so ]] && cuda=(-ltorch_cuda -lc10_cuda)
+    g++ -shared -o "$out" "${objects[@]}" -L"$lib" -Wl,-rpath,'$ORIGIN' -ltorch -ltorch_cpu -lc10 "${cuda[@]}" >> "$build/../shim-build.log" 2>&1 \
+        || { say "linking the shim from the sources that compiled failed (log: ${TMPDIR:-/tmp}/metacluster-shim-build.log)"; cp "$build/../shim-build.log" "${TMPDIR:-/tmp}/metacluster-shim-build.log"; return 1; }
 }
 
 # The JSON line, written by the Python that has torch, or any python3.
