@@ -2,7 +2,7 @@
 # MetaCluster's GPU check: MetaCluster and the plain-PyTorch peer, side by side on one NVIDIA GPU, as ONE JSON line.
 #
 #   deploy/gpu/check.sh prepare [KIT]        here, with the network (NuGet) and the sources: pack everything into KIT
-#                                            (default artifacts/gpu-kit; < 60 MiB)
+#                                            (default artifacts/gpu-kit; ≈ 40 MiB)
 #   KIT/check.sh run [--dry-run]             on the GPU machine (no network): locate torch, bind or rebuild TorchSharp's
 #                                            native shim against it, run both benches on cuda, print the JSON line
 #   KIT/check.sh symbols SHIM LIBDIR         the symbol comparison alone: which of the shim's needs LIBDIR lacks
@@ -65,7 +65,7 @@ cmd_prepare() {
     kit=$(realpath -m "${1:-$repo/artifacts/gpu-kit}")
     local peers=${PEER_DIR:-/work/shared/bench-peer} omniglot=${OMNIGLOT_DIR:-/work/shared/data/omniglot}
     [[ -f $peers/maml_sine.py && -f $peers/maml_omniglot.py ]] || die "the peer scripts are not in $peers: set PEER_DIR."
-    rm -rf "$kit" && mkdir -p "$kit/native" "$kit/peer" "$kit/omniglot"
+    rm -rf "$kit" && mkdir -p "$kit/peer" "$kit/omniglot"
     work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
     say "publishing metacluster self-contained, without libtorch (TorchBackend=external)…"
@@ -75,7 +75,10 @@ cmd_prepare() {
         || { tail -20 "$work/publish.log" >&2; die "dotnet publish failed (log above)."; }
     rm -f "$work"/app/*.pdb
     if compgen -G "$work/app/libtorch*.so*" >/dev/null; then die "the publish carries a libtorch: TorchBackend=external must not."; fi
-    cp "$work/app/libLibTorchSharp.so" "$kit/native/"
+    # What the check never loads, so that the kit travels light (≈ 40 MiB; a GPU machine's transfer may be capped): the
+    # charts' native Skia and HarfBuzz (ScottPlot; bench and the runtime start without them) and the debugger's and
+    # crash dumps' native parts of the runtime.
+    rm -f "$work"/app/{libSkiaSharp.so,libHarfBuzzSharp.so,libmscordaccore.so,libmscordbi.so,createdump}
     say "packing the application (xz)…"
     tar -C "$work" -cf - app | xz -9 -T0 > "$kit/app.tar.xz"
 
@@ -128,7 +131,7 @@ cmd_run() {
     done
     local device=${DEVICE:-$([[ $dry == 1 ]] && echo cpu || echo cuda)}
     local python=${PYTHON:-python3} budget=${BUDGET_S:-480} started=$SECONDS
-    [[ -f $kit/app.tar.xz && -f $kit/native/libLibTorchSharp.so ]] || die "$kit is not a kit (no app.tar.xz): run 'check.sh prepare' where the network is."
+    [[ -f $kit/app.tar.xz ]] || die "$kit is not a kit (no app.tar.xz): run 'check.sh prepare' where the network is."
     remaining() { echo $((budget - (SECONDS - started))); }
     # Global (not local): the EXIT trap runs after cmd_run has returned.
     run_dir=$(mktemp -d "${TMPDIR:-/tmp}/metacluster-gpu.XXXXXX")
@@ -167,7 +170,9 @@ EOF
     # 2. the shim: the prebuilt one if torch defines every symbol it needs; otherwise rebuilt against that torch.
     mkdir -p "$run_dir/app-root"
     xz -dc "$kit/app.tar.xz" | tar -C "$run_dir/app-root" -xf -
-    local app=$run_dir/app-root/app shim=$kit/native/libLibTorchSharp.so result count
+    # The prebuilt shim, kept aside: a rebuilt one takes its place in the application.
+    local app=$run_dir/app-root/app shim=$run_dir/prebuilt/libLibTorchSharp.so result count
+    mkdir -p "$run_dir/prebuilt" && cp "$app/libLibTorchSharp.so" "$shim"
     result=$(missing_symbols "$shim" "$torch_lib"); count=$(head -1 <<<"$result")
     out[shim_missing_symbols]=$count
     if [[ $count != 0 ]]; then
