@@ -169,7 +169,11 @@ EOF
 
     # 2. the shim: the prebuilt one if torch defines every symbol it needs; otherwise rebuilt against that torch.
     mkdir -p "$run_dir/app-root"
-    xz -dc "$kit/app.tar.xz" | tar -C "$run_dir/app-root" -xf -
+    # (A PyTorch image may lack the xz tool; Python's lzma reads the same archive, file modes included.)
+    if command -v xz >/dev/null; then xz -dc "$kit/app.tar.xz" | tar -C "$run_dir/app-root" -xf -
+    else report_python "$python" -c 'import sys, tarfile
+kw = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2], **kw)' "$kit/app.tar.xz" "$run_dir/app-root"; fi
     # The prebuilt shim, kept aside: a rebuilt one takes its place in the application.
     local app=$run_dir/app-root/app shim=$run_dir/prebuilt/libLibTorchSharp.so result count
     mkdir -p "$run_dir/prebuilt" && cp "$app/libLibTorchSharp.so" "$shim"
