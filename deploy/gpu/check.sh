@@ -286,7 +286,8 @@ rebuild_shim() {
     case $generator in Ninja) keep_going=(-k 0) ;; "Unix Makefiles") keep_going=(-k) ;; esac
     # The standard torch's headers demand (they stop with an #error below it); TorchSharp's CMake files say C++17.
     local std=17
-    [[ -n $include ]] && grep -rqs 'C++20 or later compatible compiler is required' "$include/c10" && std=20
+    # ("C++20 or later compatible compiler is required to use ATen": torch 2.13 on, by other projects' reports.)
+    [[ -n $include ]] && grep -rqsF 'C++20 or later compatible compiler is required' "$include/c10" "$include/ATen" "$include/torch" && std=20
     say "rebuilding the shim (TorchSharp $TORCHSHARP_VERSION src/Native, commit $(cat "$kit/torchsharp-native.commit")) against torch ${version:-at $lib} (C++$std)…"
     [[ -z $version || $version == 2.10.* ]] || say "torch $version is not the 2.10 TorchSharp $TORCHSHARP_VERSION is written for: some sources may not compile; the shim is then linked from those that do."
     mkdir -p "$run_dir/shim-src"
