@@ -96,7 +96,7 @@ public class HubAggregationTests
 
         // A slot that finishes after the hub answered: refused, and the sum the hub sent is untouched.
         Assert.False(shared.TryAdd(Episode(3), Vector(3)));
-        Assert.False(shared.TryAddPartial(new ReadOnlySequence<byte>(expected.ToBytes()), [Episode(4)], "a late member"));
+        Assert.Contains("after its answer", shared.AddPartial(new ReadOnlySequence<byte>(expected.ToBytes()), [Episode(4)], "a late member"));
         Assert.Equal(expected.Units.ToArray(), sum.Units.ToArray());
         Assert.Single(held);
 
@@ -107,25 +107,34 @@ public class HubAggregationTests
     }
 
     [Fact]
-    public void AMembersPartialSumGoesInWholeAndOneThatDoesNotHoldWhatItNamesBreaksTheHubsSum()
+    public void AMembersPartialSumGoesInWholeAndOneThatDoesNotHoldWhatItNamesIsRefusedLeavingTheSumAsItWas()
     {
         var member = new ExactSum(37);
         member.Add(Vector(5));
         member.Add(Vector(6));
         var shared = new HubShareSum(new ExactSum(37));
         Assert.True(shared.TryAdd(Episode(1), Vector(1)));
-        Assert.True(shared.TryAddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(5), Episode(6)], "member b/hub"));
-        Assert.False(shared.TryAddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(6), Episode(7)], "member c/hub")); // 6 is in already
+        Assert.Null(shared.AddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(5), Episode(6)], "member b/hub"));
+        Assert.Contains("already holds", shared.AddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(6), Episode(7)], "member c/hub")); // 6 is in already
+        // Names one episode, holds two; and a wire form cut short: both refused before anything is added, the sum usable.
+        Assert.Equal("member d/hub names 1 episodes but holds 2 contributions", shared.AddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(8)], "member d/hub"));
+        Assert.Contains("member e/hub is 20 bytes", shared.AddPartial(new ReadOnlySequence<byte>(member.ToBytes()[..20]), [Episode(9)], "member e/hub"));
+        Assert.True(shared.TryAdd(Episode(8), Vector(8))); // the refused sums' episodes are not held: their own vectors may still come
         var (sum, held) = shared.Seal();
         var expected = new ExactSum(37);
-        foreach (long e in new long[] { 1, 5, 6 }) expected.Add(Vector(e));
+        foreach (long e in new long[] { 1, 5, 6, 8 }) expected.Add(Vector(e));
         Assert.Equal(expected.Units.ToArray(), sum.Units.ToArray());
-        Assert.Equal([1L, 5, 6], held.Keys.Order());
+        Assert.Equal([1L, 5, 6, 8], held.Keys.Order());
 
+        // One whose add leaves the range part-way (each alone in range, together past 2^23) may be half in: the sum breaks.
+        var big = Vector(2);
+        big[30] = 8e6f;
+        var large = new ExactSum(37);
+        large.Add(big);
         var broken = new HubShareSum(new ExactSum(37));
-        var error = Assert.Throws<InvalidOperationException>(() => broken.TryAddPartial(new ReadOnlySequence<byte>(member.ToBytes()), [Episode(5)], "member d/hub"));
-        Assert.Contains("names 1 episodes but holds 2", error.Message);
-        Assert.Contains("unusable", Assert.Throws<InvalidOperationException>(() => broken.Seal()).Message);
+        Assert.True(broken.TryAdd(Episode(2), big));
+        Assert.Throws<OverflowException>(() => broken.AddPartial(new ReadOnlySequence<byte>(large.ToBytes()), [Episode(3)], "member f/hub"));
+        Assert.Contains("unusable: member f/hub could not be added", Assert.Throws<InvalidOperationException>(() => broken.Seal()).Message);
     }
 
     [Fact]

@@ -50,7 +50,7 @@ public class RoundShareSumTests
         var shares = new RoundShareSum(Cleared());
         shares.Take([7], Share(7));
         shares.Take([8], Share(8, 9)); // names one episode, holds two
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => shares.Complete());
+        var error = await Assert.ThrowsAsync<PartialSumRefusedException>(() => shares.Complete());
         Assert.Contains("names 1 episodes but holds 2", error.Message);
         await shares.Settled(); // the coordinator's finally: waits for the adds, whatever became of them
     }

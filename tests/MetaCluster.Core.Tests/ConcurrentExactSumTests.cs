@@ -165,4 +165,24 @@ public class ConcurrentExactSumTests
         Assert.Equal(3, first.AddBytes(new ReadOnlySequence<byte>(partial.ToBytes())));
         Assert.Equal(partial.Units.ToArray(), first.Complete().Units.ToArray());
     }
+
+    [Fact]
+    public void APartialSumThatDoesNotHoldWhatItNamesOrIsMalformedIsRefusedBeforeAnythingIsAdded()
+    {
+        var partial = OneAfterAnother([7, 8, 9]);
+        var wire = partial.ToBytes();
+        foreach (var start in new[] { Cleared(), new ExactSum(Length) })
+        {
+            var shared = new ConcurrentExactSum(start);
+            shared.Add(Vector(6));
+            var named = Assert.Throws<PartialSumRefusedException>(() => shared.AddBytes(new ReadOnlySequence<byte>(wire), "member b/hub", expected: 2));
+            Assert.Equal("member b/hub names 2 episodes but holds 3 contributions.", named.Message);
+            var cut = Assert.Throws<PartialSumRefusedException>(() => shared.AddBytes(new ReadOnlySequence<byte>(wire[..^1]), "member c/hub", expected: 3));
+            Assert.Contains("member c/hub is", cut.Message);
+            Assert.Equal(3, shared.AddBytes(new ReadOnlySequence<byte>(wire), "member d/hub", expected: 3));
+            var sum = shared.Complete();
+            Assert.Equal(4, sum.Count);
+            Assert.Equal(OneAfterAnother([6, 7, 8, 9]).Units.ToArray(), sum.Units.ToArray());
+        }
+    }
 }

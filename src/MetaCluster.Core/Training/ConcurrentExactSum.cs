@@ -86,12 +86,25 @@ public sealed class ConcurrentExactSum
     /// <summary>
     /// Adds a partial sum from its wire form (<see cref="ExactSum.WriteTo{TWriter}(ref TWriter)"/>), stripe by stripe like
     /// <see cref="Add"/>, so partial sums and vectors arriving together go in side by side; returns how many vectors the
-    /// partial sum held. A running total leaving the range part-way leaves the sum unusable (as
+    /// partial sum held. One whose header is malformed, or that holds another number of vectors than
+    /// <paramref name="expected"/> (the episodes it names), is refused before anything of it is added
+    /// (<see cref="PartialSumRefusedException"/>). A running total leaving the range part-way leaves the sum unusable (as
     /// <see cref="ExactSum.AddBytes(ReadOnlySequence{byte}, string)"/> does): the caller drops it.
     /// </summary>
-    public long AddBytes(ReadOnlySequence<byte> wire, string source = "a partial sum")
+    public long AddBytes(ReadOnlySequence<byte> wire, string source = "a partial sum", long? expected = null)
     {
-        var (count, width) = _sum.ReadHeader(wire, source);
+        long count;
+        int width;
+        try
+        {
+            (count, width) = _sum.ReadHeader(wire, source);
+        }
+        catch (ArgumentException e)
+        {
+            throw new PartialSumRefusedException(e.Message, e);
+        }
+        if (expected is { } named && count != named)
+            throw new PartialSumRefusedException($"{source} names {named} episodes but holds {count} contributions.");
         var body = wire.Slice(ExactSum.HeaderBytes);
         int stripes = _locks.Length;
         int first = NextStart();

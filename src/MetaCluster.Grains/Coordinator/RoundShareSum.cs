@@ -23,10 +23,9 @@ internal sealed class RoundShareSum(ExactSum cleared)
         {
             try
             {
-                long held = _sum.AddBytes(sum.AsReadOnlySequence(), $"the partial sum of episodes [{string.Join(", ", episodes)}]");
-                // A share must hold exactly the episodes it names; the trainer checks the round's episodes against the count.
-                if (held != episodes.Length)
-                    throw new InvalidOperationException($"a partial sum names {episodes.Length} episodes but holds {held} contributions.");
+                // A share must hold exactly the episodes it names (checked before it is added); the trainer checks the
+                // round's episodes against the count.
+                _sum.AddBytes(sum.AsReadOnlySequence(), $"the partial sum of episodes [{string.Join(", ", episodes)}]", expected: episodes.Length);
             }
             finally
             {

@@ -45,34 +45,38 @@ public sealed class HubShareSum(ExactSum sum) : IHubShareSum
 
     /// <summary>
     /// A partial sum in its wire form holding <paramref name="episodes"/> (a member hub's, or a slot's that crossed a
-    /// process): all of it, or — sealed, or naming an episode already in — none (false).
+    /// process): all of it, and null — or none of it, and why: the sum is sealed, it names an episode already in, or it
+    /// does not hold what it names (a malformed header, another number of contributions). Those leave the hub's sum as it
+    /// was, so only the sender's episodes fail (the coordinator deals them again) and the rest of the share stands. A
+    /// running total leaving the range part-way through the add breaks the sum instead (<see cref="Seal"/> then throws).
     /// </summary>
-    public bool TryAddPartial(ReadOnlySequence<byte> wire, IReadOnlyList<EpisodeContribution> episodes, string source)
+    public string? AddPartial(ReadOnlySequence<byte> wire, IReadOnlyList<EpisodeContribution> episodes, string source)
     {
-        if (episodes.DistinctBy(e => e.Episode).Count() != episodes.Count || !Begin(episodes)) return false;
+        if (episodes.DistinctBy(e => e.Episode).Count() != episodes.Count || !Begin(episodes))
+            return $"{source} names an episode the silo hub already holds, or came after its answer";
         bool added = false;
         try
         {
-            long held;
             try
             {
-                held = _sum.AddBytes(wire, source);
+                _sum.AddBytes(wire, source, expected: episodes.Count);
+            }
+            catch (PartialSumRefusedException e)
+            {
+                return e.Message.TrimEnd('.'); // nothing of it went in
             }
             catch (Exception e)
             {
                 Break($"{source} could not be added ({e.GetType().Name}: {e.Message})");
                 throw;
             }
-            // A sum must hold exactly the episodes it names (the coordinator checks the round's total the same way).
-            if (held != episodes.Count)
-                throw new InvalidOperationException(Break($"{source} names {episodes.Count} episodes but holds {held} contributions") + ".");
             added = true;
         }
         finally
         {
             End(episodes, added);
         }
-        return true;
+        return null;
     }
 
     /// <summary>Takes nothing more, from now on, and waits for adds under way: before the sum goes back to its pool, whatever happened to the hub's call.</summary>

@@ -160,8 +160,8 @@ public sealed class SiloHubGrain(ILocalSiloDetails silo, IOptions<MetaClusterSil
             var partial = result.PartialSum;
             try
             {
-                if (!shared.TryAddPartial(partial.AsReadOnlySequence(), result.Contributions, $"the partial sum of {result.Worker}"))
-                    failures.AddRange(result.Contributions.Select(c => new EpisodeFailure { Episode = c.Episode, Error = $"the partial sum of {result.Worker} names an episode the silo hub already holds" }));
+                if (shared.AddPartial(partial.AsReadOnlySequence(), result.Contributions, $"the partial sum of {result.Worker}") is { } refused)
+                    failures.AddRange(result.Contributions.Select(c => new EpisodeFailure { Episode = c.Episode, Error = refused }));
             }
             finally
             {
