@@ -53,10 +53,15 @@ public sealed class CheckpointWriteTests(ITestOutputHelper output)
 
             // The checkpoint path becomes a non-empty directory: the write's final rename onto it fails (EISDIR) for
             // root too — chmod would not stop root, who runs these tests, and a read-only bind mount needs privileges.
+            // The run is held between rounds while the path changes, both times: 500 rounds take seconds, and once its
+            // last checkpoint had been due while the path was still blocked (a CI run: no file at the end).
+            await PausedAsync(watcher, runId, Until);
             File.Delete(file);
             Directory.CreateDirectory(Path.Combine(file, "blocker"));
+            await watcher.Runs.ResumeAsync(runId);
             var failed = await Until("a checkpoint past the blocked write", s => s.CheckpointRound > first.CheckpointRound && s.CheckpointPath is null);
             Assert.Equal(RunState.Running, failed.State);
+            await PausedAsync(watcher, runId, Until);
             double failures = await Poll.UntilAsync("the write failure counted", async () => Metric(await coordinator.ScrapeAsync(), "metacluster_checkpoint_write_failures_total", runId),
                 v => v >= 1, TimeSpan.FromSeconds(30));
             output.WriteLine($"checkpoint round {failed.CheckpointRound} not written to the file (held in Redis); write failures counted: {failures}");
@@ -64,6 +69,7 @@ public sealed class CheckpointWriteTests(ITestOutputHelper output)
 
             // The path is free again: later checkpoints are files again, and the CLI's copy at the end lands there.
             Directory.Delete(file, recursive: true);
+            await watcher.Runs.ResumeAsync(runId);
             var result = await CliProcess.JsonResultAsync(cli, TimeSpan.FromMinutes(3));
             Assert.Equal(expected, result.GetProperty("theta_sha256").GetString());
             var final = await watcher.Runs.GetStatusAsync(runId);
@@ -81,6 +87,14 @@ public sealed class CheckpointWriteTests(ITestOutputHelper output)
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>Pauses the run and waits until it is held between rounds (not at its end: the test needs rounds left).</summary>
+    private static async Task PausedAsync(ClusterClient watcher, string runId, Func<string, Func<RunStatus, bool>, Task<RunStatus>> until)
+    {
+        await watcher.Runs.PauseAsync(runId);
+        var paused = await until("the run held between rounds", s => s.State is RunState.Paused or RunState.Completed);
+        Assert.True(paused.State == RunState.Paused, $"the run ended (round {paused.Round}) before it could be held; it needs more rounds");
     }
 
     /// <summary>The pid of a process that has exited: as a killed writer's is.</summary>
