@@ -300,17 +300,19 @@ rebuild_shim() {
     local jobs limit code=0 log=${TMPDIR:-/tmp}/metacluster-shim-build.log build=$run_dir/shim-build
     jobs=$(nproc); limit=$(( $(remaining) - 150 )); limit=$(( limit < ${SHIM_BUILD_TIMEOUT:-300} ? limit : ${SHIM_BUILD_TIMEOUT:-300} ))
     ((limit >= 30)) || { say "cannot rebuild the shim: no time left in the budget (BUDGET_S)"; return 1; }
-    local configured=0
+    # Why CMake is not used (empty: it configured).
+    local without_cmake="no cmake, TorchConfig.cmake or make/ninja"
     if command -v cmake >/dev/null && [[ -n $cmake_dir && -n $generator ]]; then
-        cmake -S "$src" -B "$build" -G "$generator" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_PATH="$cmake_dir" -DCMAKE_PREFIX_PATH="$cmake_dir" \
-            > "$run_dir/shim-build.log" 2>&1 && configured=1
+        if cmake -S "$src" -B "$build" -G "$generator" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_PATH="$cmake_dir" -DCMAKE_PREFIX_PATH="$cmake_dir" \
+            > "$run_dir/shim-build.log" 2>&1; then without_cmake=""
+        else without_cmake="cmake could not configure the build ($(grep -m1 -i 'error' "$run_dir/shim-build.log" | cut -c1-160))"; fi
     fi
-    if [[ $configured == 1 ]]; then
+    if [[ -z $without_cmake ]]; then
         say "building with CMake ($generator) on $jobs core(s)…"
         timeout "$limit" cmake --build "$build" --target LibTorchSharp -j "$jobs" -- "${keep_going[@]}" >> "$run_dir/shim-build.log" 2>&1 || code=$?
     else
         [[ -n $include ]] || { say "cannot rebuild the shim: no torch headers (include/torch/csrc/api/include/torch/torch.h) beside $lib"; return 1; }
-        say "$(if command -v cmake >/dev/null && [[ -n $cmake_dir && -n $generator ]]; then echo "cmake could not configure the build ($(grep -m1 -i 'error' "$run_dir/shim-build.log" | cut -c1-160))"; else echo "no cmake, TorchConfig.cmake or make/ninja"; fi); compiling with g++ directly on $jobs core(s)…"
+        say "$without_cmake; compiling with g++ directly on $jobs core(s)…"
         compile_direct "$src/LibTorchSharp" "$build/direct/LibTorchSharp.dir" "$include" "$std" "$abi" "$jobs" "$limit" >> "$run_dir/shim-build.log" 2>&1 || code=$?
         [[ $code == 124 ]] || code=1 # the objects decide below
     fi
@@ -347,7 +349,8 @@ compile_direct() {
     ' sh
 }
 
-# Links the shim from the objects a failed build did make. Prints which sources are left out; sets shim_left_out.
+# Links the shim from the objects a build made (all, or those that compiled). Says which sources are left out; sets
+# shim_left_out and shim_built (full when none is).
 link_partial_shim() {
     local sources=$1 build=$2 lib=$3 out=$4 objects=() name missing=()
     while IFS= read -r name; do objects+=("$name"); done < <(find "$build" -path '*LibTorchSharp.dir*' -name '*.o' | sort)

@@ -131,9 +131,8 @@ public sealed class HubShareSum(ExactSum sum) : IHubShareSum
         while (_inFlight > 0) Monitor.Wait(_gate);
     }
 
-    private string Break(string why)
+    private void Break(string why)
     {
         lock (_gate) _broken ??= why;
-        return why;
     }
 }
